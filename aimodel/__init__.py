@@ -1,0 +1,35 @@
+"""aimodel: a YAML file in, a trained, evaluated, usable Keras model out.
+
+The public API is importable without loading TensorFlow::
+
+    import aimodel
+    cfg = aimodel.load_config("configs/quickstart.yaml", ["training.epochs=3"])
+    result = aimodel.train(cfg)
+    report = aimodel.evaluate(result.run_dir)
+    preds = aimodel.predict(["examples/digit_7.png"], model=result.run_dir)
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_config", "train", "evaluate", "predict"]
+
+
+def __getattr__(name):
+    # Lazy so that `import aimodel` (and `aimodel --help`) never imports TensorFlow.
+    if name == "load_config":
+        from aimodel.config import load_config
+
+        return load_config
+    if name == "train":
+        from aimodel.training.runner import train
+
+        return train
+    if name == "evaluate":
+        from aimodel.evaluation.evaluate import evaluate
+
+        return evaluate
+    if name == "predict":
+        from aimodel.inference.predict import predict
+
+        return predict
+    raise AttributeError(f"module 'aimodel' has no attribute {name!r}")

@@ -1,0 +1,242 @@
+"""The ``aimodel`` command line: parse, call the library, print.
+
+TensorFlow is imported only by commands that need it, so ``aimodel --help`` and
+``aimodel config ...`` start instantly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from aimodel import __version__
+from aimodel.errors import AimodelError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _setup_logging(debug: bool) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import warnings
+
+        warnings.filterwarnings("ignore", module=r"(keras|tensorflow)(\.|$)")
+
+
+def _import_tensorflow() -> None:
+    """Import TensorFlow now, hiding its start-up log lines (oneDNN, CUDA) unless --debug.
+
+    TensorFlow 2.21 prints them while loading its libraries, before it reads
+    TF_CPP_MIN_LOG_LEVEL set from Python, so stderr is silenced for the import only.
+    """
+    if "tensorflow" in sys.modules or _debug(click.get_current_context()):
+        return
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(2)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool((ctx.obj or {}).get("debug")) or bool(os.environ.get("AIMODEL_DEBUG"))
+
+
+class AimodelGroup(click.Group):
+    """Turns library errors into a one-paragraph message and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except AimodelError as exc:
+            if _debug(ctx):
+                raise
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            if _debug(ctx):
+                raise
+            click.secho("interrupted", fg="yellow", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # a bug or an unforeseen failure: still no traceback by default
+            if _debug(ctx):
+                raise
+            click.secho(
+                f"error: unexpected {type(exc).__name__}: {exc}\n"
+                "Run again with --debug for the full traceback, and please report it.",
+                fg="red",
+                err=True,
+            )
+            ctx.exit(2)
+
+
+@click.group(cls=AimodelGroup, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="aimodel")
+@click.option("--debug", is_flag=True, help="Show tracebacks and TensorFlow's log output.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Train, evaluate and use Keras models described by a YAML file.
+
+    \b
+      aimodel train configs/quickstart.yaml
+      aimodel evaluate runs/quickstart/1
+      aimodel predict examples/digit_7.png
+    """
+    ctx.obj = {"debug": debug}
+    _setup_logging(debug)
+
+
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+    help="Override a config key; VALUE is YAML (repeatable): --set training.epochs=3",
+)
+
+
+# --- config -------------------------------------------------------------------------------------
+
+
+@main.group("config", context_settings=CONTEXT)
+def config_group() -> None:
+    """Inspect and check config files (no TensorFlow needed)."""
+
+
+@config_group.command("show")
+@click.argument("config", type=click.Path(path_type=Path))
+@set_option
+def config_show(config: Path, overrides: tuple[str, ...]) -> None:
+    """Print the fully resolved CONFIG, defaults filled in."""
+    from aimodel.config import dump_config, load_config
+
+    click.echo(dump_config(load_config(config, overrides)), nl=False)
+
+
+@config_group.command("validate")
+@click.argument("config", type=click.Path(path_type=Path))
+@set_option
+def config_validate(config: Path, overrides: tuple[str, ...]) -> None:
+    """Check CONFIG; exit 1 listing every problem."""
+    from aimodel.config import load_config
+
+    cfg = load_config(config, overrides)
+    click.echo(f"{config}: valid ({cfg.dataset.name} dataset, {cfg.model.architecture} model)")
+
+
+@config_group.command("schema")
+def config_schema() -> None:
+    """Print the config's JSON Schema (for editor completion)."""
+    from aimodel.config import Config
+
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "aimodel config"
+    click.echo(json.dumps(schema, indent=2))
+
+
+# --- train --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@set_option
+@click.option("--run-dir", type=click.Path(path_type=Path), help="New or empty directory for this run "
+              "(default: runs/<name>/<n>).")
+@click.option("--runs-root", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+              help="Parent of numbered run directories.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the run directory.")
+def train(config: Path, overrides: tuple[str, ...], run_dir: Path | None, runs_root: Path, quiet: bool) -> None:
+    """Train the model described by CONFIG and save it to a new run directory."""
+    from aimodel.config import load_config
+
+    cfg = load_config(config, overrides)
+    _import_tensorflow()
+    from aimodel.cli_render import make_reporter, print_train_summary
+    from aimodel.training.runner import train as run_training
+
+    reporter = make_reporter(quiet)
+    result = run_training(cfg, runs_root=runs_root, run_dir=run_dir, reporter=reporter)
+    if quiet:
+        click.echo(str(result.run_dir))
+    else:
+        print_train_summary(result)
+
+
+# --- evaluate -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def evaluate(checkpoint: Path, as_json: bool) -> None:
+    """Score CHECKPOINT (a run directory or a .keras file in one) on its test split."""
+    _import_tensorflow()
+    from aimodel.evaluation.evaluate import evaluate as run_evaluate
+
+    report = run_evaluate(checkpoint)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        from aimodel.cli_render import print_evaluation
+
+        print_evaluation(report)
+
+
+# --- predict ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "-m", type=click.Path(path_type=Path),
+              help="Run directory or .keras file (default: best model of the latest run in ./runs).")
+@click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
+@click.option("--polarity", type=click.Choice(["auto", "keep", "invert"]), default="auto", show_default=True,
+              help="auto: invert dark-ink-on-light-paper images for models trained on light-on-dark digits.")
+@click.option("--crop/--no-crop", default=True, show_default=True,
+              help="For digit-like models: remove the paper and centre the strokes like the training images.")
+def predict(inputs: tuple[Path, ...], model: Path | None, top_k: int, as_json: bool, polarity: str,
+            crop: bool) -> None:
+    """Classify image files INPUTS with a trained model."""
+    _import_tensorflow()
+    from aimodel.inference.predict import predict as run_predict
+
+    result = run_predict(inputs, model, top_k=top_k, polarity=polarity, crop=crop)
+    if as_json:
+        click.echo(json.dumps({"model": str(result.checkpoint.model_path),
+                               "predictions": [p.to_json() for p in result.predictions]}, indent=2))
+    else:
+        from aimodel.cli_render import print_predictions
+
+        print_predictions(result)
+    if not result.ok:
+        failed = sum(p.error is not None for p in result.predictions)
+        if not as_json:
+            for p in result.predictions:
+                if p.error:
+                    click.secho(f"error: {p.error}", fg="red", err=True)
+        click.secho(f"{failed} of {len(result.predictions)} input(s) could not be predicted", fg="red", err=True)
+        raise SystemExit(1)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        main(prog_name="aimodel")
+    except Exception:  # only reached with --debug
+        traceback.print_exc()
+        sys.exit(1)

@@ -1,0 +1,120 @@
+"""Rich rendering for the CLI: live training progress and result tables."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from aimodel.training.progress import Reporter
+
+console = Console()
+
+
+def _fmt(logs: dict) -> str:
+    keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs]
+    return "  ".join(f"{k} {float(logs[k]):.4f}" for k in keys)
+
+
+class PlainReporter(Reporter):
+    """One line per epoch, for logs and pipes."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.epochs = 0
+
+    def train_begin(self, epochs, steps_per_epoch, run_dir):
+        self.epochs = epochs
+        if not self.quiet:
+            print(f"training: {epochs} epochs × {steps_per_epoch} steps → {run_dir}", flush=True)
+
+    def epoch_end(self, epoch, logs, seconds, improved):
+        if not self.quiet:
+            star = " *" if improved else ""
+            print(f"epoch {epoch}/{self.epochs}  {_fmt(logs)}  {seconds:.1f}s{star}", flush=True)
+
+
+class RichReporter(Reporter):
+    """Epoch and batch bars with live metrics and ETA."""
+
+    def __init__(self):
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=console, transient=False,
+        )
+        self.epochs = self.steps = 0
+
+    def train_begin(self, epochs, steps_per_epoch, run_dir):
+        self.epochs, self.steps = epochs, steps_per_epoch
+        console.print(f"[bold]training[/] {epochs} epochs × {steps_per_epoch} steps → [cyan]{run_dir}[/]")
+        self.progress.start()
+        self.epoch_task = self.progress.add_task("epochs", total=epochs, metrics="")
+        self.batch_task = self.progress.add_task("epoch 1", total=steps_per_epoch, metrics="")
+
+    def epoch_begin(self, epoch):
+        self.progress.reset(self.batch_task, total=self.steps, description=f"epoch {epoch}", metrics="")
+
+    def batch_end(self, epoch, step, logs):
+        self.progress.update(self.batch_task, completed=step, metrics=_fmt(logs))
+
+    def epoch_end(self, epoch, logs, seconds, improved):
+        self.progress.update(self.batch_task, completed=self.steps)
+        self.progress.update(self.epoch_task, completed=epoch, metrics=_fmt(logs))
+        star = " [green]* best[/]" if improved else ""
+        self.progress.console.print(f"epoch {epoch}/{self.epochs}  {_fmt(logs)}  {seconds:.1f}s{star}")
+
+    def train_end(self):
+        self.progress.stop()
+
+
+def make_reporter(quiet: bool) -> Reporter:
+    if quiet or not sys.stdout.isatty():
+        return PlainReporter(quiet)
+    return RichReporter()
+
+
+def print_train_summary(result) -> None:
+    table = Table(title="training finished", show_header=False)
+    table.add_row("run directory", str(result.run_dir))
+    table.add_row("epochs", str(result.epochs))
+    if result.best_value is not None:
+        table.add_row(f"best {result.monitor}", f"{result.best_value:.4f} (epoch {result.best_epoch})")
+    for key, value in result.final_metrics.items():
+        table.add_row(f"final {key}", f"{value:.4f}")
+    table.add_row("wall time", f"{result.seconds:.1f} s")
+    if result.samples_per_second:
+        table.add_row("throughput", f"{result.samples_per_second:,.0f} samples/s")
+    console.print(table)
+    console.print(f"next: aimodel evaluate {result.run_dir}")
+
+
+def print_evaluation(report: dict) -> None:
+    head = Table(title=f"test split: {report['samples']} samples", show_header=False)
+    head.add_row("accuracy", f"{report['accuracy']:.4f}")
+    head.add_row("loss", f"{report['loss']:.4f}")
+    head.add_row("model", report["model"])
+    console.print(head)
+    table = Table(title="per class")
+    for col in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for row in report["per_class"]:
+        table.add_row(row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                      str(row["support"]))
+    console.print(table)
+    console.print(f"written: {report['written_to']}")
+
+
+def print_predictions(result) -> None:
+    table = Table(title=f"model: {result.checkpoint.model_path}")
+    for col in ("input", "class", "confidence", "top-k"):
+        table.add_column(col)
+    for p in result.predictions:
+        if p.error:
+            table.add_row(p.input, "[red]error[/]", "", p.error)
+        else:
+            top = ", ".join(f"{n} {c:.2f}" for n, c in p.top_k)
+            table.add_row(p.input, p.label, f"{p.confidence:.3f}", top)
+    console.print(table)

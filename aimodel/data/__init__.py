@@ -1,0 +1,11 @@
+"""Data sources (one module per family) and the tf.data pipeline."""
+
+from aimodel.data.base import DATASETS, DataBundle, InputSpec, Split
+
+
+def load_data(cfg, seed: int) -> DataBundle:
+    """Load the dataset named by ``cfg.name`` (a validated dataset config)."""
+    return DATASETS.get(cfg.name)(cfg, seed)
+
+
+__all__ = ["DATASETS", "DataBundle", "InputSpec", "Split", "load_data"]

@@ -1,0 +1,203 @@
+"""What every data source returns, the dataset registry and the shared split logic.
+
+Image convention: every image source yields ``uint8`` arrays of shape
+``(N, H, W, C)`` in 0..255 and integer labels ``0..n_classes-1``; scaling to
+0..1 happens inside the model (a ``Rescaling`` layer), so a saved model takes
+raw pixels and predict needs nothing but the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Callable, Literal, Optional
+
+from pydantic import Field
+
+from aimodel.config.base import Section
+from aimodel.errors import DataError
+from aimodel.registry import Registry
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: name -> loader(dataset_config, seed) -> DataBundle
+DATASETS: Registry[Callable[..., "DataBundle"]] = Registry("dataset")
+
+
+class DatasetBase(Section):
+    """Keys shared by every dataset source."""
+
+    name: str = Field(..., description="Which source to load.")
+
+    validation_split: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        description="Fraction of the training data held out for validation "
+        "(stratified, seeded). 0 turns validation off.",
+    )
+
+
+@dataclass
+class Split:
+    x: "np.ndarray"
+    y: "np.ndarray"
+
+    def __len__(self) -> int:
+        return int(len(self.y))
+
+
+@dataclass
+class InputSpec:
+    """What the model expects, saved beside it so predict can prepare raw inputs."""
+
+    kind: Literal["image"]
+    shape: tuple[int, ...]
+    class_names: list[str]
+    #: "dark" when images are light ink on a dark background (MNIST, digits).
+    background: Optional[Literal["dark", "light"]] = None
+    #: Median share of the image side that the ink's bounding box spans.
+    content_fraction: Optional[float] = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "InputSpec":
+        data = dict(data)
+        data["shape"] = tuple(data["shape"])
+        return cls(**data)
+
+
+@dataclass
+class DataBundle:
+    train: Split
+    val: Optional[Split]
+    test: Split
+    spec: InputSpec
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.spec.class_names)
+
+
+def stratified_split(x, y, fraction: float, seed: int, what: str):
+    """Split off ``fraction`` of (x, y), stratified by label; returns (kept, held_out)."""
+    from sklearn.model_selection import train_test_split
+
+    n_classes = len(set(y.tolist()))
+    n_held = int(round(len(y) * fraction))
+    if n_held < n_classes or len(y) - n_held < n_classes:
+        raise DataError(
+            f"{what}={fraction} leaves {n_held} of {len(y)} samples held out, fewer than the "
+            f"{n_classes} classes; use a larger fraction or more data"
+        )
+    try:
+        x_a, x_b, y_a, y_b = train_test_split(
+            x, y, test_size=n_held, random_state=seed, stratify=y
+        )
+    except ValueError as exc:
+        raise DataError(f"cannot make a stratified {what}: {exc}") from None
+    return Split(x_a, y_a), Split(x_b, y_b)
+
+
+def finish_bundle(
+    train: Split, test: Split, class_names: list[str], validation_split: float, seed: int
+) -> DataBundle:
+    """Check labels, carve the validation split and describe the images."""
+    import numpy as np
+
+    n = len(class_names)
+    for name, split in (("training", train), ("test", test)):
+        if len(split) == 0:
+            raise DataError(f"the {name} split is empty")
+        bad = split.y[(split.y < 0) | (split.y >= n)]
+        if bad.size:
+            raise DataError(f"{name} labels must be 0..{n - 1}, found {int(bad[0])}")
+    unseen = sorted(set(test.y.tolist()) - set(train.y.tolist()))
+    if unseen:
+        raise DataError(f"test labels {unseen} never occur in the training data")
+    if len(set(train.y.tolist())) < 2:
+        raise DataError("the training data has a single class; a classifier needs at least two")
+    val = None
+    if validation_split > 0:
+        train, val = stratified_split(
+            train.x, train.y, validation_split, seed, "dataset.validation_split"
+        )
+    spec = InputSpec(kind="image", shape=tuple(int(d) for d in train.x.shape[1:]), class_names=class_names)
+    if spec.shape[-1] == 1:
+        spec.background, spec.content_fraction = describe_ink(train.x)
+    return DataBundle(train=train, val=val, test=test, spec=spec)
+
+
+def describe_ink(x: "np.ndarray", sample: int = 500):
+    """Background polarity and typical ink extent of grayscale images.
+
+    Predict uses these to bring a user's photo to the look of the training data.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(x), size=min(sample, len(x)), replace=False)
+    imgs = x[idx, ..., 0].astype(np.float32)
+    border = np.concatenate(
+        [imgs[:, 0, :], imgs[:, -1, :], imgs[:, :, 0], imgs[:, :, -1]], axis=1
+    )
+    background = "dark" if float(np.median(border)) < 128 else "light"
+    if background == "light":
+        imgs = 255.0 - imgs
+    fractions = []
+    for img in imgs:
+        ink = img > 0.3 * img.max() if img.max() > 0 else np.zeros_like(img, bool)
+        rows, cols = np.nonzero(ink)
+        if len(rows):
+            extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+            fractions.append(extent / max(img.shape))
+    return background, (round(float(np.median(fractions)), 3) if fractions else None)
+
+
+def to_images(x: "np.ndarray", what: str) -> "np.ndarray":
+    """Bring an image array to uint8 (N, H, W, C) in 0..255."""
+    import numpy as np
+
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
+        raise DataError(
+            f"{what}: expected images of shape (N, H, W) or (N, H, W, C) with C in 1/3/4, got {x.shape}"
+        )
+    if x.dtype != np.uint8:
+        if not np.issubdtype(x.dtype, np.number):
+            raise DataError(f"{what}: expected numeric pixels, got dtype {x.dtype}")
+        x = x.astype(np.float32)
+        if not np.isfinite(x).all():
+            raise DataError(f"{what}: contains NaN or infinite pixels")
+        hi = float(x.max()) if x.size else 0.0
+        scale = 255.0 if hi <= 1.0 else (255.0 / hi if hi > 255 else 1.0)
+        x = np.clip(np.rint(x * scale), 0, 255).astype(np.uint8)
+    return x
+
+
+def to_labels(y: "np.ndarray", what: str) -> "np.ndarray":
+    import numpy as np
+
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{what}: expected a 1-D array of integer class labels, got {y.dtype} {y.shape}")
+    return y.astype(np.int64)
+
+
+def fingerprint(split: Split) -> str:
+    """A short hash of a split, so evaluate can prove it rebuilt the same test set."""
+    h = hashlib.sha256()
+    h.update(split.x.tobytes())
+    h.update(split.y.astype("int64").tobytes())
+    return h.hexdigest()[:16]

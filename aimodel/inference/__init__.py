@@ -1,0 +1,1 @@
+"""Loading checkpoints, preparing inputs, predicting."""

@@ -1,0 +1,97 @@
+"""Read a user's image file and make it look like the training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from aimodel.data.base import InputSpec
+from aimodel.errors import DataError
+
+Polarity = Literal["auto", "keep", "invert"]
+
+
+def read_image(path: str | Path, channels: int) -> np.ndarray:
+    """Decode any Pillow-readable file to float32 (H, W, channels), 0..255.
+
+    EXIF rotation is applied; transparency is composited onto white paper.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not an image") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float32)
+        img = Image.fromarray(np.clip(arr / max(arr.max(), 1) * 255, 0, 255).astype(np.uint8))
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(paper, rgba)
+    img = img.convert("L" if channels == 1 else "RGB")
+    arr = np.asarray(img, dtype=np.float32)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def prepare_image(
+    path: str | Path, spec: InputSpec, polarity: Polarity = "auto", crop: bool = True
+) -> np.ndarray:
+    """Convert one file exactly as the training data was: size, channels, ink polarity.
+
+    For grayscale "ink" data (digits, MNIST: light strokes on a dark background),
+    a photo of dark ink on light paper is inverted (``polarity="auto"``) and,
+    with ``crop``, its background is removed and the strokes are cropped and
+    padded to take the same share of the frame as in the training images.
+    """
+    from PIL import Image
+
+    height, width, channels = spec.shape
+    arr = read_image(path, channels)
+    if channels == 1 and spec.background is not None:
+        arr = _match_ink(arr[..., 0], spec, polarity, crop)[..., None]
+    if arr.shape[:2] != (height, width):
+        mode = "L" if channels == 1 else "RGB"
+        img = Image.fromarray(np.clip(arr.squeeze(), 0, 255).astype(np.uint8), mode)
+        img = img.resize((width, height), Image.Resampling.BOX if img.width > width else Image.Resampling.BICUBIC)
+        arr = np.asarray(img, dtype=np.float32).reshape(height, width, channels)
+    return arr
+
+
+def _match_ink(gray: np.ndarray, spec: InputSpec, polarity: Polarity, crop: bool) -> np.ndarray:
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background_light = float(np.median(border)) >= 128
+    wants_light = spec.background == "light"
+    invert = polarity == "invert" or (polarity == "auto" and background_light != wants_light)
+    if invert:
+        gray = 255.0 - gray
+    if wants_light or not crop:
+        return gray
+    # Photos have grey paper and uneven light: remove the background level, then
+    # stretch so the strongest ink is full white, like the training strokes.
+    level = float(np.percentile(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]]), 90))
+    gray = np.clip(gray - level, 0, None)
+    peak = float(np.percentile(gray[gray > 0], 99)) if (gray > 0).any() else 0.0
+    if peak <= 0:
+        return gray
+    gray = np.clip(gray * (255.0 / peak), 0, 255)
+    if not spec.content_fraction:
+        return gray
+    rows, cols = np.nonzero(gray > 0.3 * 255)
+    if not len(rows):
+        return gray
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    extent = max(bottom - top, right - left)
+    side = int(np.ceil(extent / spec.content_fraction))
+    canvas = np.zeros((side, side), np.float32)
+    cy, cx = (side - (bottom - top)) // 2, (side - (right - left)) // 2
+    canvas[cy : cy + bottom - top, cx : cx + right - left] = gray[top:bottom, left:right]
+    return canvas

@@ -1,0 +1,1 @@
+"""Model factory and one module per architecture family."""

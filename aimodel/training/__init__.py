@@ -1,0 +1,1 @@
+"""Training: runner, callbacks, run directories."""

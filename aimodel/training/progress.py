@@ -1,0 +1,17 @@
+"""How the runner reports progress without printing: the CLI renders it."""
+
+from __future__ import annotations
+
+
+class Reporter:
+    """No-op base; subclass and override what you want to show."""
+
+    def train_begin(self, epochs: int, steps_per_epoch: int, run_dir: str) -> None: ...
+
+    def epoch_begin(self, epoch: int) -> None: ...
+
+    def batch_end(self, epoch: int, step: int, logs: dict) -> None: ...
+
+    def epoch_end(self, epoch: int, logs: dict, seconds: float, improved: bool) -> None: ...
+
+    def train_end(self) -> None: ...
