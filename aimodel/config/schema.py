@@ -7,7 +7,7 @@ Each variant's class lives beside the code that uses it (``aimodel/data/*.py``,
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Union
 
 from pydantic import Field
 
@@ -16,6 +16,7 @@ from aimodel.data.digits import DigitsDataset
 from aimodel.data.keras_datasets import MnistDataset
 from aimodel.data.npz import NpzDataset
 from aimodel.models.cnn import CnnModel
+from aimodel.training.config import TrainingConfig
 
 DatasetConfig = Annotated[
     Union[DigitsDataset, MnistDataset, NpzDataset],
@@ -25,29 +26,6 @@ ModelConfig = Annotated[
     Union[CnnModel],
     Field(discriminator="architecture", description="The network; `architecture` picks the builder."),
 ]
-
-
-class TrainingConfig(Section):
-    """Hyperparameters of the training loop."""
-
-    epochs: int = Field(10, ge=1, description="Number of passes over the training split.")
-    batch_size: int = Field(32, ge=1, description="Samples per optimizer step.")
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = Field("adam", description="Optimizer.")
-    learning_rate: float = Field(1e-3, gt=0, description="Initial learning rate.")
-    weight_decay: float = Field(
-        0.0, ge=0, description="Decoupled weight decay applied by the optimizer (0 = off)."
-    )
-    momentum: float = Field(0.9, ge=0, lt=1, description="Momentum for sgd and rmsprop.")
-    monitor: Literal["val_accuracy", "val_loss"] = Field(
-        "val_accuracy",
-        description="Validation metric that picks best.keras (falls back to the training "
-        "metric when dataset.validation_split is 0).",
-    )
-    steps_per_execution: int = Field(
-        16,
-        ge=1,
-        description="Batches run per call into TensorFlow; larger is faster for small models.",
-    )
 
 
 class Config(Section):

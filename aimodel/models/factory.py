@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aimodel.config.schema import Config, TrainingConfig
+from aimodel.config.schema import Config
+from aimodel.training.config import TrainingConfig
 from aimodel.data.base import InputSpec
 from aimodel.models import cnn  # noqa: F401  (registers the builder)
 from aimodel.models.registry import ARCHITECTURES
