@@ -10,7 +10,8 @@ from rich.table import Table
 
 from aimodel.training.progress import Reporter
 
-console = Console()
+# Pipes and logs get a wide console so paths are never cut.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _fmt(logs: dict) -> str:
@@ -109,8 +110,9 @@ def print_evaluation(report: dict) -> None:
 
 def print_predictions(result) -> None:
     table = Table(title=f"model: {result.checkpoint.model_path}")
-    for col in ("input", "class", "confidence", "top-k"):
-        table.add_column(col)
+    table.add_column("input", overflow="fold")
+    for col in ("class", "confidence", "top-k"):
+        table.add_column(col, overflow="fold")
     for p in result.predictions:
         if p.error:
             table.add_row(p.input, "[red]error[/]", "", p.error)

@@ -140,8 +140,12 @@ def validate_config(data: dict, source: str, lines: dict, overridden: set) -> Co
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        messages = [_format_error(err, data, source, lines, overridden) for err in exc.errors()]
-        raise ConfigError("\n".join(messages)) from None
+        found = [_format_error(err, source, lines, overridden) for err in exc.errors()]
+        found.sort(key=lambda item: item[0])
+        messages = list(dict.fromkeys(text for _, text in found))
+        if len(messages) == 1:
+            raise ConfigError(messages[0]) from None
+        raise ConfigError(f"{len(messages)} problems in the config:\n" + "\n".join(f"  {m}" for m in messages)) from None
 
 
 # --- error formatting -------------------------------------------------------------------------
@@ -166,8 +170,8 @@ def _walk(loc: tuple) -> tuple[list, Any]:
                 current = None
                 i += 1
                 continue
-            variants = _variants(field.annotation)
-            if field.discriminator and i + 1 < len(loc) and variants:
+            variants = _variants(field.annotation, field.discriminator) if field.discriminator else {}
+            if variants and i + 1 < len(loc):
                 tag = loc[i + 1]
                 current = variants.get(tag)
                 i += 2
@@ -194,16 +198,16 @@ def _unwrap_optional(tp: Any) -> Any:
     return tp
 
 
-def _variants(annotation: Any) -> dict[str, type]:
-    """Map tag value -> model class for a discriminated union annotation."""
+def _variants(annotation: Any, discriminator: str) -> dict[str, type]:
+    """Map tag value -> model class for a union discriminated by ``discriminator``."""
     out: dict[str, type] = {}
     members = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Union else (annotation,)
     for member in members:
         if isinstance(member, type) and issubclass(member, BaseModel):
-            for field in member.model_fields.values():
-                if typing.get_origin(field.annotation) is typing.Literal:
-                    for value in typing.get_args(field.annotation):
-                        out[value] = member
+            field = member.model_fields.get(discriminator)
+            if field is not None and typing.get_origin(field.annotation) is typing.Literal:
+                for value in typing.get_args(field.annotation):
+                    out[value] = member
     return out
 
 
@@ -227,7 +231,8 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def _format_error(err: dict, data: dict, source: str, lines: dict, overridden: set) -> str:
+def _format_error(err: dict, source: str, lines: dict, overridden: set) -> tuple[float, str]:
+    """Return (line number for sorting, message) for one pydantic error."""
     loc = tuple(err["loc"])
     clean, _ = _walk(loc)
     key = _dotted(clean)
@@ -249,7 +254,8 @@ def _format_error(err: dict, data: dict, source: str, lines: dict, overridden: s
         disc = str(ctx.get("discriminator", "")).strip("'")
         key = _dotted(clean + [disc])
         clean = clean + [disc]
-        text = f"unknown {disc} {ctx.get('tag')!r}{did_you_mean(ctx.get('tag'), tags)}; expected one of: {', '.join(tags)}"
+        what = clean[-2] if disc == "name" and len(clean) > 1 else disc
+        text = f"unknown {what} {ctx.get('tag')!r}{did_you_mean(ctx.get('tag'), tags)}; expected one of: {', '.join(tags)}"
     elif kind == "union_tag_not_found":
         disc = str(ctx.get("discriminator", "")).strip("'")
         key = _dotted(clean + [disc])
@@ -257,8 +263,8 @@ def _format_error(err: dict, data: dict, source: str, lines: dict, overridden: s
         _, union_holder = _walk(loc[:-1]) if len(loc) > 1 else (None, Config)
         text = "required key is missing"
         field = union_holder.model_fields.get(loc[-1]) if isinstance(union_holder, type) else None
-        if field is not None:
-            text += f"; expected one of: {', '.join(_variants(field.annotation))}"
+        if field is not None and field.discriminator:
+            text += f"; expected one of: {', '.join(_variants(field.annotation, field.discriminator))}"
     elif kind == "literal_error":
         expected = [e.strip().strip("'") for e in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         text = f"expected one of: {', '.join(expected)}; got {_show(received)}{did_you_mean(received, expected)}"
@@ -268,6 +274,14 @@ def _format_error(err: dict, data: dict, source: str, lines: dict, overridden: s
         text = f"must be {sign} {bound}, got {_show(received)}"
     elif kind == "model_type":
         text = f"expected a section (a mapping of keys), got {_show(received)}"
+    elif kind in ("path_not_file", "path_not_directory"):
+        import os
+
+        what = "file" if kind == "path_not_file" else "directory"
+        rel = "" if os.path.isabs(str(received)) else f" (relative paths are read from the working directory {os.getcwd()})"
+        text = f"{what} not found: {received}{rel}"
+    elif kind in _SIMPLE:
+        text = f"{_SIMPLE[kind]}, got {_show(received)}"
     elif kind == "string_pattern_mismatch":
         text = f"may hold only letters, digits, '_', '.' and '-', got {_show(received)}"
     else:
@@ -277,15 +291,29 @@ def _format_error(err: dict, data: dict, source: str, lines: dict, overridden: s
 
     key_path = tuple(clean)
     if key_path in overridden or any(key_path[: len(o)] == o for o in overridden):
-        where = f"{source} (--set {key})"
-    else:
-        line = None
-        probe = key_path
-        while probe and line is None:
-            line = lines.get(probe)
-            probe = probe[:-1]
-        where = f"{source}:{line}" if line else source
-    return f"{where}: {key}: {text}"
+        return -1.0, f"{source}: --set {key}: {text}"
+    line = None
+    probe = key_path
+    while probe and line is None:
+        line = lines.get(probe)
+        probe = probe[:-1]
+    where = f"{source}:{line}" if line else source
+    return float(line or 1e9), f"{where}: {key}: {text}"
+
+
+_SIMPLE = {
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected a whole number",
+    "int_type": "expected an integer",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "list_type": "expected a list such as [16, 32]",
+    "too_short": "expected at least one item",
+    "dict_type": "expected a section (a mapping of keys)",
+}
 
 
 def dump_config(cfg: Config) -> str:

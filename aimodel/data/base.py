@@ -62,6 +62,8 @@ class InputSpec:
     background: Optional[Literal["dark", "light"]] = None
     #: Median share of the image side that the ink's bounding box spans.
     content_fraction: Optional[float] = None
+    #: Median share of pixels that are ink (> 30% of the image's maximum).
+    ink_coverage: Optional[float] = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -131,7 +133,7 @@ def finish_bundle(
         )
     spec = InputSpec(kind="image", shape=tuple(int(d) for d in train.x.shape[1:]), class_names=class_names)
     if spec.shape[-1] == 1:
-        spec.background, spec.content_fraction = describe_ink(train.x)
+        spec.background, spec.content_fraction, spec.ink_coverage = describe_ink(train.x)
     return DataBundle(train=train, val=val, test=test, spec=spec)
 
 
@@ -151,14 +153,17 @@ def describe_ink(x: "np.ndarray", sample: int = 500):
     background = "dark" if float(np.median(border)) < 128 else "light"
     if background == "light":
         imgs = 255.0 - imgs
-    fractions = []
+    fractions, coverage = [], []
     for img in imgs:
         ink = img > 0.3 * img.max() if img.max() > 0 else np.zeros_like(img, bool)
         rows, cols = np.nonzero(ink)
         if len(rows):
             extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
             fractions.append(extent / max(img.shape))
-    return background, (round(float(np.median(fractions)), 3) if fractions else None)
+            coverage.append(float(ink.mean()))
+    if not fractions:
+        return background, None, None
+    return background, round(float(np.median(fractions)), 3), round(float(np.median(coverage)), 3)
 
 
 def to_images(x: "np.ndarray", what: str) -> "np.ndarray":
