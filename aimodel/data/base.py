@@ -53,9 +53,14 @@ class Split:
 
 @dataclass
 class InputSpec:
-    """What the model expects, saved beside it so predict can prepare raw inputs."""
+    """What the model expects, saved beside it (meta.json) so predict can prepare raw inputs.
 
-    kind: Literal["image"]
+    ``kind`` selects the preprocessing builder (``aimodel.data.preprocessing.INPUTS``)
+    and which architectures fit (each builder's ``kinds``). ``shape`` is one raw
+    sample's shape: images (H, W, C); sequences (T, F); text () (one string).
+    """
+
+    kind: Literal["image", "text", "tabular", "sequence"]
     shape: tuple[int, ...]
     class_names: list[str]
     #: "dark" when images are light ink on a dark background (MNIST, digits).

@@ -79,3 +79,6 @@ def build_cnn(x, cfg: CnnModel, spec, training):
     if cfg.dropout:
         x = layers.Dropout(cfg.dropout, name="dropout_head")(x)
     return x
+
+
+build_cnn.kinds = ("image",)

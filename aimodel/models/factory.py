@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 from aimodel.config.schema import Config
-from aimodel.training.config import TrainingConfig
-from aimodel.data.base import InputSpec
+from aimodel.data.base import DataBundle
+from aimodel.errors import ConfigError
 from aimodel.models import cnn  # noqa: F401  (registers the builder)
 from aimodel.models.registry import ARCHITECTURES
+from aimodel.training.config import TrainingConfig
 
 
-def build_model(cfg: Config, spec: InputSpec):
+def build_model(cfg: Config, bundle: DataBundle):
     """Input preprocessing + architecture + softmax head, compiled.
 
-    The model takes raw pixels (0..255); the ``Rescaling`` layer makes the
-    saved file self-contained for predict.
+    The model takes raw inputs (pixels 0..255 for images); preprocessing layers
+    adapted on the training split make the saved file self-contained for predict.
     """
     import keras
     from keras import layers
 
-    inputs = keras.Input(shape=spec.shape, name="image")
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    features = ARCHITECTURES.get(cfg.model.architecture)(x, cfg.model, spec, cfg.training)
+    from aimodel.data.preprocessing import build_inputs
+
+    spec = bundle.spec
+    builder = ARCHITECTURES.get(cfg.model.architecture)
+    kinds = getattr(builder, "kinds", ("image",))
+    if spec.kind not in kinds:
+        raise ConfigError(
+            f"model.architecture: '{cfg.model.architecture}' does not take {spec.kind} data "
+            f"(dataset.name: {cfg.dataset.name}); it takes: {', '.join(kinds)}"
+        )
+    inputs, x = build_inputs(bundle, cfg)
+    features = builder(x, cfg.model, spec, cfg.training)
     outputs = layers.Dense(len(spec.class_names), activation="softmax", name="predictions")(features)
     model = keras.Model(inputs, outputs, name=cfg.name.replace(".", "_"))
     compile_model(model, cfg.training)

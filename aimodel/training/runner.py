@@ -72,7 +72,7 @@ def train(
     keras.utils.set_random_seed(cfg.seed)
     bundle = load_data(cfg.dataset, cfg.seed)
     # Build before creating the run directory: a config that cannot build leaves nothing behind.
-    model = build_model(cfg, bundle.spec)
+    model = build_model(cfg, bundle)
 
     path = create_run_dir(runs_root, cfg.name, run_dir)
     atomic_write_text(path / "config.yaml", dump_config(cfg))
