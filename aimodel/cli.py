@@ -152,28 +152,72 @@ def config_schema() -> None:
 
 
 @main.command()
-@click.argument("config", type=click.Path(path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path), required=False)
 @set_option
 @click.option("--run-dir", type=click.Path(path_type=Path), help="New or empty directory for this run "
               "(default: runs/<name>/<n>).")
 @click.option("--runs-root", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Parent of numbered run directories.")
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path), metavar="RUN_DIR",
+              help="Continue RUN_DIR from its last completed epoch (instead of CONFIG); "
+              "--set training.epochs=N extends a finished run.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the run directory.")
-def train(config: Path, overrides: tuple[str, ...], run_dir: Path | None, runs_root: Path, quiet: bool) -> None:
-    """Train the model described by CONFIG and save it to a new run directory."""
+def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None, runs_root: Path,
+          resume_dir: Path | None, quiet: bool) -> None:
+    """Train the model described by CONFIG and save it to a new run directory.
+
+    \b
+      aimodel train configs/quickstart.yaml
+      aimodel train --resume runs/quickstart/1
+      aimodel train --resume runs/quickstart/1 --set training.epochs=50
+    """
     from aimodel.config import load_config
 
-    cfg = load_config(config, overrides)
+    if (config is None) == (resume_dir is None):
+        raise click.UsageError("pass either CONFIG (a new run) or --resume RUN_DIR (continue a run)")
+    if resume_dir is not None and run_dir is not None:
+        raise click.UsageError("--run-dir is for new runs; --resume continues in RUN_DIR itself")
+    cfg = load_config(config, overrides) if config is not None else None
     _import_tensorflow()
     from aimodel.cli_render import make_reporter, print_train_summary
+    from aimodel.training.runner import resume as resume_training
     from aimodel.training.runner import train as run_training
 
     reporter = make_reporter(quiet)
-    result = run_training(cfg, runs_root=runs_root, run_dir=run_dir, reporter=reporter)
+    if resume_dir is not None:
+        result = resume_training(resume_dir, overrides=overrides, reporter=reporter)
+    else:
+        result = run_training(cfg, runs_root=runs_root, run_dir=run_dir, reporter=reporter)
     if quiet:
         click.echo(str(result.run_dir))
     else:
         print_train_summary(result)
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+@main.group("runs", context_settings=CONTEXT)
+def runs_group() -> None:
+    """Inspect past training runs (no TensorFlow needed)."""
+
+
+@runs_group.command("list")
+@click.argument("directory", type=click.Path(path_type=Path), default=Path("runs"), required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def runs_list(directory: Path, as_json: bool) -> None:
+    """Show the runs under DIRECTORY (default: runs): name, date, epochs, best metric, status."""
+    from aimodel.training.records import list_runs
+
+    runs = list_runs(directory)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in runs], indent=2))
+    elif not runs:
+        click.echo(f"no runs under {directory}/ (train one with `aimodel train CONFIG`)")
+    else:
+        from aimodel.cli_render import print_runs
+
+        print_runs(runs)
 
 
 # --- evaluate -----------------------------------------------------------------------------------

@@ -19,6 +19,12 @@ def _fmt(logs: dict) -> str:
     return "  ".join(f"{k} {float(logs[k]):.4f}" for k in keys)
 
 
+def _begin_line(epochs: int, steps: int, initial_epoch: int) -> str:
+    if initial_epoch:
+        return f"resuming after epoch {initial_epoch}: epochs {initial_epoch + 1}-{epochs} × {steps} steps"
+    return f"training: {epochs} epochs × {steps} steps"
+
+
 class PlainReporter(Reporter):
     """One line per epoch, for logs and pipes."""
 
@@ -26,10 +32,10 @@ class PlainReporter(Reporter):
         self.quiet = quiet
         self.epochs = 0
 
-    def train_begin(self, epochs, steps_per_epoch, run_dir):
+    def train_begin(self, epochs, steps_per_epoch, run_dir, initial_epoch=0):
         self.epochs = epochs
         if not self.quiet:
-            print(f"training: {epochs} epochs × {steps_per_epoch} steps → {run_dir}", flush=True)
+            print(f"{_begin_line(epochs, steps_per_epoch, initial_epoch)} → {run_dir}", flush=True)
 
     def epoch_end(self, epoch, logs, seconds, improved):
         if not self.quiet:
@@ -48,12 +54,12 @@ class RichReporter(Reporter):
         )
         self.epochs = self.steps = 0
 
-    def train_begin(self, epochs, steps_per_epoch, run_dir):
+    def train_begin(self, epochs, steps_per_epoch, run_dir, initial_epoch=0):
         self.epochs, self.steps = epochs, steps_per_epoch
-        console.print(f"[bold]training[/] {epochs} epochs × {steps_per_epoch} steps → [cyan]{run_dir}[/]")
+        console.print(f"{_begin_line(epochs, steps_per_epoch, initial_epoch)} → [cyan]{run_dir}[/]")
         self.progress.start()
-        self.epoch_task = self.progress.add_task("epochs", total=epochs, metrics="")
-        self.batch_task = self.progress.add_task("epoch 1", total=steps_per_epoch, metrics="")
+        self.epoch_task = self.progress.add_task("epochs", total=epochs, completed=initial_epoch, metrics="")
+        self.batch_task = self.progress.add_task(f"epoch {initial_epoch + 1}", total=steps_per_epoch, metrics="")
 
     def epoch_begin(self, epoch):
         self.progress.reset(self.batch_task, total=self.steps, description=f"epoch {epoch}", metrics="")
@@ -78,18 +84,38 @@ def make_reporter(quiet: bool) -> Reporter:
 
 
 def print_train_summary(result) -> None:
-    table = Table(title="training finished", show_header=False)
+    title = "training finished" + (" (stopped early)" if result.stopped_early else "")
+    table = Table(title=title, show_header=False)
     table.add_row("run directory", str(result.run_dir))
-    table.add_row("epochs", str(result.epochs))
+    resumed = f", resumed after epoch {result.resumed_from}" if result.resumed_from is not None else ""
+    table.add_row("epochs", f"{result.epochs} ({result.global_step:,} optimizer steps{resumed})")
     if result.best_value is not None:
         table.add_row(f"best {result.monitor}", f"{result.best_value:.4f} (epoch {result.best_epoch})")
     for key, value in result.final_metrics.items():
-        table.add_row(f"final {key}", f"{value:.4f}")
+        if key != "learning_rate":
+            table.add_row(f"{result.final_model} {key}", f"{value:.4f}")
     table.add_row("wall time", f"{result.seconds:.1f} s")
     if result.samples_per_second:
         table.add_row("throughput", f"{result.samples_per_second:,.0f} samples/s")
+    table.add_row("records", "metrics.csv, curves.png, train.log, summary.json, tensorboard/")
     console.print(table)
     console.print(f"next: aimodel evaluate {result.run_dir}")
+
+
+def print_runs(runs) -> None:
+    """The table of ``aimodel runs list``."""
+    table = Table(title=f"{len(runs)} run(s)")
+    for col in ("run", "name", "started", "epochs", "best", "status"):
+        table.add_column(col, justify="right" if col == "epochs" else "left")
+    colors = {"finished": "green", "interrupted": "yellow", "failed": "red", "running": "cyan"}
+    for r in runs:
+        best = (f"{r.monitor} {r.best_value:.4f} (epoch {r.best_epoch})"
+                if r.best_value is not None and r.monitor else "-")
+        epochs = f"{r.epochs_completed}/{r.epochs}" if r.epochs else str(r.epochs_completed)
+        color = colors.get(r.status, "white")
+        table.add_row(str(r.path), r.name, r.started.replace("T", " ")[:16], epochs, best,
+                      f"[{color}]{r.status}[/]")
+    console.print(table)
 
 
 def print_evaluation(report: dict) -> None:

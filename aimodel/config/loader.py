@@ -240,7 +240,11 @@ def _format_error(err: dict, source: str, lines: dict, overridden: set) -> tuple
     ctx = err.get("ctx") or {}
     received = err.get("input")
 
-    if kind == "extra_forbidden":
+    if kind == "cross_field":  # a section's rule between keys; ctx names the key it is reported at
+        clean = clean + [int(p) if p.isdigit() else p for p in str(ctx["key"]).split(".")]
+        key = _dotted(clean)
+        text = str(ctx["message"])
+    elif kind == "extra_forbidden":
         _, parent = _walk(loc[:-1])
         fields = list(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
         hint = did_you_mean(clean[-1], fields)

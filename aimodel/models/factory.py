@@ -31,32 +31,23 @@ def build_model(cfg: Config, bundle: DataBundle):
         )
     inputs, x = build_inputs(bundle, cfg)
     features = builder(x, cfg.model, spec, cfg.training)
-    outputs = layers.Dense(len(spec.class_names), activation="softmax", name="predictions")(features)
+    outputs = layers.Dense(
+        len(spec.class_names), activation="softmax", name="predictions",
+        dtype="float32",  # keeps softmax and the loss in float32 under mixed precision
+    )(features)
     model = keras.Model(inputs, outputs, name=cfg.name.replace(".", "_"))
     compile_model(model, cfg.training)
     return model
 
 
 def make_optimizer(training: TrainingConfig):
-    import keras
+    from aimodel.training.optim import make_optimizer as _make_optimizer
 
-    decay = training.weight_decay or None
-    lr = training.learning_rate
-    if training.optimizer == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=decay)
-    if training.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=training.weight_decay or 0.004)
-    if training.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=training.momentum, weight_decay=decay)
-    return keras.optimizers.RMSprop(lr, momentum=training.momentum, weight_decay=decay)
+    return _make_optimizer(training)
 
 
 def compile_model(model, training: TrainingConfig) -> None:
-    import keras
+    # One code path for compile settings: the runner recompiles with the epoch-based schedule.
+    from aimodel.training.optim import compile_model as _compile_model
 
-    model.compile(
-        optimizer=make_optimizer(training),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        steps_per_execution=training.steps_per_execution,
-    )
+    _compile_model(model, training)

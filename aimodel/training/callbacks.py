@@ -1,24 +1,30 @@
-"""Keras callbacks of the runner: progress, metrics CSV, atomic checkpoints, NaN guard."""
+"""The runner's Keras callback: epoch seeding, NaN guard, plateau, early stopping, commits."""
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import math
-import os
+import signal
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import keras
+import numpy as np
 
-from aimodel.fileio import atomic_save_model
+from aimodel.training import checkpointing as ckpt
 from aimodel.training.progress import Reporter
+from aimodel.training.records import TrainLog, append_metrics_row
 
 
 class NonFiniteLoss(Exception):
-    """Raised inside fit when the loss is NaN or infinite."""
+    """Raised inside fit when the loss (or a weight) is NaN or infinite."""
 
-    def __init__(self, epoch: int, step: int | None, value: float):
-        super().__init__(f"loss became {value} at epoch {epoch}" + (f", batch {step}" if step is not None else ""))
+    def __init__(self, epoch: int, step: int | None, value: float, what: str = "loss"):
+        where = f"epoch {epoch}" + (f", batch {step}" if step is not None else "")
+        super().__init__(f"{what} became {value} at {where}")
         self.epoch, self.step, self.value = epoch, step, value
 
 
@@ -29,30 +35,165 @@ def _is_bad(value) -> bool:
         return False
 
 
-class RunCallback(keras.callbacks.Callback):
-    """Reports progress, guards against NaN, writes metrics.csv and checkpoints.
+@dataclass
+class Watch:
+    """Tracks the best value of one metric and the epochs since it improved."""
 
-    One callback rather than four keeps the order of side effects explicit:
-    a checkpoint is complete on disk before its metrics row is written, so
-    metrics.csv never claims an epoch that has no checkpoint.
+    monitor: str
+    min_delta: float = 0.0
+    best: Optional[float] = None
+    wait: int = 0
+
+    @property
+    def mode(self) -> str:
+        return "min" if self.monitor.endswith("loss") else "max"
+
+    def improves(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+
+@dataclass
+class Plateau:
+    """Reduce-on-plateau as in Keras, with its state kept in ``state.json``."""
+
+    watch: Watch
+    factor: float
+    patience: int
+    cooldown: int
+    min_lr: float
+    cooldown_left: int = 0
+    learning_rate: Optional[float] = None
+
+    def update(self, value: float, lr: float) -> float:
+        """Record this epoch's value; return the rate for the next epoch."""
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.watch.wait = 0
+        if self.watch.improves(value):
+            self.watch.best, self.watch.wait = value, 0
+        elif self.cooldown_left == 0:
+            self.watch.wait += 1
+            if self.watch.wait >= self.patience and lr > self.min_lr:
+                lr = max(lr * self.factor, self.min_lr)
+                self.cooldown_left, self.watch.wait = self.cooldown, 0
+        self.learning_rate = lr
+        return lr
+
+    def to_json(self) -> dict:
+        return {"best": self.watch.best, "wait": self.watch.wait, "cooldown": self.cooldown_left,
+                "learning_rate": self.learning_rate}
+
+    def load(self, data: dict) -> None:
+        self.watch.best, self.watch.wait = data.get("best"), data.get("wait", 0)
+        self.cooldown_left, self.learning_rate = data.get("cooldown", 0), data.get("learning_rate")
+
+
+@dataclass
+class Session:
+    """Where a session starts: a fresh run or a committed state."""
+
+    run_dir: Path
+    seed: int
+    steps_per_epoch: int
+    epochs: int
+    monitor: str
+    state: Optional[ckpt.RunState] = None
+    wall_offset: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def deferred_sigint():
+    """Hold Ctrl-C until the block ends, so an epoch's commit is never cut short.
+
+    (kill -9 cannot be held; the commit order in checkpointing covers it.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list = []
+    previous = signal.signal(signal.SIGINT, lambda *a: pending.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
+def reseed_layers(model, seed: int, epoch: int) -> None:
+    """Set every layer's random state (Dropout, ...) from (seed, epoch, layer index).
+
+    Keras does not save ``SeedGenerator`` state in ``.keras`` files, so a resumed
+    run would draw different dropout masks; re-deriving it at each epoch start
+    makes epoch k's randomness the same with or without a restart.
+    """
+    generators = []
+    for layer in model._flatten_layers(include_self=False):
+        generators.extend(getattr(layer, "_seed_generators", []))
+    for i, gen in enumerate(generators):
+        value = np.random.SeedSequence([seed, epoch, i]).generate_state(1, dtype=np.uint32)[0] % (2**31 - 1)
+        gen.state.assign(np.array([value, 0], dtype=gen.state.dtype))
+
+
+class RunCallback(keras.callbacks.Callback):
+    """Seeds each epoch, guards against NaN, and commits each completed epoch.
+
+    One callback rather than several keeps the order of side effects explicit:
+    checkpoint file, metrics row, then ``state.json``; see :mod:`checkpointing`.
     """
 
-    def __init__(self, run_dir: Path, reporter: Reporter, monitor: str, batch_size: int):
+    def __init__(self, session: Session, training, reporter: Reporter, order=None,
+                 log: Optional[TrainLog] = None, tensorboard=None):
         super().__init__()
-        self.run_dir = Path(run_dir)
+        self.tensorboard = tensorboard
+        self.s = session
         self.reporter = reporter
-        self.monitor = monitor
-        self.mode = "min" if monitor.endswith("loss") else "max"
-        self.best: float | None = None
-        self.best_epoch: int | None = None
-        self.batch_size = batch_size
+        self.order = order
+        self.log = log
+        self.best = Watch(session.monitor)
+        self.best_epoch: Optional[int] = None
+        self.best_checkpoint: Optional[str] = None
+        es = training.early_stopping
+        _, es_monitor = training.monitors(has_validation=session.monitor.startswith("val_"))
+        self.early: Optional[Watch] = Watch(es_monitor, es.min_delta) if es else None
+        self.patience = es.patience if es else 0
+        self.stopped_epoch: Optional[int] = None
+        sched = training.lr_schedule
+        self.plateau: Optional[Plateau] = (
+            Plateau(Watch(session.monitor, sched.min_delta), sched.factor, sched.patience,
+                    sched.cooldown, sched.min_lr)
+            if sched.type == "plateau" else None
+        )
         self.epoch_seconds: list[float] = []
         self.completed_epochs = 0
         self._epoch = 0
         self._t0 = 0.0
+        self._session_start = time.perf_counter()
+        self.state: Optional[ckpt.RunState] = session.state
+        if session.state is not None:
+            self._load(session.state)
+
+    def _load(self, st: ckpt.RunState) -> None:
+        self.best.best, self.best_epoch, self.best_checkpoint = st.best_value, st.best_epoch, st.best_checkpoint
+        self.completed_epochs = st.epoch
+        if self.early is not None and st.early_stopping:
+            self.early.best = st.early_stopping.get("best")
+            self.early.wait = st.early_stopping.get("wait", 0)
+        if self.plateau is not None and st.plateau:
+            self.plateau.load(st.plateau)
+
+    # -- Keras hooks ---------------------------------------------------------------------------
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1
+        if self.order is not None:
+            self.order.set_epoch(epoch)
+        reseed_layers(self.model, self.s.seed, epoch)
         self._t0 = time.perf_counter()
         self.reporter.epoch_begin(self._epoch)
 
@@ -63,36 +204,84 @@ class RunCallback(keras.callbacks.Callback):
         self.reporter.batch_end(self._epoch, batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
+        with deferred_sigint():
+            improved = self._commit(dict(logs or {}))
+        self.reporter.epoch_end(self._epoch, logs or {}, self.epoch_seconds[-1], improved)
+        if self.stopped_epoch is not None:
+            self.model.stop_training = True
+
+    # -- the epoch commit ----------------------------------------------------------------------
+
+    def _commit(self, logs: dict) -> bool:
+        e = self._epoch
         for key in ("loss", "val_loss"):
             if _is_bad(logs.get(key)):
-                raise NonFiniteLoss(self._epoch, None, float(logs[key]))
+                raise NonFiniteLoss(e, None, float(logs[key]))
+        for w in self.model.weights:
+            arr = keras.ops.convert_to_numpy(w)
+            if not np.isfinite(arr).all():
+                raise NonFiniteLoss(e, None, float(arr[~np.isfinite(arr)].flat[0]), what=f"weight {w.path}")
         seconds = time.perf_counter() - self._t0
         self.epoch_seconds.append(seconds)
-        value = logs.get(self.monitor)
-        improved = value is not None and (
-            self.best is None or (value < self.best if self.mode == "min" else value > self.best)
-        )
-        if improved:
-            self.best, self.best_epoch = float(value), self._epoch
-            atomic_save_model(self.model, self.run_dir / "best.keras")
-        atomic_save_model(self.model, self.run_dir / "last.keras")
-        self._append_row(logs, seconds)
-        self.completed_epochs = self._epoch
-        self.reporter.epoch_end(self._epoch, logs, seconds, improved)
+        opt = self.model.optimizer
+        lr = float(keras.ops.convert_to_numpy(opt.learning_rate))
 
-    def _append_row(self, logs: dict, seconds: float) -> None:
-        path = self.run_dir / "metrics.csv"
-        lr = self.model.optimizer.learning_rate
-        row = {"epoch": self._epoch}
+        value = logs.get(self.s.monitor)
+        improved = value is not None and self.best.improves(float(value))
+        ckpt_name = ckpt.write_checkpoint(self.s.run_dir, self.model, e)
+        if improved:
+            self.best.best, self.best_epoch, self.best_checkpoint = float(value), e, ckpt_name
+        if self.plateau is not None and value is not None:
+            new_lr = self.plateau.update(float(value), lr)
+            if new_lr != lr:
+                opt.learning_rate = new_lr
+                if self.log:
+                    self.log.write(f"epoch {e}: {self.s.monitor} has not improved for "
+                                   f"{self.plateau.patience} epochs; learning rate {lr:.3g} -> {new_lr:.3g}")
+        if self.early is not None and logs.get(self.early.monitor) is not None:
+            current = float(logs[self.early.monitor])
+            if self.early.improves(current):
+                self.early.best, self.early.wait = current, 0
+            else:
+                self.early.wait += 1
+                if self.early.wait >= self.patience:
+                    self.stopped_epoch = e
+
+        row = {"epoch": e}
         row.update({k: f"{float(v):.6g}" for k, v in sorted(logs.items()) if k != "learning_rate"})
-        row["learning_rate"] = f"{float(keras.ops.convert_to_numpy(lr)):.6g}"
+        row["learning_rate"] = f"{lr:.6g}"
         row["seconds"] = f"{seconds:.3f}"
-        new = not path.exists()
-        with open(path, "a", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-            f.flush()
-            os.fsync(f.fileno())
+        append_metrics_row(self.s.run_dir, row)
+
+        state = ckpt.RunState(
+            epoch=e,
+            global_step=int(keras.ops.convert_to_numpy(opt.iterations)),
+            steps_per_epoch=self.s.steps_per_epoch,
+            checkpoint=ckpt_name,
+            monitor=self.s.monitor,
+            mode=self.best.mode,
+            best_value=self.best.best,
+            best_epoch=self.best_epoch,
+            best_checkpoint=self.best_checkpoint,
+            early_stopping=(
+                {"monitor": self.early.monitor, "best": self.early.best, "wait": self.early.wait,
+                 "stopped_epoch": self.stopped_epoch} if self.early is not None else {}
+            ),
+            plateau=self.plateau.to_json() if self.plateau is not None else {},
+            learning_rate=float(keras.ops.convert_to_numpy(opt.learning_rate)),
+            seed=self.s.seed,
+            wall_seconds=round(self.s.wall_offset + time.perf_counter() - self._session_start, 3),
+        )
+        ckpt.commit(self.s.run_dir, state)
+        self.state = state
+        self.completed_epochs = e
+        if self.tensorboard is not None:
+            self.tensorboard.write_epoch(e, logs, lr)
+        if self.log:
+            shown = "  ".join(f"{k} {float(v):.4f}" for k, v in sorted(logs.items()) if k != "learning_rate")
+            self.log.write(f"epoch {e}/{self.s.epochs}  {shown}  lr {lr:.3g}  {seconds:.1f}s"
+                           + ("  *best" if improved else ""))
+            if self.stopped_epoch is not None:
+                self.log.write(f"early stopping: {self.early.monitor} has not improved for "
+                               f"{self.patience} epochs")
+        return improved

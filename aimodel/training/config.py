@@ -1,12 +1,91 @@
-"""The ``training`` section: hyperparameters of the training loop."""
+"""The ``training`` section: hyperparameters of the training loop.
+
+Every key is validated when the config is loaded, including the rules that tie
+two keys together (``lr_schedule.warmup_epochs`` < ``epochs``); the runner
+then trusts these objects.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from aimodel.config.base import Section
+
+
+def _rule(key: str, message: str) -> PydanticCustomError:
+    """A cross-field error reported at ``key`` within the section that raises it."""
+    return PydanticCustomError("cross_field", "{message}", {"message": message, "key": key})
+
+
+class LrScheduleConfig(Section):
+    """How the learning rate changes during training.
+
+    ``constant``: ``training.learning_rate`` throughout. ``cosine``: cosine decay
+    to ``min_lr`` over the run, after ``warmup_epochs`` of linear warmup from 0.
+    ``exponential`` / ``step``: multiply by ``factor`` every ``decay_epochs``
+    (smoothly / all at once). ``plateau``: multiply by ``factor`` when the
+    monitored metric has not improved for ``patience`` epochs.
+    """
+
+    type: Literal["constant", "cosine", "exponential", "step", "plateau"] = Field(
+        "constant", description="Schedule: constant, cosine, exponential, step or plateau."
+    )
+    warmup_epochs: int = Field(
+        0, ge=0, description="cosine: epochs of linear warmup from 0 to training.learning_rate."
+    )
+    min_lr: float = Field(0.0, ge=0, description="cosine and plateau: the rate never goes below this.")
+    factor: float = Field(
+        0.5, gt=0, lt=1, description="exponential, step, plateau: multiplier applied at each decay."
+    )
+    decay_epochs: int = Field(10, ge=1, description="exponential and step: epochs per decay by factor.")
+    patience: int = Field(
+        3, ge=1, description="plateau: epochs without improvement of training.monitor before a decay."
+    )
+    cooldown: int = Field(0, ge=0, description="plateau: epochs to wait after a decay before counting again.")
+    min_delta: float = Field(
+        1e-4, ge=0, description="plateau: smallest change of the monitored metric that counts as improvement."
+    )
+
+    @model_validator(mode="after")
+    def _keys_fit_type(self):
+        for key in sorted(self.model_fields_set - _SCHEDULE_KEYS[self.type] - {"type"}):
+            if getattr(self, key) == type(self).model_fields[key].default:
+                continue  # spelling out a default is harmless
+            users = [t for t, keys in _SCHEDULE_KEYS.items() if key in keys]
+            raise _rule(
+                key,
+                f"is not used by lr_schedule.type {self.type!r} (only by {' and '.join(users)}); "
+                "remove it or change the type",
+            )
+        return self
+
+
+#: The keys each schedule type reads; setting another one is a mistake worth reporting.
+_SCHEDULE_KEYS = {
+    "constant": set(),
+    "cosine": {"warmup_epochs", "min_lr"},
+    "exponential": {"factor", "decay_epochs"},
+    "step": {"factor", "decay_epochs"},
+    "plateau": {"factor", "patience", "cooldown", "min_delta", "min_lr"},
+}
+
+
+class EarlyStoppingConfig(Section):
+    """Stop when the monitored metric stops improving."""
+
+    monitor: Optional[Literal["val_accuracy", "val_loss", "accuracy", "loss"]] = Field(
+        None, description="Metric to watch (default: training.monitor)."
+    )
+    patience: int = Field(5, ge=1, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as improvement.")
+    restore_best: bool = Field(
+        True,
+        description="The run's final model is the best epoch's (best.keras) rather than the last one; "
+        "summary.json's final_model and final_metrics follow it.",
+    )
 
 
 class TrainingConfig(Section):
@@ -17,16 +96,88 @@ class TrainingConfig(Section):
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = Field("adam", description="Optimizer.")
     learning_rate: float = Field(1e-3, gt=0, description="Initial learning rate.")
     weight_decay: float = Field(
-        0.0, ge=0, description="Decoupled weight decay applied by the optimizer (0 = off)."
+        0.0, ge=0, description="Decoupled weight decay applied by the optimizer (0 = off; adamw: 0.004)."
     )
     momentum: float = Field(0.9, ge=0, lt=1, description="Momentum for sgd and rmsprop.")
+    nesterov: bool = Field(False, description="sgd: Nesterov momentum.")
+    lr_schedule: LrScheduleConfig = Field(
+        default_factory=LrScheduleConfig, description="How the learning rate changes over the run."
+    )
+    early_stopping: Optional[EarlyStoppingConfig] = Field(
+        None, description="Stop early when the metric stops improving (null = train all epochs)."
+    )
     monitor: Literal["val_accuracy", "val_loss"] = Field(
         "val_accuracy",
         description="Validation metric that picks best.keras (falls back to the training "
         "metric when dataset.validation_split is 0).",
+    )
+    class_weight: Union[Literal["balanced"], dict[Union[int, str], float], None] = Field(
+        None,
+        description="Loss weight per class: 'balanced' (inverse class frequency) or a mapping of "
+        "class index or name to weight; null = all 1.",
+    )
+    gradient_clip_norm: Optional[float] = Field(
+        None, gt=0, description="Clip the global norm of the gradients to this value."
+    )
+    gradient_clip_value: Optional[float] = Field(
+        None, gt=0, description="Clip every gradient element to [-value, value]."
+    )
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=1, description="Share of each target spread evenly over all classes."
+    )
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = Field(
+        "float32",
+        description="Compute dtype: mixed_bfloat16 (CPUs with bf16, TPUs, recent GPUs) or "
+        "mixed_float16 (GPUs; adds loss scaling). Variables stay float32.",
     )
     steps_per_execution: int = Field(
         16,
         ge=1,
         description="Batches run per call into TensorFlow; larger is faster for small models.",
     )
+    jit_compile: Union[bool, Literal["auto"]] = Field(
+        "auto", description="Compile the training step with XLA (auto: on GPUs only)."
+    )
+    deterministic: bool = Field(
+        False,
+        description="TensorFlow op determinism: bit-for-bit repeatable runs (and resumes) on one "
+        "machine, at some cost in speed.",
+    )
+    tensorboard: bool = Field(True, description="Write TensorBoard logs to <run>/tensorboard.")
+
+    @model_validator(mode="after")
+    def _cross_field(self):
+        if self.lr_schedule.warmup_epochs >= self.epochs:
+            raise _rule(
+                "lr_schedule.warmup_epochs",
+                f"must be less than training.epochs ({self.epochs}), got {self.lr_schedule.warmup_epochs}",
+            )
+        if self.lr_schedule.type == "cosine" and self.lr_schedule.min_lr >= self.learning_rate:
+            raise _rule(
+                "lr_schedule.min_lr",
+                f"must be less than training.learning_rate ({self.learning_rate}), "
+                f"got {self.lr_schedule.min_lr}",
+            )
+        if self.nesterov and self.optimizer != "sgd":
+            raise _rule("nesterov", f"applies to optimizer sgd only, not {self.optimizer!r}")
+        if self.gradient_clip_norm is not None and self.gradient_clip_value is not None:
+            raise _rule(
+                "gradient_clip_value",
+                "set either training.gradient_clip_norm or training.gradient_clip_value, not both",
+            )
+        if isinstance(self.class_weight, dict):
+            for cls, weight in self.class_weight.items():
+                if not weight > 0:
+                    raise _rule(f"class_weight.{cls}", f"must be > 0, got {weight}")
+                if isinstance(cls, int) and cls < 0:
+                    raise _rule(f"class_weight.{cls}", "class indices start at 0")
+        return self
+
+    def monitors(self, has_validation: bool) -> tuple[str, str]:
+        """(checkpoint monitor, early-stopping monitor), falling back to training metrics."""
+
+        def fix(name: str) -> str:
+            return name if has_validation or not name.startswith("val_") else name[len("val_"):]
+
+        es = self.early_stopping.monitor if self.early_stopping and self.early_stopping.monitor else None
+        return fix(self.monitor), fix(es or self.monitor)

@@ -6,7 +6,8 @@ from __future__ import annotations
 class Reporter:
     """No-op base; subclass and override what you want to show."""
 
-    def train_begin(self, epochs: int, steps_per_epoch: int, run_dir: str) -> None: ...
+    def train_begin(self, epochs: int, steps_per_epoch: int, run_dir: str, initial_epoch: int = 0) -> None:
+        """``initial_epoch`` > 0 when a resumed run continues after that epoch."""
 
     def epoch_begin(self, epoch: int) -> None: ...
 

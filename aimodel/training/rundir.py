@@ -35,3 +35,66 @@ def create_run_dir(runs_root: str | Path, name: str, run_dir: str | Path | None 
             return path
         except FileExistsError:
             n += 1
+
+
+LOCK_FILE = ".lock"
+
+
+class RunLock:
+    """An exclusive lock on a run directory while a process trains in it.
+
+    ``flock`` locks vanish with their process, so a run killed with ``kill -9``
+    is never left locked. Where ``fcntl`` is missing (Windows) this is a no-op.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise CheckpointError(
+                f"{self.path.parent}: another aimodel process is training in this run directory; "
+                "wait for it to finish or stop it first"
+            ) from None
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def is_locked(run_dir: str | Path) -> bool:
+    """Whether a live process holds ``run_dir``'s lock."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)

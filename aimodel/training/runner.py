@@ -1,19 +1,30 @@
-"""The training runner: data → model → fit → run directory."""
+"""The training runner: data → model → fit → run directory, and resuming a run.
+
+A run directory is resumable after every completed epoch (see
+:mod:`aimodel.training.checkpointing`); :func:`resume` continues it with the
+optimizer, schedule position, epoch counter, best-so-far metric and data order
+restored, so an interrupted-then-resumed run takes exactly the steps an
+uninterrupted one takes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Iterable, Optional
 
 from aimodel.config import Config, dump_config
-from aimodel.errors import TrainingError, TrainingInterrupted
+from aimodel.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
 from aimodel.fileio import atomic_write_json, atomic_write_text
+from aimodel.training import checkpointing as ckpt
 from aimodel.training.progress import Reporter
-from aimodel.training.rundir import create_run_dir
+from aimodel.training.records import SUMMARY_FILE, TrainLog, read_metrics, read_summary, truncate_metrics
+from aimodel.training.rundir import RunLock, create_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +39,12 @@ class TrainResult:
     final_metrics: dict
     seconds: float
     samples_per_second: Optional[float]
+    status: str = "finished"
+    global_step: int = 0
+    stopped_early: bool = False
+    resumed_from: Optional[int] = None  # the epoch a resumed session started after
+    final_model: str = "best.keras"
+    model: Any = field(default=None, repr=False)
 
 
 def versions() -> dict:
@@ -56,28 +73,153 @@ def train(
         reporter: receives progress events (the CLI draws them).
 
     Returns:
-        A :class:`TrainResult`; the run directory holds ``config.yaml``,
-        ``meta.json``, ``best.keras``, ``last.keras``, ``metrics.csv`` and
-        ``summary.json``.
+        A :class:`TrainResult`. The run directory holds ``config.yaml``,
+        ``meta.json``, ``best.keras``, ``last.keras``, ``checkpoints/``,
+        ``state.json``, ``metrics.csv``, ``curves.png``, ``train.log``,
+        ``tensorboard/`` and ``summary.json``.
+
+    Raises:
+        TrainingInterrupted: on Ctrl-C (the last completed epoch is saved).
+        TrainingError: when the loss becomes NaN or infinite.
     """
+    with _global_settings(cfg):
+        prepared = _prepare(cfg)
+        path = create_run_dir(runs_root, cfg.name, run_dir)
+        with RunLock(path):
+            atomic_write_text(path / "config.yaml", dump_config(cfg))
+            monitor, _ = cfg.training.monitors(prepared.bundle.val is not None)
+            atomic_write_json(path / "meta.json", _meta(prepared.bundle, monitor))
+            summary = {"name": cfg.name, "status": "running", "started": _now(), "sessions": []}
+            atomic_write_json(path / SUMMARY_FILE, summary)
+            return _fit(cfg, prepared, path, None, summary, reporter or Reporter(), overrides=())
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    overrides: Iterable[str] = (),
+    reporter: Reporter | None = None,
+) -> TrainResult:
+    """Continue a run from its last completed epoch.
+
+    Args:
+        run_dir: a run directory made by :func:`train`.
+        overrides: ``training.*`` overrides (``training.epochs=20`` extends a
+            finished run). Changing anything but ``epochs`` or the early-stopping
+            rule makes the run differ from an uninterrupted one.
+        reporter: receives progress events.
+
+    Raises:
+        CheckpointError: the directory is not a resumable run, is in use, or
+            has nothing left to train.
+    """
+    from aimodel.config import load_config
+
+    path = Path(run_dir)
+    if not (path / "config.yaml").is_file() or not (path / "meta.json").is_file():
+        raise CheckpointError(
+            f"{path}: not a run directory (no config.yaml and meta.json); "
+            "pass a directory made by `aimodel train`, such as runs/<name>/<n>"
+        )
+    overrides = tuple(overrides)
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if not key.startswith("training."):
+            raise ConfigError(
+                f"--set {key}: a resumed run keeps its data, model and seed; only training.* "
+                "keys can change (start a new run with `aimodel train CONFIG` instead)"
+            )
+    cfg = load_config(path / "config.yaml", overrides)
+    with RunLock(path):
+        state = ckpt.read_state(path)
+        summary = read_summary(path) or {"name": cfg.name, "started": _now(), "sessions": []}
+        if state is not None:
+            _check_something_to_do(path, cfg, state, overrides)
+        with _global_settings(cfg):
+            prepared = _prepare(cfg)
+            meta = _meta(prepared.bundle, "")
+            old_meta = _read_json(path / "meta.json")
+            if old_meta.get("splits") != meta["splits"] or old_meta.get("test_fingerprint") != meta["test_fingerprint"]:
+                raise CheckpointError(
+                    f"{path}: the dataset no longer matches the one this run started with "
+                    f"(splits {old_meta.get('splits')} then, {meta['splits']} now); resume needs the same data"
+                )
+            if overrides:
+                atomic_write_text(path / "config.yaml", dump_config(cfg))
+            if state is not None:
+                ckpt.restore(prepared.model, path, state)
+                ckpt.publish(path, state)
+                if state.early_stopping.get("stopped_epoch"):
+                    # Extending an early-stopped run: the patience count starts again.
+                    state.early_stopping.update(wait=0, stopped_epoch=None)
+            else:
+                ckpt.remove_temporary_files(path)
+            truncate_metrics(path, state.epoch if state else 0)
+            summary["status"] = "running"
+            atomic_write_json(path / SUMMARY_FILE, summary)
+            return _fit(cfg, prepared, path, state, summary, reporter or Reporter(), overrides=overrides)
+
+
+def _check_something_to_do(path: Path, cfg: Config, state: ckpt.RunState, overrides: tuple) -> None:
+    stopped = state.early_stopping.get("stopped_epoch")
+    if stopped and not overrides:
+        raise CheckpointError(
+            f"{path}: stopped early at epoch {stopped} ({state.early_stopping.get('monitor')} had not "
+            f"improved); to train further: aimodel train --resume {path} --set "
+            f"training.epochs={max(cfg.training.epochs, state.epoch) + 10} (the patience count restarts)"
+        )
+    if state.epoch >= cfg.training.epochs:
+        raise CheckpointError(
+            f"{path}: has trained all {state.epoch} epochs (training.epochs={cfg.training.epochs}); "
+            f"to train further: aimodel train --resume {path} --set training.epochs={state.epoch + 10}"
+        )
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    bundle: Any
+    model: Any
+    steps_per_epoch: int
+
+
+@contextlib.contextmanager
+def _global_settings(cfg: Config):
+    """Seed, op determinism and dtype policy for this run; the policy is restored after."""
     import keras
+    import tensorflow as tf
 
-    from aimodel.data import load_data
-    from aimodel.data.base import fingerprint
-    from aimodel.data.pipeline import make_dataset
-    from aimodel.models.factory import build_model
-    from aimodel.training.callbacks import NonFiniteLoss, RunCallback
-
-    reporter = reporter or Reporter()
     keras.utils.set_random_seed(cfg.seed)
-    bundle = load_data(cfg.dataset, cfg.seed)
-    # Build before creating the run directory: a config that cannot build leaves nothing behind.
-    model = build_model(cfg, bundle)
+    if cfg.training.deterministic:
+        # Process-wide and not undone afterwards: TensorFlow cannot switch it off reliably.
+        tf.config.experimental.enable_op_determinism()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(cfg.training.precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
-    path = create_run_dir(runs_root, cfg.name, run_dir)
-    atomic_write_text(path / "config.yaml", dump_config(cfg))
-    monitor = cfg.training.monitor if bundle.val is not None else "accuracy"
-    meta = {
+
+def _prepare(cfg: Config) -> _Prepared:
+    """Load data and build the compiled model (before any file is written)."""
+    from aimodel.data import load_data
+    from aimodel.models.factory import build_model
+    from aimodel.training.optim import compile_model
+
+    bundle = load_data(cfg.dataset, cfg.seed)
+    model = build_model(cfg, bundle)
+    steps = -(-len(bundle.train) // cfg.training.batch_size)
+    compile_model(model, cfg.training, steps)  # now with the epoch-based schedule
+    return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps)
+
+
+def _meta(bundle, monitor: str) -> dict:
+    from aimodel.data.base import fingerprint
+
+    return {
         "input": bundle.spec.to_json(),
         "splits": {"train": len(bundle.train), "val": len(bundle.val) if bundle.val else 0,
                    "test": len(bundle.test)},
@@ -85,66 +227,171 @@ def train(
         "monitor": monitor,
         "versions": versions(),
     }
-    atomic_write_json(path / "meta.json", meta)
-    summary = {"status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    atomic_write_json(path / "summary.json", summary)
 
-    batch = cfg.training.batch_size
-    train_ds = make_dataset(bundle.train, batch, shuffle=True, seed=cfg.seed)
-    val_ds = make_dataset(bundle.val, batch) if bundle.val is not None else None
-    steps = -(-len(bundle.train) // batch)
-    callback = RunCallback(path, reporter, monitor, batch)
-    reporter.train_begin(cfg.training.epochs, steps, str(path))
+
+def class_weights(cfg: Config, bundle) -> Optional[dict[int, float]]:
+    """``training.class_weight`` as {class index: weight}."""
+    import numpy as np
+
+    spec = cfg.training.class_weight
+    if spec is None:
+        return None
+    n = bundle.num_classes
+    if spec == "balanced":
+        counts = np.bincount(bundle.train.y, minlength=n).astype(float)
+        return {i: float(len(bundle.train) / (n * c)) if c else 1.0 for i, c in enumerate(counts)}
+    names = bundle.spec.class_names
+    out = {i: 1.0 for i in range(n)}
+    for key, weight in spec.items():
+        if isinstance(key, str) and key in names:
+            idx = names.index(key)
+        elif isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+            idx = int(key)
+        else:
+            idx = -1
+        if not 0 <= idx < n:
+            raise ConfigError(
+                f"training.class_weight.{key}: no such class; classes are 0..{n - 1} "
+                f"or by name: {', '.join(names[:12])}{', ...' if n > 12 else ''}"
+            )
+        out[idx] = float(weight)
+    return out
+
+
+# --- fit --------------------------------------------------------------------------------------
+
+
+def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunState], summary: dict,
+         reporter: Reporter, overrides: tuple) -> TrainResult:
+    from aimodel.data.pipeline import EpochOrder, make_dataset
+    from aimodel.training.callbacks import NonFiniteLoss, RunCallback, Session
+    from aimodel.training.optim import uses_one_hot
+    from aimodel.training.tensorboard import TensorBoardWriter
+
+    bundle, model, steps = prepared.bundle, prepared.model, prepared.steps_per_epoch
+    t = cfg.training
+    monitor, _ = t.monitors(bundle.val is not None)
+    one_hot = bundle.num_classes if uses_one_hot(t) else None
+    order = EpochOrder(len(bundle.train), cfg.seed)
+    train_ds = make_dataset(bundle.train, t.batch_size, order=order, one_hot=one_hot)
+    val_ds = make_dataset(bundle.val, t.batch_size, one_hot=one_hot) if bundle.val is not None else None
+    weights = class_weights(cfg, bundle)
+
+    initial = state.epoch if state else 0
+    train_log = TrainLog(path)
+    session = Session(run_dir=path, seed=cfg.seed, steps_per_epoch=steps, epochs=t.epochs, monitor=monitor,
+                      state=state, wall_offset=state.wall_seconds if state else 0.0)
+    tensorboard = TensorBoardWriter(path) if t.tensorboard else None
+    callback = RunCallback(session, t, reporter, order=order, log=train_log, tensorboard=tensorboard)
+    if state is None:
+        train_log.write(f"training {path}: {t.epochs} epochs × {steps} steps, seed {cfg.seed}, "
+                        f"{len(bundle.train)} training samples")
+    else:
+        train_log.write(f"resuming {path} after epoch {state.epoch} (step {state.global_step})"
+                        + (f" with {' '.join('--set ' + o for o in overrides)}" if overrides else ""))
+    session_record = {"started": _now(), "from_epoch": initial, "overrides": list(overrides)}
+    summary.setdefault("sessions", []).append(session_record)
+    reporter.train_begin(t.epochs, steps, str(path), initial_epoch=initial)
     start = time.perf_counter()
 
-    def finish(status: str, **extra) -> dict:
-        # Steady-state speed: skip the first epoch, which includes tracing.
-        secs = callback.epoch_seconds[1:] or callback.epoch_seconds
+    def finish(status: str, error: Optional[str] = None) -> dict:
+        if tensorboard is not None:
+            tensorboard.close()
+        st = callback.state
+        secs = callback.epoch_seconds[1:] or callback.epoch_seconds  # skip tracing in the first epoch
         sps = round(len(bundle.train) * len(secs) / sum(secs), 1) if secs and sum(secs) > 0 else None
+        rows = read_metrics(path)
+        restore_best = t.early_stopping is None or t.early_stopping.restore_best
+        final_model = "best.keras" if restore_best and st and st.best_checkpoint else "last.keras"
+        final_epoch = st.best_epoch if final_model == "best.keras" and st else (st.epoch if st else None)
+        final_row = next((r for r in rows if int(r["epoch"]) == final_epoch), {})
+        session_record.update(ended=_now(), to_epoch=callback.completed_epochs, status=status)
         summary.update(
+            name=cfg.name,
             status=status,
+            epochs=t.epochs,
             epochs_completed=callback.completed_epochs,
+            global_step=st.global_step if st else 0,
+            steps_per_epoch=steps,
             best_epoch=callback.best_epoch,
             monitor=monitor,
-            best_value=callback.best,
-            wall_seconds=round(time.perf_counter() - start, 2),
-            samples_per_second=sps,
-            **extra,
+            best_value=callback.best.best,
+            stopped_early=callback.stopped_epoch is not None,
+            final_model=final_model if st else None,
+            final_metrics={k: float(v) for k, v in final_row.items() if k not in ("epoch", "seconds")},
+            wall_seconds=round(session.wall_offset + time.perf_counter() - start, 2),
+            samples_per_second=sps if sps is not None else summary.get("samples_per_second"),
+            versions=versions(),
         )
-        atomic_write_json(path / "summary.json", summary)
+        summary.pop("error", None)
+        if error:
+            summary["error"] = error
+        atomic_write_json(path / SUMMARY_FILE, summary)
+        try:
+            from aimodel.training.plots import write_curves
+
+            write_curves(path)
+        except Exception as exc:  # a plot is never worth failing a run for
+            log.warning("could not draw curves.png: %s", exc)
+        train_log.write(f"{status} after epoch {callback.completed_epochs}" + (f": {error}" if error else ""))
         return summary
 
     try:
-        history = model.fit(
-            train_ds, validation_data=val_ds, epochs=cfg.training.epochs, callbacks=[callback],
-            shuffle=False, verbose=0
-        )
+        with warnings.catch_warnings():
+            # Each epoch is a finite dataset; Keras warns when one ends inside a steps_per_execution block.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            model.fit(
+                train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial,
+                callbacks=[callback], class_weight=weights, shuffle=False, verbose=0,
+            )
     except KeyboardInterrupt:
         finish("interrupted")
         reporter.train_end()
         done = callback.completed_epochs
-        saved = f"epoch {done} is saved in {path / 'last.keras'}" if done else "no epoch had completed"
-        raise TrainingInterrupted(f"training interrupted; {saved}") from None
+        saved = (f"epoch {done} of {t.epochs} is saved" if done
+                 else "no epoch had completed, so resuming starts it again from the beginning")
+        raise TrainingInterrupted(
+            f"training interrupted; {saved}. Resume with:\n  aimodel train --resume {path}"
+        ) from None
     except NonFiniteLoss as exc:
+        done = callback.completed_epochs
         finish("failed", error=str(exc))
         reporter.train_end()
-        kept = (
-            f"the last good checkpoint (epoch {callback.completed_epochs}) is kept in {path}"
-            if callback.completed_epochs else "no epoch had completed, so there is no checkpoint"
-        )
+        kept = (f"the last good checkpoint (epoch {done}) is kept in {path / 'last.keras'}"
+                if done else "no epoch had completed, so there is no checkpoint")
+        lower = f"{t.learning_rate / 10:g}"
+        hint = (f"; to continue from it with a lower rate: aimodel train --resume {path} "
+                f"--set training.learning_rate={lower}" if done else
+                f"; try a lower training.learning_rate (now {t.learning_rate:g})")
         raise TrainingError(
-            f"{exc}; training stopped. {kept}. Try a lower training.learning_rate "
-            f"(now {cfg.training.learning_rate}) or check the data for extreme values"
+            f"{exc}; training stopped. {kept}{hint}, or check the data for extreme values"
         ) from None
-    except BaseException:
-        finish("failed")
+    except BaseException as exc:
+        finish("failed", error=f"{type(exc).__name__}: {exc}")
         reporter.train_end()
         raise
     reporter.train_end()
-    final = {k: float(v[-1]) for k, v in history.history.items()}
-    s = finish("finished", final_metrics=final)
+    s = finish("finished")
+    if s["final_model"] == "best.keras" and callback.best_checkpoint:
+        model.load_weights(path / callback.best_checkpoint)
     return TrainResult(
         run_dir=path, epochs=callback.completed_epochs, best_epoch=callback.best_epoch,
-        monitor=monitor, best_value=callback.best, final_metrics=final,
-        seconds=s["wall_seconds"], samples_per_second=s["samples_per_second"],
+        monitor=monitor, best_value=callback.best.best, final_metrics=s["final_metrics"],
+        seconds=s["wall_seconds"], samples_per_second=s["samples_per_second"], status="finished",
+        global_step=s["global_step"], stopped_early=s["stopped_early"],
+        resumed_from=initial if state is not None else None, final_model=s["final_model"] or "last.keras",
+        model=model,
     )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

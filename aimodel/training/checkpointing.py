@@ -1,0 +1,173 @@
+"""Resumable run state: one checkpoint per completed epoch, committed by ``state.json``.
+
+Layout of a run directory (only the files this module manages)::
+
+    checkpoints/epoch-0007.keras   model + optimizer after epoch 7 (the last one)
+    checkpoints/epoch-0005.keras   the best epoch so far, when it is not the last
+    state.json                     the commit record: which file is last/best, counters
+    last.keras, best.keras         hard links (or copies) of the two files above
+
+An epoch is saved in this order: the new checkpoint file (temporary file,
+fsync, rename), the metrics row, then ``state.json`` (same atomic write), and
+only then are ``last.keras``/``best.keras`` re-pointed and files that
+``state.json`` no longer names deleted. A ``kill -9`` at any point therefore
+leaves a ``state.json`` naming files that are complete, and :func:`publish`
+(run again on resume) repairs the links and removes leftovers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from aimodel.errors import CheckpointError
+from aimodel.fileio import _fsync_dir, atomic_save_model, atomic_write_json
+
+STATE_FILE = "state.json"
+CHECKPOINT_DIR = "checkpoints"
+FORMAT = 1
+
+
+@dataclass
+class RunState:
+    """Everything besides the model and optimizer that a resumed run needs."""
+
+    epoch: int  # completed epochs
+    global_step: int  # optimizer steps taken in total
+    steps_per_epoch: int
+    checkpoint: str  # the last epoch's model + optimizer, relative to the run directory
+    monitor: str
+    mode: str  # "min" or "max"
+    best_value: Optional[float] = None
+    best_epoch: Optional[int] = None
+    best_checkpoint: Optional[str] = None
+    #: early stopping: {"monitor", "best", "wait", "stopped_epoch"}
+    early_stopping: dict = field(default_factory=dict)
+    #: reduce-on-plateau: {"best", "wait", "cooldown", "learning_rate"}
+    plateau: dict = field(default_factory=dict)
+    learning_rate: Optional[float] = None
+    seed: int = 0
+    wall_seconds: float = 0.0  # training time up to this commit, over all sessions
+    format: int = FORMAT
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RunState":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def checkpoint_name(epoch: int) -> str:
+    return f"{CHECKPOINT_DIR}/epoch-{epoch:04d}.keras"
+
+
+def write_checkpoint(run_dir: Path, model, epoch: int) -> str:
+    """Save model + optimizer after ``epoch`` atomically; returns its relative path."""
+    name = checkpoint_name(epoch)
+    (run_dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
+    atomic_save_model(model, run_dir / name)
+    return name
+
+
+def commit(run_dir: Path, state: RunState) -> None:
+    """Make ``state`` the run's resume point, then re-point links and prune old files."""
+    atomic_write_json(run_dir / STATE_FILE, state.to_json())
+    publish(run_dir, state)
+
+
+def read_state(run_dir: Path) -> Optional[RunState]:
+    """The committed state, or None when no epoch has completed yet."""
+    path = run_dir / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        state = RunState.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: unreadable resume state ({exc})") from None
+    if state.format > FORMAT:
+        raise CheckpointError(f"{path}: written by a newer aimodel (format {state.format}); upgrade aimodel")
+    for rel in {state.checkpoint, state.best_checkpoint} - {None}:
+        if not (run_dir / rel).is_file():
+            raise CheckpointError(
+                f"{run_dir / rel}: missing, but {path} names it as the checkpoint of the run; "
+                "the run directory was modified by hand and cannot be resumed"
+            )
+    return state
+
+
+def publish(run_dir: Path, state: RunState) -> None:
+    """Point ``last.keras``/``best.keras`` at the state's files; delete unreferenced ones.
+
+    Idempotent: the runner calls it after every commit and again on resume,
+    which repairs whatever a kill between commit and publish left behind.
+    """
+    _link(run_dir / state.checkpoint, run_dir / "last.keras")
+    if state.best_checkpoint:
+        _link(run_dir / state.best_checkpoint, run_dir / "best.keras")
+    keep = {Path(state.checkpoint).name, Path(state.best_checkpoint or state.checkpoint).name}
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    for p in ckpt_dir.iterdir() if ckpt_dir.is_dir() else ():
+        if p.name not in keep:
+            p.unlink(missing_ok=True)
+    remove_temporary_files(run_dir)
+
+
+def remove_temporary_files(run_dir: Path) -> None:
+    """Delete temporary files an interrupted atomic write left (``.<name>.*.tmp`` etc.)."""
+    for p in run_dir.iterdir():
+        if p.is_file() and p.name.startswith(".") and p.suffix in (".tmp", ".keras", ".link"):
+            p.unlink(missing_ok=True)
+
+
+def _link(src: Path, dst: Path) -> None:
+    """Atomically make ``dst`` the same file as ``src`` (hard link, else a copy)."""
+    try:
+        if dst.exists() and os.path.samefile(src, dst):
+            return
+    except OSError:
+        pass
+    tmp = dst.parent / f".{dst.name}.{os.getpid()}.link"
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:  # no hard links on this filesystem
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+    os.replace(tmp, dst)
+    _fsync_dir(dst.parent)
+
+
+def restore(model, run_dir: Path, state: RunState) -> None:
+    """Load the weights and optimizer variables of ``state.checkpoint`` into a compiled ``model``.
+
+    The model is rebuilt from ``config.yaml`` rather than deserialized, so a
+    resumed run can change ``training.epochs`` (the schedule is recomputed),
+    and loading never needs ``safe_mode=False``.
+    """
+    import keras
+
+    path = run_dir / state.checkpoint
+    model.optimizer.build(model.trainable_variables)
+    try:
+        model.load_weights(path)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(
+            f"{path}: cannot load it into the model built from {run_dir / 'config.yaml'} "
+            f"({type(exc).__name__}: {first[:300]}); was the model or optimizer section changed?"
+        ) from None
+    step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    if step != state.global_step:
+        raise CheckpointError(
+            f"{path}: the optimizer was restored at step {step} but {run_dir / STATE_FILE} says "
+            f"{state.global_step}; the optimizer section was probably changed, which a resume cannot do"
+        )
+    if state.plateau.get("learning_rate") is not None:
+        model.optimizer.learning_rate = state.plateau["learning_rate"]

@@ -1,0 +1,91 @@
+"""Optimizer, learning-rate schedule, loss and compile settings from the ``training`` section.
+
+Schedules are Keras ``LearningRateSchedule`` objects keyed on the optimizer's
+step counter, which is saved with the optimizer, so a resumed run continues the
+schedule exactly where it stopped. ``plateau`` is the exception: it changes a
+plain learning rate from a callback, and its state goes into ``state.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from aimodel.training.config import TrainingConfig
+
+
+def make_schedule(training: TrainingConfig, steps_per_epoch: Optional[int]):
+    """The learning rate: a float (constant, plateau) or a Keras schedule.
+
+    Without ``steps_per_epoch`` (a model built only to be loaded or inspected)
+    the schedule is the constant initial rate.
+    """
+    import keras
+
+    sched, lr = training.lr_schedule, training.learning_rate
+    if sched.type in ("constant", "plateau") or not steps_per_epoch:
+        return lr
+    schedules = keras.optimizers.schedules
+    if sched.type == "cosine":
+        warmup = sched.warmup_epochs * steps_per_epoch
+        decay = max(1, training.epochs * steps_per_epoch - warmup)
+        alpha = sched.min_lr / lr
+        if warmup:
+            return schedules.CosineDecay(
+                0.0, decay, alpha=alpha, warmup_target=lr, warmup_steps=warmup, name="cosine_warmup"
+            )
+        return schedules.CosineDecay(lr, decay, alpha=alpha, name="cosine")
+    return schedules.ExponentialDecay(
+        lr, sched.decay_epochs * steps_per_epoch, sched.factor, staircase=sched.type == "step",
+        name=sched.type,
+    )
+
+
+def make_optimizer(training: TrainingConfig, steps_per_epoch: Optional[int] = None):
+    """The configured optimizer with its schedule and gradient clipping."""
+    import keras
+
+    lr = make_schedule(training, steps_per_epoch)
+    decay = training.weight_decay or None
+    common = {"clipnorm": None, "global_clipnorm": training.gradient_clip_norm,
+              "clipvalue": training.gradient_clip_value}
+    if training.optimizer == "adam":
+        return keras.optimizers.Adam(lr, weight_decay=decay, **common)
+    if training.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=training.weight_decay or 0.004, **common)
+    if training.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            lr, momentum=training.momentum, nesterov=training.nesterov, weight_decay=decay, **common
+        )
+    return keras.optimizers.RMSprop(lr, momentum=training.momentum, weight_decay=decay, **common)
+
+
+def make_loss_and_metrics(training: TrainingConfig):
+    """Sparse integer labels, or one-hot ones when label smoothing needs them.
+
+    Keras' sparse cross-entropy has no label smoothing; the pipeline then
+    one-hot encodes the labels (see ``uses_one_hot``) so only built-in,
+    safe-mode-loadable objects end up in the saved model.
+    """
+    import keras
+
+    if uses_one_hot(training):
+        return (keras.losses.CategoricalCrossentropy(label_smoothing=training.label_smoothing),
+                [keras.metrics.CategoricalAccuracy(name="accuracy")])
+    return (keras.losses.SparseCategoricalCrossentropy(),
+            [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+def uses_one_hot(training: TrainingConfig) -> bool:
+    return training.label_smoothing > 0
+
+
+def compile_model(model, training: TrainingConfig, steps_per_epoch: Optional[int] = None) -> None:
+    """Compile ``model`` with everything the ``training`` section asks for."""
+    loss, metrics = make_loss_and_metrics(training)
+    model.compile(
+        optimizer=make_optimizer(training, steps_per_epoch),
+        loss=loss,
+        metrics=metrics,
+        steps_per_execution=training.steps_per_execution,
+        jit_compile=training.jit_compile,
+    )
