@@ -60,7 +60,8 @@ elif kind == "kill_write":  # the checkpoint file of epoch N is half written
                 with open(tmp, "r+b") as f:
                     f.truncate(size // 2)
                 die()
-            checkpointing.atomic_write(path, half, suffix=".keras")
+            from aimodel.fileio import atomic_write
+            atomic_write(path, half, suffix=".keras")
         original(model, path)
     checkpointing.atomic_save_model = atomic_save_model
 elif kind in ("kill_before_state", "kill_before_links"):

@@ -90,7 +90,6 @@ def train(
             monitor, _ = cfg.training.monitors(prepared.bundle.val is not None)
             atomic_write_json(path / "meta.json", _meta(prepared.bundle, monitor))
             summary = {"name": cfg.name, "status": "running", "started": _now(), "sessions": []}
-            atomic_write_json(path / SUMMARY_FILE, summary)
             return _fit(cfg, prepared, path, None, summary, reporter or Reporter(), overrides=())
 
 
@@ -155,8 +154,6 @@ def resume(
             else:
                 ckpt.remove_temporary_files(path)
             truncate_metrics(path, state.epoch if state else 0)
-            summary["status"] = "running"
-            atomic_write_json(path / SUMMARY_FILE, summary)
             return _fit(cfg, prepared, path, state, summary, reporter or Reporter(), overrides=overrides)
 
 
@@ -291,6 +288,8 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
                         + (f" with {' '.join('--set ' + o for o in overrides)}" if overrides else ""))
     session_record = {"started": _now(), "from_epoch": initial, "overrides": list(overrides)}
     summary.setdefault("sessions", []).append(session_record)
+    summary["status"] = "running"
+    atomic_write_json(path / SUMMARY_FILE, summary)  # a kill -9 from here on leaves this record
     reporter.train_begin(t.epochs, steps, str(path), initial_epoch=initial)
     start = time.perf_counter()
 
