@@ -217,7 +217,7 @@ def runs_list(directory: Path, as_json: bool) -> None:
     else:
         from aimodel.cli_render import print_runs
 
-        print_runs(runs)
+        print_runs(runs, directory)
 
 
 # --- evaluate -----------------------------------------------------------------------------------

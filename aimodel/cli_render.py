@@ -91,9 +91,10 @@ def print_train_summary(result) -> None:
     table.add_row("epochs", f"{result.epochs} ({result.global_step:,} optimizer steps{resumed})")
     if result.best_value is not None:
         table.add_row(f"best {result.monitor}", f"{result.best_value:.4f} (epoch {result.best_epoch})")
+    table.add_row("final model", result.final_model)
     for key, value in result.final_metrics.items():
         if key != "learning_rate":
-            table.add_row(f"{result.final_model} {key}", f"{value:.4f}")
+            table.add_row(f"  {key}", f"{value:.4f}")
     table.add_row("wall time", f"{result.seconds:.1f} s")
     if result.samples_per_second:
         table.add_row("throughput", f"{result.samples_per_second:,.0f} samples/s")
@@ -102,18 +103,26 @@ def print_train_summary(result) -> None:
     console.print(f"next: aimodel evaluate {result.run_dir}")
 
 
-def print_runs(runs) -> None:
-    """The table of ``aimodel runs list``."""
-    table = Table(title=f"{len(runs)} run(s)")
+def print_runs(runs, root=None) -> None:
+    """The table of ``aimodel runs list``; paths are shown relative to ``root``."""
+    from pathlib import Path
+
+    from rich import box
+
+    table = Table(title=f"{len(runs)} run(s)" + (f" in {root}" if root else ""), box=box.SIMPLE_HEAD)
     for col in ("run", "name", "started", "epochs", "best", "status"):
-        table.add_column(col, justify="right" if col == "epochs" else "left")
+        table.add_column(col, justify="right" if col == "epochs" else "left", no_wrap=col != "best")
     colors = {"finished": "green", "interrupted": "yellow", "failed": "red", "running": "cyan"}
     for r in runs:
-        best = (f"{r.monitor} {r.best_value:.4f} (epoch {r.best_epoch})"
+        best = (f"{r.monitor} {r.best_value:.4f} @{r.best_epoch}"
                 if r.best_value is not None and r.monitor else "-")
         epochs = f"{r.epochs_completed}/{r.epochs}" if r.epochs else str(r.epochs_completed)
+        try:
+            shown = str(Path(r.path).relative_to(root)) if root else str(r.path)
+        except ValueError:
+            shown = str(r.path)
         color = colors.get(r.status, "white")
-        table.add_row(str(r.path), r.name, r.started.replace("T", " ")[:16], epochs, best,
+        table.add_row(shown or ".", r.name, r.started.replace("T", " ")[:16], epochs, best,
                       f"[{color}]{r.status}[/]")
     console.print(table)
 
