@@ -14,7 +14,7 @@ import signal
 import numpy as np
 import pytest
 
-from _resume_support import STEPS_PER_EPOCH, aimodel, metrics_without_time, weights, write_config
+from tests._resume_support import STEPS_PER_EPOCH, aimodel, metrics_without_time, weights, write_config
 
 
 def _state(run_dir) -> dict:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from _resume_support import STEPS_PER_EPOCH, TINY, metrics_without_time
+from tests._resume_support import STEPS_PER_EPOCH, TINY, metrics_without_time
 from aimodel.training.progress import Reporter
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
