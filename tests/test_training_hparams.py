@@ -118,3 +118,20 @@ def test_class_weights_balanced_and_by_name():
     assert class_weights(_cfg(class_weight={"dog": 3.0}), bundle) == {0: 1.0, 1: 3.0}
     with pytest.raises(ConfigError, match=r"training\.class_weight\.7: no such class"):
         class_weights(_cfg(class_weight={7: 2.0}), bundle)
+
+
+class _InterruptInFirstEpoch(Reporter):
+    def batch_end(self, epoch, step, logs):
+        raise KeyboardInterrupt
+
+
+def test_run_stopped_before_its_first_epoch_resumes_from_the_start(tmp_path):
+    from aimodel.errors import TrainingInterrupted
+    from aimodel.training.runner import resume, train
+
+    with pytest.raises(TrainingInterrupted, match="no epoch had completed"):
+        train(_cfg(epochs=2), run_dir=tmp_path / "run", reporter=_InterruptInFirstEpoch())
+    assert not (tmp_path / "run" / "state.json").exists()
+    result = resume(tmp_path / "run")
+    assert result.global_step == 2 * STEPS_PER_EPOCH and result.resumed_from is None
+    assert [r["epoch"] for r in metrics_without_time(result.run_dir)] == ["1", "2"]
