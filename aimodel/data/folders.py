@@ -150,7 +150,7 @@ def _split_files(cfg: FolderBase, seed: int, splits: dict, class_names: list[str
 
 
 def _check_classes_after_skipping(items, class_names, root: Path, what: str):
-    counts = Counter(label for _, label in items)
+    counts = Counter(item[1] for item in items)
     empty = [class_names[i] for i in range(len(class_names)) if counts[i] == 0]
     if what == "train" and empty:
         raise DataError(

@@ -21,6 +21,8 @@ _ALLOWED = frozenset({
     ("numpy", "dtype"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
+    # Protocol-2 pickles written by Python 3 store bytes as _codecs.encode(text, "latin1"): pure, no side effects.
+    ("_codecs", "encode"),
 })
 
 
