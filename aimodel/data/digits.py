@@ -10,7 +10,7 @@ from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, strat
 from aimodel.data.options import ImageOptions, apply_image_options
 
 
-class DigitsDataset(DatasetBase, ImageOptions):
+class DigitsDataset(ImageOptions, DatasetBase):
     """1,797 8×8 grayscale digits (UCI), shipped inside scikit-learn."""
 
     name: Literal["digits"] = "digits"

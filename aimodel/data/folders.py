@@ -39,7 +39,7 @@ class FolderBase(DatasetBase):
     _abs = field_validator("path")(_absolute)
 
 
-class ImageFolderDataset(FolderBase, ImageOptions):
+class ImageFolderDataset(ImageOptions, FolderBase):
     """Images (.png .jpg .jpeg .bmp .gif) in class folders, streamed from disk while training."""
 
     name: Literal["image_folder"] = "image_folder"
@@ -49,8 +49,13 @@ class ImageFolderDataset(FolderBase, ImageOptions):
         "folder for decoded-pixel files read from disk (reused by later runs). Default: stream.",
     )
 
+    @field_validator("cache")
+    @classmethod
+    def _cache_absolute(cls, v):
+        return _absolute(v) if isinstance(v, Path) else v
 
-class TextFolderDataset(FolderBase, TextOptions):
+
+class TextFolderDataset(TextOptions, FolderBase):
     """UTF-8 ``.txt`` files in class folders, for text classification."""
 
     name: Literal["text_folder"] = "text_folder"

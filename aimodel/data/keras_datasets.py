@@ -69,7 +69,7 @@ def _keras_loader(module: str, function: str = "load_data") -> Callable[[], obje
     return fetch
 
 
-class _KerasImages(DatasetBase, ImageOptions):
+class _KerasImages(ImageOptions, DatasetBase):
     pass
 
 
@@ -292,7 +292,7 @@ def load_cifar100(cfg: Cifar100Dataset, seed: int):
 # --- imdb / reuters -------------------------------------------------------------------------
 
 
-class _KerasText(DatasetBase, TextOptions):
+class _KerasText(TextOptions, DatasetBase):
     word_index: Optional[FilePath] = Field(
         None,
         description="Keras' word index JSON (imdb_word_index.json / reuters_word_index.json), used to turn "

@@ -19,7 +19,7 @@ def _absolute(path: Optional[Path]) -> Optional[Path]:
     return path.expanduser().resolve() if path is not None else None
 
 
-class NpzDataset(DatasetBase, ImageOptions):
+class NpzDataset(ImageOptions, DatasetBase):
     """An ``.npz`` with ``x_train, y_train, x_test, y_test`` (images, integer labels)."""
 
     name: Literal["npz"] = "npz"

@@ -53,7 +53,7 @@ class ImageOptions(Section):
     @classmethod
     def _positive(cls, v):
         if v is not None and min(v) < 1:
-            raise ValueError(f"must be two positive numbers [height, width], got {list(v)}")
+            raise ValueError("must be two positive numbers [height, width]")
         return v
 
 

@@ -21,7 +21,7 @@ from aimodel.data.options import TextOptions
 from aimodel.errors import DataError
 
 
-class CsvDataset(DatasetBase, TextOptions):
+class CsvDataset(TextOptions, DatasetBase):
     """A CSV file (or a train and a test file) with a header row and a label column."""
 
     name: Literal["csv"] = "csv"
