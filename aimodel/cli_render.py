@@ -160,8 +160,8 @@ def print_predictions(result) -> None:
 def print_data_summary(summary: dict) -> None:
     """``aimodel data inspect``: splits, class balance, input, skipped files."""
     head = Table(title=f"dataset: {summary.get('source') or ''} ({summary['kind']})", show_header=False)
-    head.add_row("input shape", "(" + ", ".join(str(d) for d in summary["input_shape"]) + ")"
-                 if summary["input_shape"] else "one string per sample")
+    head.add_row("input shape", str(tuple(summary["input_shape"])) if summary["input_shape"]
+                 else "one string per sample")
     head.add_row("input dtype", summary["input_dtype"])
     head.add_row("classes", str(len(summary["classes"])))
     for name, split in summary["splits"].items():

@@ -90,7 +90,7 @@ def test_augmentation_runs_only_while_training_and_is_saved(tmp_path):
     assert not np.allclose(front(x, training=True).numpy(), x / 255.0)
     path = tmp_path / "m.keras"
     model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
+    loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
