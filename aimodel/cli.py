@@ -220,6 +220,48 @@ def runs_list(directory: Path, as_json: bool) -> None:
         print_runs(runs, directory)
 
 
+# --- data ---------------------------------------------------------------------------------------
+
+
+@main.group("data", context_settings=CONTEXT)
+def data_group() -> None:
+    """Look at a config's dataset before training."""
+
+
+@data_group.command("inspect")
+@click.argument("config", type=click.Path(path_type=Path))
+@set_option
+@click.option("--grid", type=click.Path(path_type=Path), metavar="PNG",
+              help="Write a labelled grid of training examples to this PNG file.")
+@click.option("--augmented", is_flag=True, help="Draw the grid's images as training sees them (dataset.augment).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def data_inspect(config: Path, overrides: tuple[str, ...], grid: Path | None, augmented: bool, as_json: bool) -> None:
+    """Per-split counts, class balance, input shape and dtype, skipped files of CONFIG's dataset.
+
+    \b
+      aimodel data inspect configs/pets.yaml
+      aimodel data inspect configs/pets.yaml --grid samples.png --augmented
+    """
+    from aimodel.config import load_config
+
+    cfg = load_config(config, overrides)
+    if augmented and grid is None:
+        raise click.UsageError("--augmented changes the --grid picture; pass --grid FILE.png too")
+    if augmented:
+        _import_tensorflow()
+    from aimodel.data.inspect import inspect_data, write_grid
+
+    bundle, summary = inspect_data(cfg)
+    if grid is not None:
+        summary["grid"] = {"file": str(grid), "images": write_grid(bundle, cfg, grid, augmented=augmented)}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        from aimodel.cli_render import print_data_summary
+
+        print_data_summary(summary)
+
+
 # --- evaluate -----------------------------------------------------------------------------------
 
 

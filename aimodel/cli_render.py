@@ -155,3 +155,38 @@ def print_predictions(result) -> None:
             top = ", ".join(f"{n} {c:.2f}" for n, c in p.top_k)
             table.add_row(p.input, p.label, f"{p.confidence:.3f}", top)
     console.print(table)
+
+
+def print_data_summary(summary: dict) -> None:
+    """``aimodel data inspect``: splits, class balance, input, skipped files."""
+    head = Table(title=f"dataset: {summary.get('source') or ''} ({summary['kind']})", show_header=False)
+    head.add_row("input shape", str(tuple(summary["input_shape"])) if summary["input_shape"]
+                 else "one string per sample")
+    head.add_row("input dtype", summary["input_dtype"])
+    head.add_row("classes", str(len(summary["classes"])))
+    for name, split in summary["splits"].items():
+        head.add_row(f"{name} samples", f"{split['samples']:,}")
+    if summary.get("test_from"):
+        head.add_row("test split from", summary["test_from"])
+    head.add_row("skipped files", str(summary["skipped_count"]))
+    if summary.get("ignored_count"):
+        head.add_row("ignored files (not a data file type)", str(summary["ignored_count"]))
+    console.print(head)
+    table = Table(title="class balance")
+    table.add_column("class", overflow="fold")
+    splits = list(summary["splits"])
+    for name in splits:
+        table.add_column(name, justify="right")
+    for name in splits:
+        table.add_column(f"{name} %", justify="right")
+    for cls in summary["classes"]:
+        counts = [summary["splits"][s]["per_class"][cls] for s in splits]
+        shares = [100.0 * c / max(1, summary["splits"][s]["samples"]) for c, s in zip(counts, splits)]
+        table.add_row(cls, *[f"{c:,}" for c in counts], *[f"{p:.1f}" for p in shares])
+    console.print(table)
+    for item in summary.get("skipped", [])[:20]:
+        console.print(f"[yellow]skipped[/] {item['file']}: {item['reason']}")
+    if summary["skipped_count"] > 20:
+        console.print(f"... and {summary['skipped_count'] - 20} more")
+    if "grid" in summary:
+        console.print(f"written: {summary['grid']['file']} ({summary['grid']['images']} images)")

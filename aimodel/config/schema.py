@@ -13,13 +13,25 @@ from pydantic import Field
 
 from aimodel.config.base import Section
 from aimodel.data.digits import DigitsDataset
-from aimodel.data.keras_datasets import MnistDataset
+from aimodel.data.folders import ImageFolderDataset, TextFolderDataset
+from aimodel.data.keras_datasets import (
+    Cifar10Dataset,
+    Cifar100Dataset,
+    FashionMnistDataset,
+    ImdbDataset,
+    MnistDataset,
+    ReutersDataset,
+)
 from aimodel.data.npz import NpzDataset
+from aimodel.data.tables import CsvDataset
 from aimodel.models.cnn import CnnModel
 from aimodel.training.config import TrainingConfig
 
 DatasetConfig = Annotated[
-    Union[DigitsDataset, MnistDataset, NpzDataset],
+    Union[
+        DigitsDataset, MnistDataset, NpzDataset, FashionMnistDataset, Cifar10Dataset, Cifar100Dataset,
+        ImdbDataset, ReutersDataset, ImageFolderDataset, TextFolderDataset, CsvDataset,
+    ],
     Field(discriminator="name", description="Where the data comes from; `name` picks the source."),
 ]
 ModelConfig = Annotated[

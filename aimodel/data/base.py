@@ -1,9 +1,14 @@
 """What every data source returns, the dataset registry and the shared split logic.
 
 Image convention: every image source yields ``uint8`` arrays of shape
-``(N, H, W, C)`` in 0..255 and integer labels ``0..n_classes-1``; scaling to
-0..1 happens inside the model (a ``Rescaling`` layer), so a saved model takes
-raw pixels and predict needs nothing but the image.
+``(N, H, W, C)`` in 0..255 (or, for folder sources, an :class:`ImageFiles`
+that decodes to such arrays on demand) and integer labels ``0..n_classes-1``;
+scaling to 0..1 happens inside the model (a ``Rescaling`` layer), so a saved
+model takes raw pixels and predict needs nothing but the image.
+
+``Split.x`` per data kind: image → uint8 ``(N, H, W, C)`` or ``ImageFiles``;
+text → object array of ``str`` ``(N,)``; tabular → ``dict`` column → 1-D array
+(float32 numeric, ``str`` categorical); sequence → float32 ``(N, T, F)``.
 """
 
 from __future__ import annotations
@@ -44,11 +49,34 @@ class DatasetBase(Section):
 
 @dataclass
 class Split:
+    """Samples and int64 labels of one split (see the module docstring for ``x`` per kind)."""
+
     x: "np.ndarray"
     y: "np.ndarray"
 
     def __len__(self) -> int:
         return int(len(self.y))
+
+    @property
+    def streamed(self) -> bool:
+        """True when ``x`` holds image files decoded on demand (folder sources)."""
+        from aimodel.data.imagefiles import ImageFiles
+
+        return isinstance(self.x, ImageFiles)
+
+    def take(self, idx) -> "Split":
+        """The samples at integer positions ``idx`` (any kind of ``x``)."""
+        import numpy as np
+
+        idx = np.asarray(idx, dtype=np.int64)
+        return Split(take(self.x, idx), self.y[idx])
+
+
+def take(x, idx):
+    """Index ``x`` of any data kind (array, dict of columns, ImageFiles) by integer positions."""
+    if isinstance(x, dict):
+        return {k: v[idx] for k, v in x.items()}
+    return x[idx]
 
 
 @dataclass
@@ -69,13 +97,21 @@ class InputSpec:
     content_fraction: Optional[float] = None
     #: Median share of pixels that are ink (> 30% of the image's maximum).
     ink_coverage: Optional[float] = None
+    #: Tabular: one ``{"name": ..., "type": "numeric" | "categorical"}`` per feature column, in order.
+    columns: Optional[list[dict]] = None
+    #: Text: vocabulary size and tokens per sample for the model's TextVectorization.
+    max_tokens: Optional[int] = None
+    sequence_length: Optional[int] = None
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> "InputSpec":
-        data = dict(data)
+        import dataclasses
+
+        known = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}  # newer meta.json keys are ignored
         data["shape"] = tuple(data["shape"])
         return cls(**data)
 
@@ -93,8 +129,9 @@ class DataBundle:
         return len(self.spec.class_names)
 
 
-def stratified_split(x, y, fraction: float, seed: int, what: str):
-    """Split off ``fraction`` of (x, y), stratified by label; returns (kept, held_out)."""
+def stratified_indices(y, fraction: float, seed: int, what: str):
+    """Positions (kept, held_out) splitting off ``fraction`` of ``y``, stratified and seeded."""
+    import numpy as np
     from sklearn.model_selection import train_test_split
 
     n_classes = len(set(y.tolist()))
@@ -105,41 +142,63 @@ def stratified_split(x, y, fraction: float, seed: int, what: str):
             f"{n_classes} classes; use a larger fraction or more data"
         )
     try:
-        x_a, x_b, y_a, y_b = train_test_split(
-            x, y, test_size=n_held, random_state=seed, stratify=y
+        kept, held = train_test_split(
+            np.arange(len(y)), test_size=n_held, random_state=seed, stratify=y
         )
     except ValueError as exc:
         raise DataError(f"cannot make a stratified {what}: {exc}") from None
-    return Split(x_a, y_a), Split(x_b, y_b)
+    return kept, held
+
+
+def stratified_split(x, y, fraction: float, seed: int, what: str):
+    """Split off ``fraction`` of (x, y), stratified by label; returns (kept, held_out)."""
+    kept, held = stratified_indices(y, fraction, seed, what)
+    whole = Split(x, y)
+    return whole.take(kept), whole.take(held)
 
 
 def finish_bundle(
-    train: Split, test: Split, class_names: list[str], validation_split: float, seed: int
+    train: Split,
+    test: Split,
+    class_names: list[str],
+    validation_split: float,
+    seed: int,
+    *,
+    val: Optional[Split] = None,
+    spec: Optional[InputSpec] = None,
+    notes: Optional[dict] = None,
 ) -> DataBundle:
-    """Check labels, carve the validation split and describe the images."""
-    import numpy as np
+    """Check labels, carve the validation split (unless ``val`` is given) and describe the inputs.
 
+    Args:
+        spec: the input description for non-image kinds (its ``class_names`` are
+            set here); by default an image spec is made from ``train.x``.
+        notes: what the source wants recorded (skipped files, file lists...).
+    """
     n = len(class_names)
-    for name, split in (("training", train), ("test", test)):
+    splits = [("training", train), ("test", test)] + ([("validation", val)] if val is not None else [])
+    for name, split in splits:
         if len(split) == 0:
             raise DataError(f"the {name} split is empty")
         bad = split.y[(split.y < 0) | (split.y >= n)]
         if bad.size:
             raise DataError(f"{name} labels must be 0..{n - 1}, found {int(bad[0])}")
-    unseen = sorted(set(test.y.tolist()) - set(train.y.tolist()))
-    if unseen:
-        raise DataError(f"test labels {unseen} never occur in the training data")
+    for name, split in splits[1:]:
+        unseen = sorted(set(split.y.tolist()) - set(train.y.tolist()))
+        if unseen:
+            raise DataError(f"{name} labels {unseen} never occur in the training data")
     if len(set(train.y.tolist())) < 2:
         raise DataError("the training data has a single class; a classifier needs at least two")
-    val = None
-    if validation_split > 0:
+    if val is None and validation_split > 0:
         train, val = stratified_split(
             train.x, train.y, validation_split, seed, "dataset.validation_split"
         )
-    spec = InputSpec(kind="image", shape=tuple(int(d) for d in train.x.shape[1:]), class_names=class_names)
-    if spec.shape[-1] == 1:
-        spec.background, spec.content_fraction, spec.ink_coverage = describe_ink(train.x)
-    return DataBundle(train=train, val=val, test=test, spec=spec)
+    if spec is None:
+        spec = InputSpec(kind="image", shape=tuple(int(d) for d in train.x.shape[1:]), class_names=class_names)
+        if spec.shape[-1] == 1 and not train.streamed:
+            spec.background, spec.content_fraction, spec.ink_coverage = describe_ink(train.x)
+    spec.class_names = list(class_names)
+    return DataBundle(train=train, val=val, test=test, spec=spec, notes=dict(notes or {}))
 
 
 def describe_ink(x: "np.ndarray", sample: int = 500):
@@ -206,8 +265,31 @@ def to_labels(y: "np.ndarray", what: str) -> "np.ndarray":
 
 
 def fingerprint(split: Split) -> str:
-    """A short hash of a split, so evaluate can prove it rebuilt the same test set."""
+    """A short hash of a split, so evaluate can prove it rebuilt the same test set.
+
+    File-based splits hash their file list (paths relative to the dataset
+    folder) and labels, not pixels: reading 20,000 images to hash them would
+    cost as much as an epoch.
+    """
+    import numpy as np
+
     h = hashlib.sha256()
-    h.update(split.x.tobytes())
+    x = split.x
+    if split.streamed:
+        h.update("\0".join(x.relative_paths()).encode("utf-8"))
+        h.update(repr(x.sample_shape).encode())
+    elif isinstance(x, dict):
+        for key in sorted(x):
+            h.update(key.encode("utf-8"))
+            _hash_array(h, x[key])
+    else:
+        _hash_array(h, np.asarray(x))
     h.update(split.y.astype("int64").tobytes())
     return h.hexdigest()[:16]
+
+
+def _hash_array(h, arr) -> None:
+    if arr.dtype == object or arr.dtype.kind == "U":
+        h.update("\0".join(str(v) for v in arr.tolist()).encode("utf-8"))
+    else:
+        h.update(arr.tobytes())

@@ -7,9 +7,10 @@ from typing import Literal
 from pydantic import Field
 
 from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, stratified_split
+from aimodel.data.options import ImageOptions, apply_image_options
 
 
-class DigitsDataset(DatasetBase):
+class DigitsDataset(ImageOptions, DatasetBase):
     """1,797 8×8 grayscale digits (UCI), shipped inside scikit-learn."""
 
     name: Literal["digits"] = "digits"
@@ -29,4 +30,6 @@ def load_digits(cfg: DigitsDataset, seed: int):
     y = raw.target.astype(np.int64)
     train, test = stratified_split(x, y, cfg.test_split, seed, "dataset.test_split")
     names = [str(i) for i in range(10)]
-    return finish_bundle(train, test, names, cfg.validation_split, seed)
+    bundle = finish_bundle(train, test, names, cfg.validation_split, seed)
+    apply_image_options(bundle, cfg)
+    return bundle

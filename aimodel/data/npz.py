@@ -8,6 +8,7 @@ from typing import Literal, Optional
 from pydantic import Field, FilePath, field_validator
 
 from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, to_images, to_labels
+from aimodel.data.options import ImageOptions, apply_image_options
 from aimodel.errors import DataError
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -18,7 +19,7 @@ def _absolute(path: Optional[Path]) -> Optional[Path]:
     return path.expanduser().resolve() if path is not None else None
 
 
-class NpzDataset(DatasetBase):
+class NpzDataset(ImageOptions, DatasetBase):
     """An ``.npz`` with ``x_train, y_train, x_test, y_test`` (images, integer labels)."""
 
     name: Literal["npz"] = "npz"
@@ -66,4 +67,6 @@ def read_npz(path: Path, class_names: Optional[list[str]], validation_split: flo
 
 @DATASETS.register("npz")
 def load_npz(cfg: NpzDataset, seed: int):
-    return read_npz(cfg.path, cfg.class_names, cfg.validation_split, seed)
+    bundle = read_npz(cfg.path, cfg.class_names, cfg.validation_split, seed)
+    apply_image_options(bundle, cfg)
+    return bundle

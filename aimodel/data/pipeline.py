@@ -1,4 +1,13 @@
-"""Turn a split into a tf.data pipeline."""
+"""Turn a split into a tf.data pipeline.
+
+Every source goes through the same steps: an order of sample positions
+(a stateless per-epoch permutation when training, see :class:`EpochOrder`),
+batches of positions, then one parallel ``gather`` step that turns positions
+into inputs. The gather step is where the kinds differ: in-memory arrays are
+indexed as tensors, text and table columns likewise, and streaming image
+folders decode the batch's files (AUTOTUNE decides how many batches decode at
+once), so a folder never has to fit in memory.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +57,10 @@ def make_dataset(
     order: Optional[EpochOrder] = None,
     one_hot: Optional[int] = None,
 ):
-    """Batches of (float32 pixels 0..255, labels), prefetched.
+    """Batches of (inputs, labels), prefetched.
+
+    Inputs: images float32 0..255 (N, H, W, C); text ``tf.string`` (N,);
+    tables a dict of columns (float32 numeric, ``tf.string`` categorical).
 
     Args:
         split: the samples.
@@ -63,27 +75,93 @@ def make_dataset(
     """
     import tensorflow as tf
 
+    gather = gather_fn(split)
     if order is not None:
         if order.size != len(split):
             raise ValueError(f"EpochOrder of size {order.size} for a split of {len(split)} samples")
-        x, y = tf.constant(split.x), tf.constant(split.y)
         # Batching inside the per-epoch dataset keeps batches from straddling epochs.
         ds = tf.data.Dataset.range(1).flat_map(
             lambda _: tf.data.Dataset.from_tensor_slices(order.permutation())
         )
-        ds = ds.batch(batch_size)
-        ds = ds.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)), num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        ds = tf.data.Dataset.from_tensor_slices((split.x, split.y))
+        ds = tf.data.Dataset.range(len(split))
         if shuffle:
             ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size)
+    ds = ds.batch(batch_size)
 
-    def prepare(x, y):
-        x = tf.cast(x, tf.float32)
+    def prepare(idx):
+        x, y = gather(idx)
         if one_hot:
             y = tf.one_hot(y, one_hot)
         return x, y
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def make_inputs(split: Split, batch_size: int = 256):
+    """Batches of inputs only, in order (for ``model.predict`` on a split of any kind)."""
+    import tensorflow as tf
+
+    gather = gather_fn(split)
+    ds = tf.data.Dataset.range(len(split)).batch(batch_size)
+    return ds.map(lambda idx: gather(idx)[0], num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def gather_fn(split: Split):
+    """A function: a batch of positions (int64 tensor) → (inputs, labels) for that batch."""
+    import numpy as np
+    import tensorflow as tf
+
+    y = tf.constant(split.y)
+    x = split.x
+    if split.streamed:
+        source = _image_source(split)
+        if isinstance(source, np.ndarray) and not isinstance(source, np.memmap):
+            x = source  # cache: memory, decoded once; indexed like any in-memory array below
+        else:
+            # Stream: decode this batch's files, or read their rows of the decoded-pixel file.
+            load = split.x.load if source is None else (lambda idx: np.asarray(source[idx]))
+            shape = (None,) + tuple(split.x.sample_shape)
+
+            def gather(idx):
+                images = tf.numpy_function(load, [idx], tf.uint8, stateful=False)
+                images.set_shape(shape)
+                return tf.cast(images, tf.float32), tf.gather(y, idx)
+
+            return gather
+    if isinstance(x, dict):
+        cols = {k: _constant(v) for k, v in x.items()}
+        return lambda idx: ({k: _prepare(tf.gather(v, idx)) for k, v in cols.items()}, tf.gather(y, idx))
+    xs = _constant(x)
+    return lambda idx: (_prepare(tf.gather(xs, idx)), tf.gather(y, idx))
+
+
+def _constant(arr):
+    import numpy as np
+    import tensorflow as tf
+
+    arr = np.asarray(arr)
+    if arr.dtype == object or arr.dtype.kind == "U":
+        return tf.constant(arr.astype(str).tolist() if arr.dtype == object else arr, dtype=tf.string)
+    return tf.constant(arr)
+
+
+def _prepare(t):
+    import tensorflow as tf
+
+    return t if t.dtype == tf.string else tf.cast(t, tf.float32)
+
+
+def _image_source(split: Split):
+    """Decoded pixels for a cached folder split (memory array or memory-mapped file), or None."""
+    from pathlib import Path
+
+    from aimodel.data.base import fingerprint
+
+    files = split.x
+    if not files.cache:
+        return None
+    if files.cache == "memory":
+        return files.load()
+    return files.cache_to(Path(files.cache), f"images-{fingerprint(split)}")

@@ -27,6 +27,8 @@ def evaluate(checkpoint: str | Path, *, batch_size: int = 256) -> dict:
     from aimodel.config import load_config
     from aimodel.data import load_data
     from aimodel.data.base import fingerprint
+    from aimodel.data.pipeline import make_inputs
+    from aimodel.data.records import recorded_test_split
 
     ckpt = resolve_checkpoint(checkpoint)
     if ckpt.run_dir is None or not (ckpt.run_dir / "config.yaml").is_file():
@@ -35,19 +37,24 @@ def evaluate(checkpoint: str | Path, *, batch_size: int = 256) -> dict:
             "to rebuild the test split"
         )
     cfg = load_config(ckpt.run_dir / "config.yaml")
-    bundle = load_data(cfg.dataset, cfg.seed)
+    # File sources list their test files in split.json; others rebuild the seeded split.
+    test = recorded_test_split(ckpt.run_dir, cfg, ckpt.spec) if ckpt.spec is not None else None
+    if test is None:
+        bundle = load_data(cfg.dataset, cfg.seed)
+        test, names = bundle.test, bundle.spec.class_names
+    else:
+        names = ckpt.spec.class_names
     expected = ckpt.meta.get("test_fingerprint")
-    if expected and fingerprint(bundle.test) != expected:
+    if expected and fingerprint(test) != expected:
         raise DataError(
             f"the test split rebuilt from {ckpt.run_dir / 'config.yaml'} differs from the one this run was "
             "trained beside (the data file changed?); refusing to report a score on different data"
         )
     model = load_model(ckpt.model_path)
     start = time.perf_counter()
-    probs = np.asarray(model.predict(bundle.test.x.astype(np.float32), batch_size=batch_size, verbose=0))
+    probs = np.asarray(model.predict(make_inputs(test, batch_size), verbose=0))
     seconds = time.perf_counter() - start
-    y = bundle.test.y
-    names = bundle.spec.class_names
+    y = test.y
     labels = list(range(len(names)))
     pred = probs.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)

@@ -82,6 +82,8 @@ def train(
         TrainingInterrupted: on Ctrl-C (the last completed epoch is saved).
         TrainingError: when the loss becomes NaN or infinite.
     """
+    from aimodel.data.records import write_records
+
     with _global_settings(cfg):
         prepared = _prepare(cfg)
         path = create_run_dir(runs_root, cfg.name, run_dir)
@@ -89,6 +91,7 @@ def train(
             atomic_write_text(path / "config.yaml", dump_config(cfg))
             monitor, _ = cfg.training.monitors(prepared.bundle.val is not None)
             atomic_write_json(path / "meta.json", _meta(prepared.bundle, monitor))
+            write_records(prepared.bundle, path)  # data.json (counts, skipped files), split.json (file lists)
             summary = {"name": cfg.name, "status": "running", "started": _now(), "sessions": []}
             return _fit(cfg, prepared, path, None, summary, reporter or Reporter(), overrides=())
 

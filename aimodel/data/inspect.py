@@ -1,0 +1,86 @@
+"""``aimodel data inspect``: what a config's dataset holds, and a picture of its training examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aimodel.data.base import DataBundle
+from aimodel.errors import DataError
+
+
+def inspect_data(cfg) -> tuple[DataBundle, dict]:
+    """Load the dataset of a validated config; returns the bundle and its summary (see records.summarize)."""
+    from aimodel.data import load_data
+    from aimodel.data.records import summarize
+
+    bundle = load_data(cfg.dataset, cfg.seed)
+    return bundle, summarize(bundle)
+
+
+def sample_positions(y, n_classes: int, count: int, seed: int):
+    """Up to ``count`` training positions, taking classes in turn so rare classes show too."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pools = [list(rng.permutation(np.flatnonzero(y == c))) for c in range(n_classes)]
+    picked = []
+    while len(picked) < count and any(pools):
+        for pool in pools:
+            if pool and len(picked) < count:
+                picked.append(int(pool.pop()))
+    return picked
+
+
+def write_grid(bundle: DataBundle, cfg, path: Path, *, augmented: bool = False, count: int = 36) -> int:
+    """A labelled grid of training images as PNG; with ``augmented``, as training sees them.
+
+    Returns the number of images drawn.
+    """
+    import numpy as np
+
+    from aimodel.fileio import atomic_write
+
+    if bundle.spec.kind != "image":
+        raise DataError(f"--grid draws images; dataset '{cfg.dataset.name}' holds {bundle.spec.kind} data")
+    train = bundle.train
+    idx = sample_positions(train.y, len(bundle.spec.class_names), count, cfg.seed)
+    images = train.x.load(idx) if train.streamed else train.x[idx]
+    images = images.astype(np.float32)
+    if augmented:
+        from aimodel.data.preprocessing import augmentation_layers
+
+        augment = getattr(cfg.dataset, "augment", None)
+        if augment is None or not augment.active:
+            raise DataError("--augmented: the config has no dataset.augment settings to show")
+        x = images
+        for layer in augmentation_layers(augment, cfg.seed):
+            x = layer(x, training=True)
+        images = np.clip(np.asarray(x), 0, 255)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = int(np.ceil(np.sqrt(len(idx))))
+    rows = int(np.ceil(len(idx) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, i in zip(axes.ravel(), images, idx):
+        img = image.astype(np.uint8)
+        if img.shape[-1] == 1:
+            ax.imshow(img[..., 0], cmap="gray", vmin=0, vmax=255)
+        else:
+            ax.imshow(img)
+        ax.set_title(bundle.spec.class_names[int(train.y[i])], fontsize=8)
+    title = f"{cfg.dataset.name}: training examples" + (" (augmented)" if augmented else "")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise DataError(f"--grid {path}: folder {path.parent} does not exist")
+    try:
+        atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100), suffix=".png")
+    finally:
+        plt.close(fig)
+    return len(idx)

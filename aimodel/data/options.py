@@ -1,0 +1,86 @@
+"""Dataset keys shared by several sources: image size and colour, normalization, augmentation, text."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator
+
+from aimodel.config.base import Section
+
+
+class AugmentConfig(Section):
+    """Random changes to training images (Keras preprocessing layers, active only while training, seeded).
+
+    Example::
+
+        augment: {flip: horizontal, rotation: 0.05, zoom: 0.1, translation: 0.1, contrast: 0.2}
+    """
+
+    flip: Optional[Literal["horizontal", "vertical", "horizontal_and_vertical"]] = Field(
+        None, description="Random mirror images (null = off)."
+    )
+    rotation: float = Field(0.0, ge=0.0, le=0.5, description="Largest rotation, as a fraction of a full turn.")
+    zoom: float = Field(0.0, ge=0.0, lt=1.0, description="Largest zoom in or out, as a fraction of the size.")
+    translation: float = Field(0.0, ge=0.0, lt=1.0, description="Largest shift, as a fraction of the size.")
+    contrast: float = Field(0.0, ge=0.0, lt=1.0, description="Largest contrast change (0.2 = ±20%).")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.flip or self.rotation or self.zoom or self.translation or self.contrast)
+
+
+class ImageOptions(Section):
+    """Keys of every image source."""
+
+    image_size: Optional[tuple[int, int]] = Field(
+        None,
+        description="[height, width] the model takes; images are resized to it. Default: the source's "
+        "size (folders: the most common size among the files).",
+    )
+    color_mode: Literal["auto", "grayscale", "rgb"] = Field(
+        "auto", description="Channels the model takes; auto keeps the source's (folders: grayscale only "
+        "if every file is)."
+    )
+    normalize: Literal["scale", "standardize"] = Field(
+        "scale",
+        description="scale: pixels / 255. standardize: per-channel mean and standard deviation measured "
+        "on the training split.",
+    )
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="Training-time augmentation.")
+
+    @field_validator("image_size")
+    @classmethod
+    def _positive(cls, v):
+        if v is not None and min(v) < 1:
+            raise ValueError("must be two positive numbers [height, width]")
+        return v
+
+
+class TextOptions(Section):
+    """Keys of every text source (read by the model's TextVectorization)."""
+
+    max_tokens: int = Field(20000, ge=3, description="Vocabulary size, learned from the training split.")
+    sequence_length: int = Field(200, ge=1, description="Tokens per sample (longer texts are cut, shorter padded).")
+
+
+def apply_image_options(bundle, cfg) -> None:
+    """Resize/convert the in-memory images of ``bundle`` as ``cfg`` (an ImageOptions) asks."""
+    from aimodel.data.imagefiles import convert_images
+
+    if cfg.image_size is None and cfg.color_mode == "auto":
+        return
+    for split in (bundle.train, bundle.val, bundle.test):
+        if split is not None and not split.streamed:
+            split.x = convert_images(split.x, cfg.image_size, cfg.color_mode)
+    shape = tuple(int(d) for d in bundle.train.x.shape[1:])
+    if shape != tuple(bundle.spec.shape):
+        from aimodel.data.base import describe_ink
+
+        bundle.spec.shape = shape
+        if shape[-1] == 1:
+            bundle.spec.background, bundle.spec.content_fraction, bundle.spec.ink_coverage = describe_ink(
+                bundle.train.x
+            )
+        else:
+            bundle.spec.background = bundle.spec.content_fraction = bundle.spec.ink_coverage = None
