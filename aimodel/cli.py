@@ -262,6 +262,39 @@ def data_inspect(config: Path, overrides: tuple[str, ...], grid: Path | None, au
         print_data_summary(summary)
 
 
+# --- model --------------------------------------------------------------------------------------
+
+
+@main.group("model", context_settings=CONTEXT)
+def model_group() -> None:
+    """Inspect the network a config describes."""
+
+
+@model_group.command("summary")
+@click.argument("config", type=click.Path(path_type=Path))
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def model_summary(config: Path, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Build CONFIG's model without training: layers, parameters, size.
+
+    \b
+    What if? aimodel model summary configs/mnist_cnn.yaml --set model.dense=[64]
+    """
+    from aimodel.config import load_config
+
+    cfg = load_config(config, overrides)
+    _import_tensorflow()
+    from aimodel.models.summary import summarize
+
+    summary = summarize(cfg)
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        from aimodel.cli_render import print_model_summary
+
+        print_model_summary(summary)
+
+
 # --- evaluate -----------------------------------------------------------------------------------
 
 

@@ -190,3 +190,31 @@ def print_data_summary(summary: dict) -> None:
         console.print(f"... and {summary['skipped_count'] - 20} more")
     if "grid" in summary:
         console.print(f"written: {summary['grid']['file']} ({summary['grid']['images']} images)")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def print_model_summary(summary) -> None:
+    table = Table(title=f"{summary.name}: {summary.architecture}")
+    table.add_column("layer")
+    table.add_column("type")
+    table.add_column("output shape")
+    table.add_column("params", justify="right")
+    for row in summary.layers:
+        table.add_row(row.name, row.type, row.output_shape, f"{row.params:,}")
+    console.print(table)
+    spec = summary.input
+    shape = "×".join(map(str, spec["shape"])) or "one string"
+    console.print(f"input: {spec['kind']} {shape}, {len(spec['class_names'])} classes ({summary.input_source})")
+    console.print(
+        f"parameters: {summary.total_params:,} ({summary.trainable_params:,} trainable, "
+        f"{summary.non_trainable_params:,} not trainable)"
+    )
+    console.print(f"estimated size: {_size(summary.size_bytes)} of weights (the saved .keras file is about this)")
+    for note in summary.notes:
+        console.print(f"note: {note}")

@@ -25,6 +25,9 @@ from aimodel.data.keras_datasets import (
 from aimodel.data.npz import NpzDataset
 from aimodel.data.tables import CsvDataset
 from aimodel.models.cnn import CnnModel
+from aimodel.models.mlp import MlpModel
+from aimodel.models.rnn import RnnModel
+from aimodel.models.transformer import TransformerModel
 from aimodel.training.config import TrainingConfig
 
 DatasetConfig = Annotated[
@@ -35,7 +38,7 @@ DatasetConfig = Annotated[
     Field(discriminator="name", description="Where the data comes from; `name` picks the source."),
 ]
 ModelConfig = Annotated[
-    Union[CnnModel],
+    Union[CnnModel, RnnModel, TransformerModel, MlpModel],
     Field(discriminator="architecture", description="The network; `architecture` picks the builder."),
 ]
 

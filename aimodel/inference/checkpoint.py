@@ -64,6 +64,8 @@ def load_model(path: Path):
     """Load a ``.keras`` file with Keras safe mode on (no arbitrary code from the file)."""
     import keras
 
+    import aimodel.models.layers  # noqa: F401  (registers aimodel's custom layers with Keras)
+
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:

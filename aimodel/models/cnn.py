@@ -2,80 +2,162 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from aimodel.config.base import Section
-from aimodel.errors import ConfigError
+from aimodel.models.common import Activation, ModelBase, dense_stack, require, rule, weight_kwargs
 from aimodel.models.registry import ARCHITECTURES
 
+PositiveInt = Annotated[int, Field(ge=1)]
 
-class CnnModel(Section):
+
+class ConvBlock(Section):
+    """One conv block; keys left out take the value of the same key in ``model``."""
+
+    filters: int = Field(..., ge=1, description="Filters of every conv layer in the block.")
+    convs: Optional[int] = Field(None, ge=1, description="Conv layers in the block (default: model.convs_per_block).")
+    kernel_size: Optional[int] = Field(None, ge=1, description="Square kernel size (default: model.kernel_size).")
+    stride: Optional[int] = Field(None, ge=1, description="Stride of the block's first conv (default: model.stride).")
+    pool_size: Optional[int] = Field(None, ge=1, description="Pooling after the block, 1 = none (default: model.pool_size).")
+    batch_norm: Optional[bool] = Field(None, description="Batch normalization after each conv (default: model.batch_norm).")
+    activation: Optional[Activation] = Field(None, description="Activation (default: model.activation).")
+    dropout: Optional[float] = Field(
+        None, ge=0.0, lt=1.0, description="Dropout after the block (default: model.block_dropout)."
+    )
+    residual: Optional[bool] = Field(None, description="Add the block's input to its output (default: model.residual).")
+
+
+class CnnModel(ModelBase):
     """Conv blocks (conv → [batch norm] → activation, then pooling), then dense layers.
 
     ``filters: [32]`` with ``dense: [128]`` and ``padding: valid`` is the classic
-    Keras MNIST example.
+    Keras MNIST example. ``blocks:`` gives each block its own settings instead.
     """
 
     architecture: Literal["cnn"] = "cnn"
-    filters: list[int] = Field(
+    filters: list[PositiveInt] = Field(
         [32, 64], min_length=1, description="Filters of each conv block; one block per entry."
+    )
+    blocks: Optional[list[ConvBlock]] = Field(
+        None, min_length=1,
+        description="Per-block settings (a list of mappings with filters, convs, kernel_size, stride, "
+        "pool_size, batch_norm, activation, dropout, residual); replaces model.filters.",
     )
     convs_per_block: int = Field(1, ge=1, description="Conv layers in each block.")
     kernel_size: int = Field(3, ge=1, description="Square kernel size of every conv layer.")
+    stride: int = Field(1, ge=1, description="Stride of each block's first conv layer.")
     padding: Literal["same", "valid"] = Field("same", description="Conv padding.")
-    pool_size: int = Field(2, ge=1, description="Max-pool size after each block (1 = no pooling).")
+    pool: Literal["max", "avg"] = Field("max", description="Pooling after each block: max or average.")
+    pool_size: int = Field(2, ge=1, description="Pooling size after each block (1 = no pooling).")
     batch_norm: bool = Field(False, description="Batch normalization after each conv.")
-    activation: Literal["relu", "gelu", "swish", "elu", "tanh"] = Field("relu", description="Activation.")
+    activation: Activation = Field("relu", description="Activation.")
+    residual: bool = Field(
+        False, description="Residual blocks: the block's input (projected by a 1×1 conv when the shape "
+        "changes) is added before the last activation. Needs padding: same."
+    )
+    block_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout after each conv block.")
     head: Literal["flatten", "global_avg"] = Field(
         "flatten", description="How conv features become a vector."
     )
-    dense: list[int] = Field([128], description="Units of the dense layers before the classifier.")
+    dense: list[PositiveInt] = Field([128], description="Units of the dense layers before the classifier.")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout before each dense layer and the classifier.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _filters_from_blocks(cls, data):
+        # With blocks, filters mirrors their filter counts (so a saved, resolved config reloads).
+        if isinstance(data, dict) and isinstance(data.get("blocks"), list) and "filters" not in data:
+            if all(isinstance(b, dict) and isinstance(b.get("filters"), int) for b in data["blocks"]):
+                data = {**data, "filters": [b["filters"] for b in data["blocks"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.blocks is not None and self.filters != [b.filters for b in self.blocks]:
+            raise rule("blocks", "model.blocks and model.filters both describe the conv blocks and disagree; "
+                       "keep one (with blocks, give the filters inside each block)")
+        if self.padding == "valid":
+            for i, block in enumerate(self.resolved_blocks()):
+                if block.residual:
+                    where = f"model.blocks[{i}].residual" if self.blocks and self.blocks[i].residual else "model.residual"
+                    raise rule("padding", f"{where} needs model.padding: same (valid padding shrinks the "
+                               "block's output, so its input cannot be added to it)")
+        return self
+
+    def resolved_blocks(self) -> list[ConvBlock]:
+        """Every block with its unset keys filled from the model-level keys."""
+        defaults = {
+            "convs": self.convs_per_block, "kernel_size": self.kernel_size, "stride": self.stride,
+            "pool_size": self.pool_size, "batch_norm": self.batch_norm, "activation": self.activation,
+            "dropout": self.block_dropout, "residual": self.residual,
+        }
+        raw = self.blocks if self.blocks is not None else [ConvBlock(filters=f) for f in self.filters]
+        out = []
+        for block in raw:
+            values = block.model_dump()
+            out.append(ConvBlock(**{k: (defaults[k] if v is None and k in defaults else v) for k, v in values.items()}))
+        return out
+
+
+def _out_size(size: int, kernel: int, stride: int, padding: str) -> int:
+    if padding == "same":
+        return -(-size // stride)
+    return (size - kernel) // stride + 1
 
 
 @ARCHITECTURES.register("cnn")
 def build_cnn(x, cfg: CnnModel, spec, training):
     from keras import layers
 
-    if any(f < 1 for f in cfg.filters) or any(u < 1 for u in cfg.dense):
-        raise ConfigError("model.filters and model.dense must hold positive numbers")
     height, width = spec.shape[0], spec.shape[1]
-    for i, filters in enumerate(cfg.filters):
-        for j in range(cfg.convs_per_block):
-            if cfg.padding == "valid":
-                height, width = height - cfg.kernel_size + 1, width - cfg.kernel_size + 1
-            if min(height, width) < 1:
-                raise ConfigError(
-                    f"model.kernel_size={cfg.kernel_size} with model.padding=valid shrinks the "
-                    f"{spec.shape[0]}×{spec.shape[1]} input to nothing in block {i + 1}; "
-                    "use padding: same or fewer model.filters blocks"
-                )
+    for i, block in enumerate(cfg.resolved_blocks()):
+        n = i + 1
+        shortcut = x
+        in_height, in_width = height, width
+        for j in range(block.convs):
+            stride = block.stride if j == 0 else 1
+            height = _out_size(height, block.kernel_size, stride, cfg.padding)
+            width = _out_size(width, block.kernel_size, stride, cfg.padding)
+            require(
+                min(height, width) >= 1,
+                f"model.kernel_size={block.kernel_size} with model.padding=valid shrinks the "
+                f"{spec.shape[0]}×{spec.shape[1]} input to nothing in block {n}; "
+                "use padding: same or fewer conv blocks",
+            )
             x = layers.Conv2D(
-                filters, cfg.kernel_size, padding=cfg.padding, use_bias=not cfg.batch_norm,
-                name=f"block{i + 1}_conv{j + 1}",
+                block.filters, block.kernel_size, strides=stride, padding=cfg.padding,
+                use_bias=not block.batch_norm, name=f"block{n}_conv{j + 1}", **weight_kwargs(cfg),
             )(x)
-            if cfg.batch_norm:
-                x = layers.BatchNormalization(name=f"block{i + 1}_bn{j + 1}")(x)
-            x = layers.Activation(cfg.activation, name=f"block{i + 1}_act{j + 1}")(x)
-        if cfg.pool_size > 1:
-            if min(height, width) < cfg.pool_size:
-                raise ConfigError(
-                    f"model.pool_size={cfg.pool_size} does not fit the {height}×{width} feature map "
-                    f"of block {i + 1} (input {spec.shape[0]}×{spec.shape[1]}); lower model.pool_size "
-                    "or use fewer model.filters blocks"
-                )
-            x = layers.MaxPooling2D(cfg.pool_size, name=f"block{i + 1}_pool")(x)
-            height, width = height // cfg.pool_size, width // cfg.pool_size
+            if block.batch_norm:
+                x = layers.BatchNormalization(name=f"block{n}_bn{j + 1}")(x)
+            last = j == block.convs - 1
+            if block.residual and last:
+                if shortcut.shape[-1] != block.filters or (in_height, in_width) != (height, width):
+                    shortcut = layers.Conv2D(
+                        block.filters, 1, strides=block.stride, padding="same", use_bias=False,
+                        name=f"block{n}_project", **weight_kwargs(cfg),
+                    )(shortcut)
+                x = layers.Add(name=f"block{n}_add")([x, shortcut])
+            x = layers.Activation(block.activation, name=f"block{n}_act{j + 1}")(x)
+        if block.pool_size > 1:
+            require(
+                min(height, width) >= block.pool_size,
+                f"model.pool_size={block.pool_size} does not fit the {height}×{width} feature map of "
+                f"block {n} (input {spec.shape[0]}×{spec.shape[1]}); lower model.pool_size or use fewer "
+                "conv blocks",
+            )
+            pool = layers.MaxPooling2D if cfg.pool == "max" else layers.AveragePooling2D
+            x = pool(block.pool_size, name=f"block{n}_pool")(x)
+            height, width = height // block.pool_size, width // block.pool_size
+        if block.dropout:
+            x = layers.Dropout(block.dropout, name=f"block{n}_dropout")(x)
     if cfg.head == "flatten":
         x = layers.Flatten(name="flatten")(x)
     else:
         x = layers.GlobalAveragePooling2D(name="global_avg")(x)
-    for k, units in enumerate(cfg.dense):
-        if cfg.dropout:
-            x = layers.Dropout(cfg.dropout, name=f"dropout{k + 1}")(x)
-        x = layers.Dense(units, activation=cfg.activation, name=f"dense{k + 1}")(x)
+    x = dense_stack(x, cfg.dense, cfg, activation=cfg.activation, dropout=cfg.dropout)
     if cfg.dropout:
         x = layers.Dropout(cfg.dropout, name="dropout_head")(x)
     return x

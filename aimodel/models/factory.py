@@ -5,7 +5,8 @@ from __future__ import annotations
 from aimodel.config.schema import Config
 from aimodel.data.base import DataBundle
 from aimodel.errors import ConfigError
-from aimodel.models import cnn  # noqa: F401  (registers the builder)
+from aimodel.models import cnn, mlp, rnn, transformer  # noqa: F401  (register the builders)
+from aimodel.models import inputs as _inputs  # noqa: F401  (registers text/tabular/sequence inputs)
 from aimodel.models.registry import ARCHITECTURES
 from aimodel.training.config import TrainingConfig
 
@@ -29,8 +30,16 @@ def build_model(cfg: Config, bundle: DataBundle):
             f"model.architecture: '{cfg.model.architecture}' does not take {spec.kind} data "
             f"(dataset.name: {cfg.dataset.name}); it takes: {', '.join(kinds)}"
         )
+    import aimodel.models.layers  # noqa: F401  (registers the custom layers for loading)
+
     inputs, x = build_inputs(bundle, cfg)
-    features = builder(x, cfg.model, spec, cfg.training)
+    try:
+        features = builder(x, cfg.model, spec, cfg.training)
+    except ConfigError as exc:  # an option that does not fit the data: name the data too
+        raise ConfigError(
+            f"{exc} [dataset.name: {cfg.dataset.name} gives {spec.kind} inputs of shape "
+            f"{tuple(spec.shape)}]"
+        ) from None
     outputs = layers.Dense(
         len(spec.class_names), activation="softmax", name="predictions",
         dtype="float32",  # keeps softmax and the loss in float32 under mixed precision

@@ -1,0 +1,77 @@
+"""Options every architecture shares: weight regularization and initializers.
+
+Each family's config class inherits :class:`ModelBase`, and its builder passes
+``weight_kwargs(cfg)`` to every layer that owns a kernel, so ``l1``, ``l2`` and
+``initializer`` mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from aimodel.config.base import Section
+from aimodel.errors import ConfigError
+
+Activation = Literal["relu", "gelu", "swish", "elu", "tanh", "selu"]
+Initializer = Literal[
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
+    "orthogonal",
+]
+
+
+class ModelBase(Section):
+    """Keys shared by every ``model.architecture``."""
+
+    architecture: str = Field(..., description="Which network builder to use.")
+    l1: float = Field(0.0, ge=0, description="L1 penalty on every hidden layer's kernel weights (0 = off).")
+    l2: float = Field(0.0, ge=0, description="L2 penalty on every hidden layer's kernel weights (0 = off).")
+    initializer: Initializer = Field(
+        "glorot_uniform", description="How kernel weights start (he_* suit relu networks)."
+    )
+
+
+def weight_kwargs(cfg: ModelBase) -> dict:
+    """``kernel_initializer`` and ``kernel_regularizer`` for a layer, from the config.
+
+    Built-in initializers and regularizers only, so saved models load in safe mode.
+    """
+    import keras
+
+    kwargs = {"kernel_initializer": cfg.initializer}
+    if cfg.l1 or cfg.l2:
+        kwargs["kernel_regularizer"] = keras.regularizers.L1L2(l1=cfg.l1, l2=cfg.l2)
+    return kwargs
+
+
+def dense_stack(x, units: list[int], cfg: ModelBase, *, activation: str, dropout: float, prefix: str = "dense"):
+    """Dense layers (dropout before each), as used by every family's head."""
+    from keras import layers
+
+    for k, n in enumerate(units):
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout{k + 1}")(x)
+        x = layers.Dense(n, activation=activation, name=f"{prefix}{k + 1}", **weight_kwargs(cfg))(x)
+    return x
+
+
+def describe_shape(shape) -> str:
+    return "×".join(str(d) for d in shape) if shape else "scalar"
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise a ConfigError with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ConfigError(message)
+
+
+def rule(key: str, message: str):
+    """A rule between keys of a section, reported at ``key`` (relative to the section).
+
+    Raise the returned error from a pydantic ``model_validator``; the loader
+    shows the message at the key path the user wrote.
+    """
+    from pydantic_core import PydanticCustomError
+
+    return PydanticCustomError("cross_field", "{message}", {"message": message, "key": key})

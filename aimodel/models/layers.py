@@ -1,0 +1,212 @@
+"""Custom Keras layers, each serializable so saved models load in safe mode.
+
+Every layer keeps its ``__init__`` arguments as attributes and returns them
+from ``get_config``; ``keras.models.load_model(path)`` then rebuilds it with
+no ``custom_objects`` (the package is registered on import of
+``aimodel.models.layers``, which the factory and the checkpoint loader import).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+
+@keras.saving.register_keras_serializable(package="aimodel")
+class PositionEmbedding(layers.Layer):
+    """Adds a learned embedding of each position to a ``(batch, length, dim)`` input.
+
+    Args:
+        max_length: longest sequence the layer accepts.
+        initializer: how the position table starts.
+
+    The input's padding mask (from ``Embedding(mask_zero=True)``) passes through.
+    """
+
+    def __init__(self, max_length: int, initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = int(max_length)
+        self.initializer = keras.initializers.get(initializer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(
+            name="positions", shape=(self.max_length, input_shape[-1]), initializer=self.initializer
+        )
+
+    def call(self, inputs):
+        length = ops.shape(inputs)[1]
+        return inputs + ops.cast(self.positions[None, :length, :], inputs.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(max_length=self.max_length, initializer=keras.initializers.serialize(self.initializer))
+        return config
+
+
+@keras.saving.register_keras_serializable(package="aimodel")
+class ClassToken(layers.Layer):
+    """Prepends one learned vector (the ``[CLS]`` token, as in ViT) to each sequence."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.token = self.add_weight(name="token", shape=(1, 1, input_shape[-1]), initializer="zeros")
+
+    def call(self, inputs):
+        batch = ops.shape(inputs)[0]
+        token = ops.broadcast_to(ops.cast(self.token, inputs.dtype), (batch, 1, ops.shape(inputs)[-1]))
+        return ops.concatenate([token, inputs], axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        return ops.concatenate([ops.ones_like(mask[:, :1]), mask], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        length = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], length, input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="aimodel")
+class TransformerBlock(layers.Layer):
+    """One encoder block: multi-head self-attention and a feed-forward network.
+
+    Args:
+        num_heads: attention heads.
+        key_dim: size of each head's queries and keys.
+        ff_dim: hidden units of the feed-forward network.
+        dropout: dropout on each sub-layer's output (and inside the feed-forward net).
+        attention_dropout: dropout on the attention weights.
+        norm_first: pre-norm (``x + f(norm(x))``, steadier for deep stacks) when true,
+            post-norm (``norm(x + f(x))``, the original Transformer) when false.
+        activation: of the feed-forward network's hidden layer.
+        kernel_initializer, kernel_regularizer: for every dense kernel inside.
+
+    Padded positions (the input's mask) are never attended to, and the mask
+    passes through to the next layer.
+    """
+
+    def __init__(
+        self,
+        num_heads: int,
+        key_dim: int,
+        ff_dim: int,
+        dropout: float = 0.0,
+        attention_dropout: float = 0.0,
+        norm_first: bool = True,
+        activation: str = "gelu",
+        kernel_initializer="glorot_uniform",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.ff_dim = int(ff_dim)
+        self.dropout = float(dropout)
+        self.attention_dropout = float(attention_dropout)
+        self.norm_first = bool(norm_first)
+        self.activation = activation
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.supports_masking = True
+        weights = {"kernel_initializer": self.kernel_initializer, "kernel_regularizer": self.kernel_regularizer}
+        self.attention = layers.MultiHeadAttention(
+            num_heads=self.num_heads, key_dim=self.key_dim, dropout=self.attention_dropout,
+            name="attention", **weights,
+        )
+        self.norm1 = layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.norm2 = layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.ff1 = layers.Dense(self.ff_dim, activation=self.activation, name="ff1", **weights)
+        self.ff2 = None  # needs the model width; made in build
+        self.drop_attention = layers.Dropout(self.dropout)
+        self.drop_ff_hidden = layers.Dropout(self.dropout)
+        self.drop_ff = layers.Dropout(self.dropout)
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        self.ff2 = layers.Dense(
+            dim, name="ff2", kernel_initializer=self.kernel_initializer, kernel_regularizer=self.kernel_regularizer
+        )
+        self.attention.build(input_shape, input_shape)
+        self.norm1.build(input_shape)
+        self.norm2.build(input_shape)
+        self.ff1.build(input_shape)
+        self.ff2.build(tuple(input_shape[:-1]) + (self.ff_dim,))
+
+    def _attend(self, x, attention_mask, training):
+        y = self.attention(x, x, attention_mask=attention_mask, training=training)
+        return self.drop_attention(y, training=training)
+
+    def _feed_forward(self, x, training):
+        y = self.drop_ff_hidden(self.ff1(x), training=training)
+        return self.drop_ff(self.ff2(y), training=training)
+
+    def call(self, inputs, mask=None, training=None):
+        attention_mask = None
+        if mask is not None:
+            # (batch, 1, keys): every query may look at the real tokens only.
+            attention_mask = ops.expand_dims(ops.cast(mask, "bool"), 1)
+        x = inputs
+        if self.norm_first:
+            x = x + self._attend(self.norm1(x), attention_mask, training)
+            return x + self._feed_forward(self.norm2(x), training)
+        x = self.norm1(x + self._attend(x, attention_mask, training))
+        return self.norm2(x + self._feed_forward(x, training))
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads, key_dim=self.key_dim, ff_dim=self.ff_dim, dropout=self.dropout,
+            attention_dropout=self.attention_dropout, norm_first=self.norm_first, activation=self.activation,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="aimodel")
+class SequencePool(layers.Layer):
+    """``(batch, length, dim)`` → ``(batch, dim)``, skipping padded positions.
+
+    Args:
+        mode: ``mean`` or ``max`` over the real positions, ``first`` (the class
+            token that :class:`ClassToken` prepended) or ``last`` (the last real position).
+    """
+
+    def __init__(self, mode: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("mean", "max", "first"):
+            raise ValueError(f"SequencePool mode must be mean, max or first, got {mode!r}")
+        self.mode = mode
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if self.mode == "first":
+            return inputs[:, 0, :]
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        if self.mode == "mean":
+            return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        return ops.max(ops.where(weights > 0, inputs, ops.full_like(inputs, -1e9)), axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mode=self.mode)
+        return config

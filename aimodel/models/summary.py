@@ -1,0 +1,130 @@
+"""Build a config's model without training it and describe it (``aimodel model summary``).
+
+The model needs an :class:`InputSpec`. For datasets that Keras downloads the
+shapes are known in advance, so a summary works offline and instantly;
+a dataset loader may also offer ``loader.describe(dataset_cfg) -> InputSpec``;
+any other dataset (local files, scikit-learn's digits) is loaded, because its
+shapes, classes and vocabulary come from the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from aimodel.config.schema import Config
+from aimodel.data.base import DATASETS, DataBundle, InputSpec, Split
+
+_DIGITS = [str(i) for i in range(10)]
+_FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+            "Ankle boot"]
+_CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+#: Inputs of the datasets that need a download: (kind, shape of one sample, class names).
+KNOWN_INPUTS: dict[str, tuple[str, tuple, list[str]]] = {
+    "mnist": ("image", (28, 28, 1), _DIGITS),
+    "fashion_mnist": ("image", (28, 28, 1), _FASHION),
+    "cifar10": ("image", (32, 32, 3), _CIFAR10),
+    "cifar100": ("image", (32, 32, 3), [str(i) for i in range(100)]),
+    "imdb": ("text", (), ["negative", "positive"]),
+    "reuters": ("text", (), [str(i) for i in range(46)]),
+}
+
+
+@dataclass
+class LayerRow:
+    name: str
+    type: str
+    output_shape: str
+    params: int
+
+
+@dataclass
+class ModelSummary:
+    """What ``aimodel model summary`` prints."""
+
+    name: str
+    architecture: str
+    input: dict
+    input_source: str
+    layers: list[LayerRow]
+    total_params: int
+    trainable_params: int
+    non_trainable_params: int
+    size_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def describe_input(cfg: Config) -> tuple[DataBundle, str]:
+    """A bundle to build ``cfg``'s model from, and where its spec came from.
+
+    Returns a spec-only bundle (``notes["spec_only"]``, placeholder training
+    data) when the shapes are known without reading the data.
+    """
+    from aimodel.data import load_data
+
+    loader = DATASETS.get(cfg.dataset.name)
+    describe = getattr(loader, "describe", None)
+    if describe is not None:
+        return placeholder_bundle(describe(cfg.dataset)), "described by the dataset source (not loaded)"
+    if cfg.dataset.name in KNOWN_INPUTS:
+        kind, shape, names = KNOWN_INPUTS[cfg.dataset.name]
+        if getattr(cfg.dataset, "label_mode", None) == "coarse":  # cifar100's 20 superclasses
+            names = [str(i) for i in range(20)]
+        spec = InputSpec(kind=kind, shape=shape, class_names=list(names))
+        for key in ("max_tokens", "sequence_length"):  # text datasets may set these
+            if getattr(cfg.dataset, key, None):
+                setattr(spec, key, getattr(cfg.dataset, key))
+        return placeholder_bundle(spec), f"known shapes of {cfg.dataset.name} (not loaded)"
+    return load_data(cfg.dataset, cfg.seed), "loaded from the dataset"
+
+
+def placeholder_bundle(spec: InputSpec) -> DataBundle:
+    """Two blank samples of the right shape: enough to build a model, never to train one."""
+    import numpy as np
+
+    if spec.kind == "text":
+        x = np.array(["", ""])
+    elif spec.kind == "image":
+        x = np.zeros((2,) + tuple(spec.shape), np.uint8)
+    else:
+        x = np.zeros((2,) + tuple(spec.shape), np.float32)
+    split = Split(x, np.array([0, 1], np.int64))
+    return DataBundle(train=split, val=None, test=split, spec=spec, notes={"spec_only": True})
+
+
+def summarize(cfg: Config) -> ModelSummary:
+    """Build (not train) the model ``cfg`` describes and list its layers, parameters and size."""
+    import numpy as np
+
+    from aimodel.models.factory import build_model
+
+    bundle, source = describe_input(cfg)
+    model = build_model(cfg, bundle)
+    rows = []
+    for layer in model.layers:
+        try:
+            shape = str(tuple(layer.output.shape))
+        except (AttributeError, ValueError):
+            shape = "?"
+        rows.append(LayerRow(layer.name, type(layer).__name__, shape, int(layer.count_params())))
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    size = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
+    notes = []
+    if bundle.notes.get("spec_only") and bundle.spec.kind == "text":
+        notes.append(
+            f"vocabulary assumed full ({bundle.spec.vocab_size} tokens, the maximum): it is learned "
+            "from the training texts when training starts"
+        )
+    described = bundle.spec.to_json()
+    for key in ("vocab_size", "sequence_length", "max_tokens"):  # set by the input builders
+        if getattr(bundle.spec, key, None) is not None:
+            described[key] = getattr(bundle.spec, key)
+    return ModelSummary(
+        name=model.name, architecture=cfg.model.architecture, input=described,
+        input_source=source, layers=rows, total_params=trainable + frozen, trainable_params=trainable,
+        non_trainable_params=frozen, size_bytes=int(size), notes=notes,
+    )
