@@ -100,9 +100,11 @@ def tabular_inputs(bundle: DataBundle, cfg):
     inputs, parts = {}, []
     for name, kind in table_columns(bundle):
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        # The input keeps the column's name (Keras matches dict keys to input names; only "/" is banned).
+        input_name = name.replace("/", "_")
         values = np.asarray(bundle.train.x[name])
         if kind == "numeric":
-            inp = keras.Input(shape=(1,), dtype="float32", name=safe)
+            inp = keras.Input(shape=(1,), dtype="float32", name=input_name)
             norm = layers.Normalization(axis=-1, name=f"normalize_{safe}")
             column = values.astype(np.float32).reshape(-1, 1)
             if not np.isfinite(column).all():
@@ -110,7 +112,7 @@ def tabular_inputs(bundle: DataBundle, cfg):
             norm.adapt(column)
             parts.append(norm(inp))
         else:
-            inp = keras.Input(shape=(1,), dtype="string", name=safe)
+            inp = keras.Input(shape=(1,), dtype="string", name=input_name)
             lookup = layers.StringLookup(output_mode="one_hot", name=f"onehot_{safe}")
             lookup.adapt(values.astype(str))
             parts.append(lookup(inp))
