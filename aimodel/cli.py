@@ -300,13 +300,32 @@ def model_summary(config: Path, overrides: tuple[str, ...], as_json: bool) -> No
 
 @main.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--split", type=click.Choice(["test", "val", "train"]), default="test", show_default=True,
+              help="Which split of the run's data (or of --data) to score.")
+@click.option("--data", type=click.Path(path_type=Path), metavar="CONFIG_OR_PATH",
+              help="Score another dataset with the same classes: a config file (its dataset section) or an "
+                   ".npz (x, y; or x_test, y_test).")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the reports [default: the run directory; <run>/evaluation-<name> for another "
+                   "split or --data].")
+@click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="k of the top-k accuracy.")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Samples per model call.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def evaluate(checkpoint: Path, as_json: bool) -> None:
-    """Score CHECKPOINT (a run directory or a .keras file in one) on its test split."""
+def evaluate(checkpoint: Path, split: str, data: Path | None, out: Path | None, top_k: int, batch_size: int,
+             as_json: bool) -> None:
+    """Score CHECKPOINT (a run directory or a model file in one) and write its reports.
+
+    \b
+    Writes evaluation.json, per_class.csv, confusion_matrix.csv/.png, errors.csv (every
+    misclassified sample, most confident first) and, for image data, errors.png (a grid of the
+    most confidently wrong examples).
+    """
     _import_tensorflow()
     from aimodel.evaluation.evaluate import evaluate as run_evaluate
 
-    report = run_evaluate(checkpoint)
+    report = run_evaluate(checkpoint, split=split, data=data, out=out, top_k=top_k, batch_size=batch_size)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -319,36 +338,64 @@ def evaluate(checkpoint: Path, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--model", "-m", type=click.Path(path_type=Path),
-              help="Run directory or .keras file (default: best model of the latest run in ./runs).")
+              help="Run directory or model file (default: best model of the latest run in ./runs).")
+@click.option("--text", "texts", multiple=True, metavar="TEXT", help="A string to classify, for text models "
+              "(repeatable).")
 @click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True, help="Classes to list.")
-@click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format [default: from --output's suffix (.json, .csv), else table].")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the predictions to this file (atomically) instead of the terminal.")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Inputs read and sent to the model at once.")
+@click.option("--column", metavar="NAME", help="For text models reading a CSV: the column with the text.")
 @click.option("--polarity", type=click.Choice(["auto", "keep", "invert"]), default="auto", show_default=True,
               help="auto: invert dark-ink-on-light-paper images for models trained on light-on-dark digits.")
 @click.option("--crop/--no-crop", default=True, show_default=True,
               help="For digit-like models: remove the paper and centre the strokes like the training images.")
-def predict(inputs: tuple[Path, ...], model: Path | None, top_k: int, as_json: bool, polarity: str,
+def predict(inputs: tuple[Path, ...], model: Path | None, texts: tuple[str, ...], top_k: int, fmt: str | None,
+            as_json: bool, output: Path | None, batch_size: int, column: str | None, polarity: str,
             crop: bool) -> None:
-    """Classify image files INPUTS with a trained model."""
+    """Classify INPUTS with a trained model.
+
+    \b
+    INPUTS: image files, folders (searched recursively), glob patterns ('photos/**/*.jpg');
+    for text models .txt files, CSV files (one prediction per row) or --text "a sentence";
+    for tabular models CSV files (the predictions are appended as columns).
+    Exit code 0 when every input was predicted, 1 when any failed (each gets its own error).
+    """
+    if not inputs and not texts:
+        raise click.UsageError("give at least one INPUT (file, folder or glob) or --text")
+    fmt = fmt or ("json" if as_json else {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table")
+                  if output else "table")
+    if output is not None and any(output.resolve() == Path(i).resolve() for i in inputs):
+        raise click.UsageError(f"--output {output} is one of the inputs; choose another file")
     _import_tensorflow()
     from aimodel.inference.predict import predict as run_predict
 
-    result = run_predict(inputs, model, top_k=top_k, polarity=polarity, crop=crop)
-    if as_json:
-        click.echo(json.dumps({"model": str(result.checkpoint.model_path),
-                               "predictions": [p.to_json() for p in result.predictions]}, indent=2))
-    else:
-        from aimodel.cli_render import print_predictions
+    result = run_predict(inputs, model, texts=texts, top_k=top_k, polarity=polarity, crop=crop,
+                         batch_size=batch_size, column=column)
+    from aimodel.cli_render import format_predictions, print_predictions
 
+    if output is not None:
+        from aimodel.fileio import atomic_write_text
+
+        atomic_write_text(output, format_predictions(result, fmt))
+        click.echo(f"{len(result.predictions) - result.failed} prediction(s) written to {output}")
+    elif fmt == "table":
         print_predictions(result)
+    else:
+        click.echo(format_predictions(result, fmt), nl=False)
     if not result.ok:
-        failed = sum(p.error is not None for p in result.predictions)
-        if not as_json:
+        if fmt == "table" or output is not None:
             for p in result.predictions:
                 if p.error:
                     click.secho(f"error: {p.error}", fg="red", err=True)
-        click.secho(f"{failed} of {len(result.predictions)} input(s) could not be predicted", fg="red", err=True)
+        click.secho(f"{result.failed} of {len(result.predictions)} input(s) could not be predicted",
+                    fg="red", err=True)
         raise SystemExit(1)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -128,22 +129,47 @@ def print_runs(runs, root=None) -> None:
 
 
 def print_evaluation(report: dict) -> None:
-    head = Table(title=f"test split: {report['samples']} samples", show_header=False)
+    """Headline numbers, a per-class table (with each class's most frequent confusion) and the files written."""
+    head = Table(title=f"evaluation: {report['samples']} samples", show_header=False)
+    head.add_row("data", report["data"])
     head.add_row("accuracy", f"{report['accuracy']:.4f}")
+    if report["top_k"] > 1:
+        head.add_row(f"top-{report['top_k']} accuracy", f"{report['top_k_accuracy']:.4f}")
     head.add_row("loss", f"{report['loss']:.4f}")
+    head.add_row("macro F1", f"{report['macro_avg']['f1']:.4f}")
+    head.add_row("weighted F1", f"{report['weighted_avg']['f1']:.4f}")
+    if report.get("roc_auc") is not None:
+        head.add_row("ROC AUC", f"{report['roc_auc']:.4f}")
     head.add_row("model", report["model"])
     console.print(head)
+    if report.get("note"):
+        console.print(f"[yellow]note:[/] {report['note']}")
+    names = report["class_names"]
+    cm = report["confusion_matrix"]
     table = Table(title="per class")
-    for col in ("class", "precision", "recall", "f1", "support"):
-        table.add_column(col, justify="left" if col == "class" else "right")
-    for row in report["per_class"]:
+    for col in ("class", "precision", "recall", "f1", "support", "most often taken for"):
+        table.add_column(col, justify="left" if col in ("class", "most often taken for") else "right")
+    for i, row in enumerate(report["per_class"]):
+        off = [(n, j) for j, n in enumerate(cm[i]) if j != i and n]
+        worst = max(off, default=None)
+        confused = f"{names[worst[1]]} ({worst[0]}×)" if worst else ""
         table.add_row(row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
-                      str(row["support"]))
+                      str(row["support"]), confused)
+    table.add_section()
+    for key, label in (("macro_avg", "macro avg"), ("weighted_avg", "weighted avg")):
+        avg = report[key]
+        table.add_row(label, f"{avg['precision']:.3f}", f"{avg['recall']:.3f}", f"{avg['f1']:.3f}",
+                      str(report["samples"]), "")
     console.print(table)
-    console.print(f"written: {report['written_to']}")
+    pairs = report.get("most_confused") or []
+    if pairs:
+        shown = ", ".join(f"{p['true']} → {p['predicted']} ({p['count']}×)" for p in pairs[:5])
+        console.print(f"most confused (true → predicted): {shown}")
+    folder = str(Path(report["written_to"]).parent)
+    console.print(f"written to {folder}: " + ", ".join(Path(f).name for f in report.get("files", [])))
 
 
-def print_predictions(result) -> None:
+def _predictions_table(result) -> Table:
     table = Table(title=f"model: {result.checkpoint.model_path}")
     table.add_column("input", overflow="fold")
     for col in ("class", "confidence", "top-k"):
@@ -154,7 +180,27 @@ def print_predictions(result) -> None:
         else:
             top = ", ".join(f"{n} {c:.2f}" for n, c in p.top_k)
             table.add_row(p.input, p.label, f"{p.confidence:.3f}", top)
-    console.print(table)
+    return table
+
+
+def print_predictions(result) -> None:
+    console.print(_predictions_table(result))
+
+
+def format_predictions(result, fmt: str) -> str:
+    """The predictions as ``json``, ``csv`` or a plain-text ``table`` (for --output)."""
+    import io
+    import json
+
+    from aimodel.inference.output import to_csv, to_json
+
+    if fmt == "json":
+        return json.dumps(to_json(result), indent=2) + "\n"
+    if fmt == "csv":
+        return to_csv(result)
+    buf = io.StringIO()
+    Console(file=buf, width=160, color_system=None, force_terminal=False).print(_predictions_table(result))
+    return buf.getvalue()
 
 
 def print_data_summary(summary: dict) -> None:

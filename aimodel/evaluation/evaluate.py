@@ -1,77 +1,141 @@
-"""Evaluate a trained model on the test split its run was trained with."""
+"""Evaluate a trained model: metrics, per-class report, confusion matrix and the examples it gets wrong."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from aimodel.data.base import InputSpec
 from aimodel.errors import CheckpointError, DataError
+from aimodel.evaluation.metrics import classification_report
+from aimodel.evaluation.reports import misclassified, write_confusion_csv, write_errors_csv, write_per_class_csv
+from aimodel.evaluation.sources import EvalData, load_eval_data
 from aimodel.fileio import atomic_write_json
-from aimodel.inference.checkpoint import load_model, resolve_checkpoint
+from aimodel.inference.checkpoint import load_backend, resolve_checkpoint
 
-
-def evaluate(checkpoint: str | Path, *, batch_size: int = 256) -> dict:
-    """Rebuild the run's test split, score the model and write ``evaluation.json``.
+def evaluate(
+    checkpoint: str | Path,
+    *,
+    split: str = "test",
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    top_k: int = 3,
+    batch_size: int = 256,
+    max_error_images: int = 24,
+) -> dict:
+    """Score a model and write its reports.
 
     Args:
-        checkpoint: a run directory or a ``.keras`` file inside one.
+        checkpoint: a run directory or a model file inside one.
+        split: ``test`` (default), ``val`` or ``train`` of the run's data (or of ``data``).
+        data: another dataset with the model's classes: a config file (its dataset section)
+            or an ``.npz`` (``x, y``, or ``x_test, y_test``).
+        out: folder for the reports. Default: the run directory for its own test split,
+            ``<run>/evaluation-<split>`` for another split, ``<run>/evaluation-<data name>`` for ``data``.
+        top_k: k of the top-k accuracy.
+        batch_size: samples per model call.
+        max_error_images: how many misclassified images ``errors.png`` shows.
 
     Returns:
-        The report: loss, accuracy, per-class precision/recall/F1/support,
-        confusion matrix, and which model and split were used.
+        The report written to ``evaluation.json`` (loss, accuracy, top-k accuracy,
+        per-class precision/recall/F1/support, macro and weighted averages, ROC AUC
+        for two classes, most-confused class pairs, confusion matrix), plus
+        ``written_to`` (its path) and ``files`` (every file written).
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
-
-    from aimodel.config import load_config
-    from aimodel.data import load_data
-    from aimodel.data.base import fingerprint
-    from aimodel.data.pipeline import make_inputs
-    from aimodel.data.records import recorded_test_split
-
     ckpt = resolve_checkpoint(checkpoint)
-    if ckpt.run_dir is None or not (ckpt.run_dir / "config.yaml").is_file():
-        raise CheckpointError(
-            f"{checkpoint}: evaluate needs the run directory (config.yaml and meta.json beside the model) "
-            "to rebuild the test split"
-        )
-    cfg = load_config(ckpt.run_dir / "config.yaml")
-    # File sources list their test files in split.json; others rebuild the seeded split.
-    test = recorded_test_split(ckpt.run_dir, cfg, ckpt.spec) if ckpt.spec is not None else None
-    if test is None:
-        bundle = load_data(cfg.dataset, cfg.seed)
-        test, names = bundle.test, bundle.spec.class_names
-    else:
-        names = ckpt.spec.class_names
-    expected = ckpt.meta.get("test_fingerprint")
-    if expected and fingerprint(test) != expected:
-        raise DataError(
-            f"the test split rebuilt from {ckpt.run_dir / 'config.yaml'} differs from the one this run was "
-            "trained beside (the data file changed?); refusing to report a score on different data"
-        )
-    model = load_model(ckpt.model_path)
+    spec = ckpt.spec
+    if spec is None:
+        raise CheckpointError(f"{ckpt.model_path}: no meta.json beside the model (class names and input kind); "
+                              "evaluate needs the run directory")
+    ev = load_eval_data(ckpt, spec, split, data)
+    out_dir = _out_dir(ckpt.run_dir, ev, out)
+    backend = load_backend(ckpt)
+
     start = time.perf_counter()
-    probs = np.asarray(model.predict(make_inputs(test, batch_size), verbose=0))
+    probs = np.concatenate([backend.predict_proba(b) for b in _batches(ev.x, spec, batch_size)])
     seconds = time.perf_counter() - start
-    y = test.y
-    labels = list(range(len(names)))
-    pred = probs.argmax(axis=1)
-    precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
-    report = {
-        "model": str(ckpt.model_path),
-        "split": "test",
-        "samples": int(len(y)),
-        "loss": round(float(log_loss(y, np.clip(probs, 1e-7, 1.0), labels=labels)), 6),
-        "accuracy": round(float(accuracy_score(y, pred)), 6),
-        "per_class": [
-            {"class": names[i], "precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
-             "f1": round(float(f1[i]), 4), "support": int(support[i])}
-            for i in labels
-        ],
-        "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
-        "seconds": round(seconds, 3),
-    }
-    atomic_write_json(ckpt.run_dir / "evaluation.json", report)
-    report["written_to"] = str(ckpt.run_dir / "evaluation.json")
+    if probs.shape[1] != len(spec.class_names):
+        raise CheckpointError(f"{ckpt.model_path}: the model outputs {probs.shape[1]} classes but its meta.json "
+                              f"names {len(spec.class_names)}")
+
+    report: dict[str, Any] = {"model": str(ckpt.model_path), "data": ev.description, "split": split}
+    report.update(classification_report(ev.y, probs, spec.class_names, top_k))
+    if ev.note:
+        report["note"] = ev.note
+    report["seconds"] = round(seconds, 3)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = _write_reports(out_dir, report, ev, probs, spec, max_error_images)
+    report["files"] = [str(out_dir / f) for f in files]
+    atomic_write_json(out_dir / "evaluation.json", report)
+    report["written_to"] = str(out_dir / "evaluation.json")
     return report
+
+
+def _out_dir(run_dir: Optional[Path], ev: EvalData, out: str | Path | None) -> Path:
+    if out is not None:
+        path = Path(out)
+        if path.exists() and not path.is_dir():
+            raise DataError(f"--out {path}: exists and is not a folder")
+        return path
+    if run_dir is None:
+        raise CheckpointError("the model is not in a run directory; pass --out DIR for the reports")
+    return run_dir if ev.own_test else run_dir / f"evaluation-{ev.name}"
+
+
+def _write_reports(out_dir: Path, report: dict, ev: EvalData, probs: np.ndarray, spec: InputSpec,
+                   max_error_images: int) -> list[str]:
+    from aimodel.evaluation.plots import write_confusion_png, write_errors_png
+
+    names = spec.class_names
+    cm = np.asarray(report["confusion_matrix"])
+    write_per_class_csv(report, out_dir / "per_class.csv")
+    write_confusion_csv(cm, names, out_dir / "confusion_matrix.csv")
+    title = f"{ev.description}: {report['samples']} samples, accuracy {report['accuracy']:.4f}"
+    write_confusion_png(cm, names, out_dir / "confusion_matrix.png", title)
+    wrong = misclassified(ev.y, probs)
+    write_errors_csv(wrong, ev.y, probs, names, out_dir / "errors.csv", inputs=_input_column(ev.x, spec))
+    files = ["evaluation.json", "per_class.csv", "confusion_matrix.csv", "confusion_matrix.png", "errors.csv"]
+    if spec.kind == "image":
+        shown = wrong[:max_error_images]
+        pred = probs.argmax(axis=1)
+        images = [_image(ev.x[i], spec) for i in shown]
+        captions = [f"#{i}: true {names[ev.y[i]]}\npredicted {names[pred[i]]} ({probs[i, pred[i]]:.2f})"
+                    for i in shown]
+        write_errors_png(images, captions, out_dir / "errors.png",
+                         f"most confidently wrong: {len(shown)} of {len(wrong)} errors")
+        files.append("errors.png")
+    return files
+
+
+def _input_column(x: Any, spec: InputSpec) -> Optional[list[str]]:
+    """What errors.csv shows as each sample's ``input``: the text, or the image's file."""
+    if isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype.kind in "OUS":
+        return [str(v) for v in x]
+    return None
+
+
+def _image(sample: Any, spec: InputSpec) -> np.ndarray:
+    if isinstance(sample, np.ndarray) and sample.dtype.kind not in "OUS":
+        return sample
+    from aimodel.inference.images import prepare_image
+
+    return prepare_image(str(sample), spec, polarity="keep", crop=False)
+
+
+def _batches(x: Any, spec: InputSpec, batch_size: int) -> Iterator[Any]:
+    """Model-ready batches of a split, in order (``Split.x`` layout per data kind)."""
+    n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    for begin in range(0, n, batch_size):
+        end = min(n, begin + batch_size)
+        if isinstance(x, dict):  # tabular: column -> values
+            yield {k: np.asarray(v[begin:end]) for k, v in x.items()}
+        elif spec.kind == "text":
+            yield np.asarray(x[begin:end], dtype=object)
+        elif spec.kind == "image" and np.asarray(x[:1]).dtype.kind in "OUS":  # streamed from files
+            yield np.stack([_image(p, spec) for p in x[begin:end]]).astype(np.float32)
+        else:
+            yield np.asarray(x[begin:end], dtype=np.float32)

@@ -1,0 +1,166 @@
+"""Which samples evaluate scores: a split of the run's own data, or another dataset with the same classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from aimodel.data.base import InputSpec
+from aimodel.errors import CheckpointError, DataError
+from aimodel.inference.checkpoint import Checkpoint
+
+SPLITS = ("test", "val", "train")
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class EvalData:
+    """Samples in the model's data kind (``Split.x`` layout) and labels in the model's class order."""
+
+    x: Any
+    y: np.ndarray
+    #: says where the samples come from, for reports ("test split of runs/q/1/config.yaml")
+    description: str
+    #: short name for the default output folder ("test", "val", "my_photos")
+    name: str
+    #: the run's own test split: fingerprint-checked; its reports go into the run directory itself
+    own_test: bool = False
+    note: Optional[str] = None
+
+
+def load_eval_data(ckpt: Checkpoint, spec: InputSpec, split: str = "test",
+                   data: str | Path | None = None) -> EvalData:
+    """Rebuild a split of the run's data, or read ``data`` (a config file or an ``.npz``).
+
+    Raises:
+        DataError: the data cannot be read, has another kind or shape, or has classes the model lacks.
+    """
+    if split not in SPLITS:
+        raise DataError(f"--split: expected one of {', '.join(SPLITS)}, got '{split}'")
+    if data is None:
+        return _own_split(ckpt, split)
+    path = Path(data)
+    if path.suffix.lower() in CONFIG_SUFFIXES:
+        return _config_split(path, spec, split)
+    if path.suffix.lower() == ".npz":
+        return _npz(path, spec, split)
+    if path.is_dir() or path.suffix.lower() in (".csv", ".tsv"):
+        raise DataError(
+            f"--data {path}: evaluating on a folder or CSV file needs the folder/CSV data sources, which this "
+            "version does not have yet; pass an .npz (x, y) or a config file whose dataset reads the data"
+        )
+    if not path.exists():
+        raise DataError(f"--data {path}: no such file or folder")
+    raise DataError(f"--data {path}: expected a config file (.yaml), an .npz, a folder or a CSV file")
+
+
+def _pick(bundle, split: str, where: str):
+    chosen = {"test": bundle.test, "val": bundle.val, "train": bundle.train}[split]
+    if chosen is None:
+        raise DataError(f"{where} has no validation split (dataset.validation_split is 0); use --split test")
+    if len(chosen) == 0:
+        raise DataError(f"the {split} split of {where} is empty")
+    return chosen
+
+
+def _own_split(ckpt: Checkpoint, split: str) -> EvalData:
+    from aimodel.config import load_config
+    from aimodel.data import load_data
+    from aimodel.data.base import fingerprint
+
+    if ckpt.run_dir is None or not (ckpt.run_dir / "config.yaml").is_file():
+        raise CheckpointError(
+            f"{ckpt.model_path}: evaluate needs the run directory (config.yaml and meta.json beside the model) "
+            "to rebuild the test split, or --data with a dataset to score"
+        )
+    config = ckpt.run_dir / "config.yaml"
+    cfg = load_config(config)
+    bundle = load_data(cfg.dataset, cfg.seed)
+    chosen = _pick(bundle, split, str(config))
+    expected = ckpt.meta.get("test_fingerprint")
+    if split == "test" and expected and fingerprint(bundle.test) != expected:
+        raise DataError(
+            f"the test split rebuilt from {config} differs from the one this run was "
+            "trained beside (the data file changed?); refusing to report a score on different data"
+        )
+    note = "the model was trained on these samples: this is not a held-out score" if split == "train" else None
+    return EvalData(chosen.x, chosen.y, f"{split} split of {config}", split, own_test=split == "test", note=note)
+
+
+def _config_split(path: Path, spec: InputSpec, split: str) -> EvalData:
+    from aimodel.config import load_config
+    from aimodel.data import load_data
+
+    cfg = load_config(path)
+    bundle = load_data(cfg.dataset, cfg.seed)
+    chosen = _pick(bundle, split, str(path))
+    what = f"--data {path}"
+    other = bundle.spec
+    if other.kind != spec.kind:
+        raise DataError(f"{what}: {other.kind} data, but the model takes {spec.kind} data")
+    if other.kind in ("image", "sequence") and tuple(other.shape) != tuple(spec.shape):
+        raise DataError(f"{what}: samples of shape {tuple(other.shape)}, but the model takes {tuple(spec.shape)}")
+    y = align_labels(chosen.y, other.class_names, spec.class_names, what)
+    return EvalData(chosen.x, y, f"{split} split of {path}", f"{path.stem}-{split}" if split != "test" else path.stem)
+
+
+def _npz(path: Path, spec: InputSpec, split: str) -> EvalData:
+    """``x, y`` (a whole evaluation set), or else ``x_<split>, y_<split>`` (Keras' mnist.npz layout)."""
+    from aimodel.data.base import to_images, to_labels
+
+    what = f"--data {path}"
+    if not path.is_file():
+        raise DataError(f"{what}: no such file")
+    if spec.kind != "image":
+        raise DataError(f"{what}: .npz files hold images; this model takes {spec.kind} data")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            keys = ("x", "y") if {"x", "y"} <= set(f.files) else (f"x_{split}", f"y_{split}")
+            if not set(keys) <= set(f.files):
+                raise DataError(f"{what}: expected arrays x and y (or {keys[0]} and {keys[1]}); "
+                                f"found {', '.join(f.files) or 'none'}")
+            x, y = f[keys[0]], f[keys[1]]
+            names = [str(n) for n in f["class_names"]] if "class_names" in f.files else None
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{what}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    x, y = to_images(x, f"{what}: {keys[0]}"), to_labels(y, f"{what}: {keys[1]}")
+    if len(x) != len(y) or not len(y):
+        raise DataError(f"{what}: {keys[0]} has {len(x)} samples and {keys[1]} has {len(y)}")
+    if tuple(x.shape[1:]) != tuple(spec.shape):
+        raise DataError(f"{what}: images of shape {tuple(x.shape[1:])}, but the model takes {tuple(spec.shape)}")
+    if names is None:
+        n = len(spec.class_names)
+        if y.min() < 0 or y.max() >= n:
+            raise DataError(f"{what}: labels must be 0..{n - 1} (the model's {n} classes), found "
+                            f"{int(y.min()) if y.min() < 0 else int(y.max())}")
+        names = list(spec.class_names)
+    elif y.min() < 0 or y.max() >= len(names):
+        raise DataError(f"{what}: labels must index class_names (0..{len(names) - 1})")
+    y = align_labels(y, names, spec.class_names, what)
+    name = path.stem if keys == ("x", "y") or split == "test" else f"{path.stem}-{split}"
+    return EvalData(x, y, f"{path} ({keys[0]}, {keys[1]})", name)
+
+
+def align_labels(y: np.ndarray, data_names: Sequence[str], model_names: Sequence[str], what: str) -> np.ndarray:
+    """Relabel ``y`` from the data's class order to the model's, matching classes by name.
+
+    The data may lack some of the model's classes (their support is 0); a class
+    the model does not know is an error naming it.
+    """
+    data_names, model_names = [str(n) for n in data_names], [str(n) for n in model_names]
+    if data_names == model_names:
+        return y
+    used = sorted(set(int(v) for v in np.unique(y)))
+    unknown = [data_names[i] for i in used if data_names[i] not in model_names]
+    if unknown:
+        raise DataError(
+            f"{what}: class(es) {', '.join(map(repr, unknown))} are not classes of the model; "
+            f"the model knows: {', '.join(model_names)}"
+        )
+    mapping = np.array([model_names.index(n) if n in model_names else -1 for n in data_names], np.int64)
+    return mapping[y]
