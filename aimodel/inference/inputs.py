@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from aimodel.data.base import InputSpec
-from aimodel.errors import DataError
+from aimodel.errors import AimodelError, DataError
 from aimodel.registry import Registry
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
@@ -210,6 +210,16 @@ class Preparer:
 
     def prepare(self, item: Item):
         raise NotImplementedError
+
+    def prepare_all(self, items: list[Item]) -> list[tuple[Any, Optional[str]]]:
+        """``(sample, None)`` or ``(None, error message)`` for each item, in order."""
+        return [self._try(item) for item in items]
+
+    def _try(self, item: Item) -> tuple[Any, Optional[str]]:
+        try:
+            return self.prepare(item), None
+        except AimodelError as exc:
+            return None, str(exc)
 
     def stack(self, samples: list):
         return np.stack(samples)

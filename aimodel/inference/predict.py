@@ -94,12 +94,12 @@ class Predictor:
 
     def _predict_chunk(self, items: list[Item], results: list[Prediction], chunk: list[int], k: int) -> None:
         samples, ready = [], []
-        for i in chunk:
-            try:
-                samples.append(self.preparer.prepare(items[i]))
+        for i, (sample, error) in zip(chunk, self.preparer.prepare_all([items[i] for i in chunk])):
+            if error is None:
+                samples.append(sample)
                 ready.append(i)
-            except AimodelError as exc:
-                results[i].error = str(exc)
+            else:
+                results[i].error = error
         if not ready:
             return
         try:
