@@ -303,18 +303,21 @@ def model_summary(config: Path, overrides: tuple[str, ...], as_json: bool) -> No
 @click.option("--split", type=click.Choice(["test", "val", "train"]), default="test", show_default=True,
               help="Which split of the run's data (or of --data) to score.")
 @click.option("--data", type=click.Path(path_type=Path), metavar="CONFIG_OR_PATH",
-              help="Score another dataset with the same classes: a config file (its dataset section) or an "
-                   ".npz (x, y; or x_test, y_test).")
+              help="Score another dataset with the same classes: a config file (its dataset section), an "
+                   ".npz (x, y; or x_test, y_test), a folder of class folders (FOLDER/<class>/<files>) or a "
+                   "CSV file with a label column.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the reports [default: the run directory; <run>/evaluation-<name> for another "
                    "split or --data].")
+@click.option("--label", metavar="NAME", help="For --data FILE.csv: the column with the class [default: the "
+              "run's dataset.label, else 'label'].")
 @click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True,
               help="k of the top-k accuracy.")
 @click.option("--batch-size", "-b", type=click.IntRange(min=1), default=256, show_default=True,
               help="Samples per model call.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def evaluate(checkpoint: Path, split: str, data: Path | None, out: Path | None, top_k: int, batch_size: int,
-             as_json: bool) -> None:
+def evaluate(checkpoint: Path, split: str, data: Path | None, out: Path | None, label: str | None, top_k: int,
+             batch_size: int, as_json: bool) -> None:
     """Score CHECKPOINT (a run directory or a model file in one) and write its reports.
 
     \b
@@ -325,7 +328,8 @@ def evaluate(checkpoint: Path, split: str, data: Path | None, out: Path | None, 
     _import_tensorflow()
     from aimodel.evaluation.evaluate import evaluate as run_evaluate
 
-    report = run_evaluate(checkpoint, split=split, data=data, out=out, top_k=top_k, batch_size=batch_size)
+    report = run_evaluate(checkpoint, split=split, data=data, out=out, top_k=top_k, batch_size=batch_size,
+                          label=label)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

@@ -149,8 +149,10 @@ def test_data_errors_are_clear(run_copy, tmp_path):
     result = _invoke("evaluate", run_copy, "--data", big)
     assert result.exit_code == 1 and "images of shape (28, 28, 1), but the model takes (8, 8, 1)" in result.output
 
-    result = _invoke("evaluate", run_copy, "--data", tmp_path)
-    assert result.exit_code == 1 and "folder or CSV" in result.output and "Traceback" not in result.output
+    (tmp_path / "empty" / "3").mkdir(parents=True)
+    result = _invoke("evaluate", run_copy, "--data", tmp_path / "empty")
+    assert result.exit_code == 1 and "/<class name>/<files> (.png" in result.output and "found none" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_data_config_file_scores_its_test_split(run_copy, tmp_path):

@@ -72,3 +72,12 @@ def test_unreadable_files_raise_data_error(tmp_path, content):
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         prepare_image(tmp_path / "none.png", SPEC)
+
+
+def test_file_already_at_the_model_size_is_not_cropped(tmp_path):
+    arr = np.zeros((8, 8), np.uint8)
+    arr[1:7, 5] = 200  # an off-centre stroke, as in a dataset sample saved as a file
+    Image.fromarray(arr).save(tmp_path / "sample.png")
+    np.testing.assert_array_equal(prepare_image(tmp_path / "sample.png", SPEC)[..., 0], arr)
+    Image.fromarray(255 - arr).save(tmp_path / "inverted.png")  # polarity is still matched
+    np.testing.assert_array_equal(prepare_image(tmp_path / "inverted.png", SPEC)[..., 0], arr)

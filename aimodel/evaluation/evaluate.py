@@ -25,19 +25,22 @@ def evaluate(
     top_k: int = 3,
     batch_size: int = 256,
     max_error_images: int = 24,
+    label: Optional[str] = None,
 ) -> dict:
     """Score a model and write its reports.
 
     Args:
         checkpoint: a run directory or a model file inside one.
         split: ``test`` (default), ``val`` or ``train`` of the run's data (or of ``data``).
-        data: another dataset with the model's classes: a config file (its dataset section)
-            or an ``.npz`` (``x, y``, or ``x_test, y_test``).
+        data: another dataset with the model's classes: a config file (its dataset section),
+            an ``.npz`` (``x, y``, or ``x_test, y_test``), a folder of class folders, or a CSV
+            file with a label column; folders and CSV files are read as ``predict`` reads them.
         out: folder for the reports. Default: the run directory for its own test split,
             ``<run>/evaluation-<split>`` for another split, ``<run>/evaluation-<data name>`` for ``data``.
         top_k: k of the top-k accuracy.
         batch_size: samples per model call.
         max_error_images: how many misclassified images ``errors.png`` shows.
+        label: for a CSV ``data``, its class column (default: the run's ``dataset.label``, else ``label``).
 
     Returns:
         The report written to ``evaluation.json`` (loss, accuracy, top-k accuracy,
@@ -50,9 +53,9 @@ def evaluate(
     if spec is None:
         raise CheckpointError(f"{ckpt.model_path}: no meta.json beside the model (class names and input kind); "
                               "evaluate needs the run directory")
-    ev = load_eval_data(ckpt, spec, split, data)
-    out_dir = _out_dir(ckpt.run_dir, ev, out)
     backend = load_backend(ckpt)
+    ev = load_eval_data(ckpt, spec, split, data, input_dtypes=backend.input_dtypes(), label=label)
+    out_dir = _out_dir(ckpt.run_dir, ev, out)
 
     start = time.perf_counter()
     probs = np.concatenate([backend.predict_proba(b) for b in _batches(ev.x, spec, batch_size)])
@@ -97,7 +100,7 @@ def _write_reports(out_dir: Path, report: dict, ev: EvalData, probs: np.ndarray,
     title = f"{ev.description}: {report['samples']} samples, accuracy {report['accuracy']:.4f}"
     write_confusion_png(cm, names, out_dir / "confusion_matrix.png", title)
     wrong = misclassified(ev.y, probs)
-    write_errors_csv(wrong, ev.y, probs, names, out_dir / "errors.csv", inputs=_input_column(ev.x, spec))
+    write_errors_csv(wrong, ev.y, probs, names, out_dir / "errors.csv", inputs=ev.inputs or _input_column(ev.x, spec))
     files = ["evaluation.json", "per_class.csv", "confusion_matrix.csv", "confusion_matrix.png", "errors.csv"]
     if spec.kind == "image":
         shown = wrong[:max_error_images]

@@ -29,11 +29,20 @@ class EvalData:
     #: the run's own test split: fingerprint-checked; its reports go into the run directory itself
     own_test: bool = False
     note: Optional[str] = None
+    #: each sample's file or CSV line, when it came from files (shown in errors.csv)
+    inputs: Optional[list[str]] = None
 
 
-def load_eval_data(ckpt: Checkpoint, spec: InputSpec, split: str = "test",
-                   data: str | Path | None = None) -> EvalData:
-    """Rebuild a split of the run's data, or read ``data`` (a config file or an ``.npz``).
+def load_eval_data(ckpt: Checkpoint, spec: InputSpec, split: str = "test", data: str | Path | None = None,
+                   *, input_dtypes: Optional[dict[str, str]] = None, label: Optional[str] = None) -> EvalData:
+    """Rebuild a split of the run's data, or read ``data``: a config file, an ``.npz``, a folder or a CSV.
+
+    Folders (``<class>/<files>``) and CSV files are read the way ``predict`` reads
+    them, so the score is the one predict would get on those files.
+
+    Args:
+        input_dtypes: the model's input dtypes (numeric or string table columns).
+        label: the CSV column with the class (default: the run's ``dataset.label``, else ``label``).
 
     Raises:
         DataError: the data cannot be read, has another kind or shape, or has classes the model lacks.
@@ -47,14 +56,34 @@ def load_eval_data(ckpt: Checkpoint, spec: InputSpec, split: str = "test",
         return _config_split(path, spec, split)
     if path.suffix.lower() == ".npz":
         return _npz(path, spec, split)
-    if path.is_dir() or path.suffix.lower() in (".csv", ".tsv"):
-        raise DataError(
-            f"--data {path}: evaluating on a folder or CSV file needs the folder/CSV data sources, which this "
-            "version does not have yet; pass an .npz (x, y) or a config file whose dataset reads the data"
-        )
+    if path.is_dir():
+        from aimodel.evaluation.files import read_class_folders
+
+        x, y, inputs = read_class_folders(path, spec, input_dtypes or {})
+        return EvalData(x, y, f"{path} (class folders)", path.name, inputs=inputs)
+    if path.suffix.lower() in (".csv", ".tsv") and path.is_file():
+        from aimodel.evaluation.files import read_labelled_csv
+
+        x, y, inputs = read_labelled_csv(path, spec, input_dtypes or {}, label or _run_label(ckpt) or "label")
+        return EvalData(x, y, str(path), path.stem, inputs=inputs)
     if not path.exists():
         raise DataError(f"--data {path}: no such file or folder")
     raise DataError(f"--data {path}: expected a config file (.yaml), an .npz, a folder or a CSV file")
+
+
+def _run_label(ckpt: Checkpoint) -> Optional[str]:
+    """The label column the run was trained with, if its dataset was a table."""
+    import yaml
+
+    config = ckpt.run_dir / "config.yaml" if ckpt.run_dir else None
+    if config is None or not config.is_file():
+        return None
+    try:
+        dataset = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("dataset") or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    value = dataset.get("label")
+    return value if isinstance(value, str) else None
 
 
 def _pick(bundle, split: str, where: str):

@@ -50,12 +50,17 @@ def prepare_image(
     For grayscale "ink" data (digits, MNIST: light strokes on a dark background),
     a photo of dark ink on light paper is inverted (``polarity="auto"``) and,
     with ``crop``, its background is removed and the strokes are cropped and
-    padded to take the same share of the frame as in the training images.
+    padded to take the same share of the frame as in the training images; a
+    file already at the model's input size is only inverted if needed, not cropped.
     """
     from PIL import Image
 
     height, width, channels = spec.shape
     arr = read_image(path, channels)
+    if arr.shape[:2] == (height, width):
+        # Already the model's size: a sample in the training format (a dataset image saved as a
+        # file), not a photo; cropping and re-inking it would only distort it.
+        crop = False
     if channels == 1 and spec.background is not None:
         arr = _match_ink(arr[..., 0], spec, polarity, crop)[..., None]
     if arr.shape[:2] != (height, width):

@@ -1,0 +1,82 @@
+"""Labelled evaluation data from files, read exactly as ``predict`` reads them.
+
+``--data FOLDER``: ``FOLDER/<class name>/<files>`` (searched recursively; image
+files for image models, ``.txt`` for text models). ``--data FILE.csv``: one
+row per sample with a label column (tabular and text models).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from aimodel.data.base import InputSpec
+from aimodel.errors import DataError
+from aimodel.evaluation.sources import align_labels
+from aimodel.inference.inputs import FOLDER_SUFFIXES, Item, _read_csv, make_preparer, text_column
+
+#: bad files listed in the error message
+SHOWN = 5
+
+
+def _prepare(items: list[Item], spec: InputSpec, input_dtypes: dict[str, str], what: str):
+    preparer = make_preparer(spec, input_dtypes)
+    prepared = preparer.prepare_all(items)
+    bad = [error for _, error in prepared if error]
+    if bad:
+        more = f" (and {len(bad) - SHOWN} more)" if len(bad) > SHOWN else ""
+        raise DataError(f"{what}: {len(bad)} input(s) cannot be used{more}: " + "; ".join(bad[:SHOWN]))
+    x = preparer.stack([sample for sample, _ in prepared])
+    if spec.kind == "image":  # the Split layout: uint8 pixels
+        x = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return x
+
+
+def read_class_folders(folder: Path, spec: InputSpec, input_dtypes: dict[str, str]):
+    """Samples, labels in the model's class order (classes matched by folder name), and file names."""
+    what = f"--data {folder}"
+    suffixes = FOLDER_SUFFIXES.get(spec.kind)
+    if spec.kind not in ("image", "text"):
+        raise DataError(f"{what}: class folders hold images or .txt files; this model takes {spec.kind} data")
+    classes = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    items, labels, names = [], [], []
+    for d in classes:
+        files = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                       and not any(part.startswith(".") for part in p.relative_to(d).parts))
+        if not files:
+            continue
+        names.append(d.name)
+        items += [Item(str(p), value=p) for p in files]
+        labels += [len(names) - 1] * len(files)
+    if not items:
+        raise DataError(f"{what}: expected {folder}/<class name>/<files> ({' '.join(suffixes)}); found none")
+    y = align_labels(np.asarray(labels, np.int64), names, spec.class_names, what)
+    return _prepare(items, spec, input_dtypes, what), y, [i.name for i in items]
+
+
+def read_labelled_csv(path: Path, spec: InputSpec, input_dtypes: dict[str, str], label: str):
+    """Rows of a CSV with a label column: samples, labels in the model's class order, and row names."""
+    what = f"--data {path}"
+    if spec.kind not in ("tabular", "text"):
+        raise DataError(f"{what}: CSV files hold tables or texts; this model takes {spec.kind} data")
+    fields, rows = _read_csv(path)
+    if label not in fields:
+        raise DataError(f"{what}: no label column '{label}' (pass --label NAME); the file has: {', '.join(fields)}")
+    if not rows:
+        raise DataError(f"{what}: no data rows under the header")
+    values = [row[label].strip() for _, row in rows]
+    if any(not v for v in values):
+        line = next(line for (line, _), v in zip(rows, values) if not v)
+        raise DataError(f"{path}:{line}: empty label")
+    names = sorted(set(values))
+    if spec.kind == "text":
+        column = text_column([f for f in fields if f != label], spec, None, path)
+        items = [Item(f"{path}:{line}", value=row.get(column) or "") for line, row in rows]
+    else:
+        missing = [c for c in (getattr(spec, "columns", None) or []) if c not in fields]
+        if missing:
+            raise DataError(f"{what}: missing column(s) {', '.join(missing)} that the model was trained on")
+        items = [Item(f"{path}:{line}", value=row) for line, row in rows]
+    y = align_labels(np.asarray([names.index(v) for v in values], np.int64), names, spec.class_names, what)
+    return _prepare(items, spec, input_dtypes, what), y, [i.name for i in items]
