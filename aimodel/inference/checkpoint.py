@@ -13,11 +13,14 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from aimodel.data.base import InputSpec
 from aimodel.errors import CheckpointError
 from aimodel.registry import Registry
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RUN_MODELS = ("best.keras", "last.keras")
 
@@ -27,7 +30,7 @@ class ModelBackend(Protocol):
 
     path: Path
 
-    def predict_proba(self, batch: Any) -> "np.ndarray":  # noqa: F821
+    def predict_proba(self, batch: Any) -> "np.ndarray":
         """Class probabilities ``(N, n_classes)`` for one batch of prepared inputs.
 
         ``batch`` is what :mod:`aimodel.inference.inputs` stacks for the model's
@@ -118,7 +121,7 @@ def load_backend(ckpt: Checkpoint) -> ModelBackend:
     return BACKENDS.get(ckpt.format)(ckpt.model_path)
 
 
-def class_probabilities(out) -> "np.ndarray":  # noqa: F821
+def class_probabilities(out) -> "np.ndarray":
     """Bring a classifier's output to ``(N, n_classes)`` float probabilities.
 
     A two-class model may end in one sigmoid unit, ``(N, 1)`` = P(class 1);

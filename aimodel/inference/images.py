@@ -53,8 +53,6 @@ def prepare_image(
     padded to take the same share of the frame as in the training images; a
     file already at the model's input size is only inverted if needed, not cropped.
     """
-    from PIL import Image
-
     height, width, channels = spec.shape
     arr = read_image(path, channels)
     if arr.shape[:2] == (height, width):
