@@ -116,6 +116,8 @@ def _write_reports(out_dir: Path, report: dict, ev: EvalData, probs: np.ndarray,
 
 def _input_column(x: Any, spec: InputSpec) -> Optional[list[str]]:
     """What errors.csv shows as each sample's ``input``: the text, or the image's file."""
+    if hasattr(x, "absolute"):  # image files streamed by a folder source
+        return [str(x.absolute(i)) for i in range(len(x))]
     if isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype.kind in "OUS":
         return [str(v) for v in x]
     return None
@@ -138,7 +140,7 @@ def _batches(x: Any, spec: InputSpec, batch_size: int) -> Iterator[Any]:
             yield {k: np.asarray(v[begin:end]) for k, v in x.items()}
         elif spec.kind == "text":
             yield np.asarray(x[begin:end], dtype=object)
-        elif spec.kind == "image" and np.asarray(x[:1]).dtype.kind in "OUS":  # streamed from files
-            yield np.stack([_image(p, spec) for p in x[begin:end]]).astype(np.float32)
+        elif hasattr(x, "load"):  # image files of a folder source, decoded as training decoded them
+            yield x.load(range(begin, end)).astype(np.float32)
         else:
             yield np.asarray(x[begin:end], dtype=np.float32)

@@ -14,7 +14,7 @@ import numpy as np
 from aimodel.data.base import InputSpec
 from aimodel.errors import DataError
 from aimodel.evaluation.sources import align_labels
-from aimodel.inference.inputs import FOLDER_SUFFIXES, Item, _read_csv, make_preparer, text_column
+from aimodel.inference.inputs import FOLDER_SUFFIXES, Item, _read_csv, column_names, make_preparer, text_column
 
 #: bad files listed in the error message
 SHOWN = 5
@@ -72,9 +72,9 @@ def read_labelled_csv(path: Path, spec: InputSpec, input_dtypes: dict[str, str],
     names = sorted(set(values))
     if spec.kind == "text":
         column = text_column([f for f in fields if f != label], spec, None, path)
-        items = [Item(f"{path}:{line}", value=row.get(column) or "") for line, row in rows]
+        items = [Item(f"{path}:{line}", value=(row.get(column) or "").strip()) for line, row in rows]
     else:
-        missing = [c for c in (getattr(spec, "columns", None) or []) if c not in fields]
+        missing = [c for c in column_names(spec) if c not in fields]
         if missing:
             raise DataError(f"{what}: missing column(s) {', '.join(missing)} that the model was trained on")
         items = [Item(f"{path}:{line}", value=row) for line, row in rows]

@@ -10,7 +10,7 @@ import numpy as np
 
 from aimodel.data.base import InputSpec
 from aimodel.errors import CheckpointError, DataError
-from aimodel.inference.checkpoint import Checkpoint
+from aimodel.inference.checkpoint import Checkpoint, run_dataset_key
 
 SPLITS = ("test", "val", "train")
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -64,26 +64,13 @@ def load_eval_data(ckpt: Checkpoint, spec: InputSpec, split: str = "test", data:
     if path.suffix.lower() in (".csv", ".tsv") and path.is_file():
         from aimodel.evaluation.files import read_labelled_csv
 
-        x, y, inputs = read_labelled_csv(path, spec, input_dtypes or {}, label or _run_label(ckpt) or "label")
+        if spec.kind == "text" and not getattr(spec, "text_column", None):
+            spec.text_column = run_dataset_key(ckpt, "text_column")
+        x, y, inputs = read_labelled_csv(path, spec, input_dtypes or {}, label or run_dataset_key(ckpt, "label") or "label")
         return EvalData(x, y, str(path), path.stem, inputs=inputs)
     if not path.exists():
         raise DataError(f"--data {path}: no such file or folder")
     raise DataError(f"--data {path}: expected a config file (.yaml), an .npz, a folder or a CSV file")
-
-
-def _run_label(ckpt: Checkpoint) -> Optional[str]:
-    """The label column the run was trained with, if its dataset was a table."""
-    import yaml
-
-    config = ckpt.run_dir / "config.yaml" if ckpt.run_dir else None
-    if config is None or not config.is_file():
-        return None
-    try:
-        dataset = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("dataset") or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    value = dataset.get("label")
-    return value if isinstance(value, str) else None
 
 
 def _pick(bundle, split: str, where: str):
@@ -99,6 +86,7 @@ def _own_split(ckpt: Checkpoint, split: str) -> EvalData:
     from aimodel.config import load_config
     from aimodel.data import load_data
     from aimodel.data.base import fingerprint
+    from aimodel.data.records import recorded_test_split
 
     if ckpt.run_dir is None or not (ckpt.run_dir / "config.yaml").is_file():
         raise CheckpointError(
@@ -107,10 +95,12 @@ def _own_split(ckpt: Checkpoint, split: str) -> EvalData:
         )
     config = ckpt.run_dir / "config.yaml"
     cfg = load_config(config)
-    bundle = load_data(cfg.dataset, cfg.seed)
-    chosen = _pick(bundle, split, str(config))
+    # File sources list their test files in split.json (files added later cannot change the test set).
+    chosen = recorded_test_split(ckpt.run_dir, cfg, ckpt.spec) if split == "test" and ckpt.spec else None
+    if chosen is None:
+        chosen = _pick(load_data(cfg.dataset, cfg.seed), split, str(config))
     expected = ckpt.meta.get("test_fingerprint")
-    if split == "test" and expected and fingerprint(bundle.test) != expected:
+    if split == "test" and expected and fingerprint(chosen) != expected:
         raise DataError(
             f"the test split rebuilt from {config} differs from the one this run was "
             "trained beside (the data file changed?); refusing to report a score on different data"

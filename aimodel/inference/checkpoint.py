@@ -112,6 +112,21 @@ def resolve_checkpoint(path: str | Path | None, runs_root: str | Path = "runs") 
     return Checkpoint(model_path=model_path, run_dir=run_dir, meta=meta, format=fmt)
 
 
+def run_dataset_key(ckpt: Checkpoint, key: str) -> Optional[str]:
+    """A string key of the run's ``dataset`` section (``label``, ``text_column``), or None."""
+    import yaml
+
+    config = ckpt.run_dir / "config.yaml" if ckpt.run_dir else None
+    if config is None or not config.is_file():
+        return None
+    try:
+        dataset = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("dataset") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    value = dataset.get(key) if isinstance(dataset, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _known_formats() -> str:
     return ", ".join(getattr(BACKENDS.get(n), "description", n) for n in BACKENDS)
 
@@ -191,10 +206,13 @@ class KerasBackend:
                 # One feature-matrix input: stack the columns in their given order.
                 stacked = np.stack([np.asarray(v, np.float32) for v in batch.values()], axis=1)
                 return _match_rank(stacked, next(iter(shapes.values())))
-            missing = [name for name in shapes if name not in batch]
+            # Keys stay the column names (the model's dict keys); Keras input names replace "/".
+            by_input = {key.replace("/", "_"): key for key in batch}
+            missing = [name for name in shapes if name not in by_input]
             if missing:
                 raise CheckpointError(f"{self.path}: the model's input(s) {', '.join(missing)} were not provided")
-            return {name: _match_rank(np.asarray(batch[name]), shape) for name, shape in shapes.items()}
+            return {by_input[name]: _match_rank(np.asarray(batch[by_input[name]]), shape)
+                    for name, shape in shapes.items()}
         if len(shapes) != 1:
             raise CheckpointError(f"{self.path}: the model takes {len(shapes)} named inputs ({', '.join(shapes)})")
         return _match_rank(np.asarray(batch), next(iter(shapes.values())))

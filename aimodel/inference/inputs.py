@@ -149,10 +149,9 @@ def _csv_items(path: Path, spec: InputSpec, column: Optional[str]) -> list[Item]
             raise DataError(f"{path}: no data rows under the header")
         if spec.kind == "text":
             column = text_column(fields, spec, column, path)
-            values = [row.get(column) or "" for _, row in rows]
+            values = [(row.get(column) or "").strip() for _, row in rows]
         else:
-            columns = list(getattr(spec, "columns", None) or [])
-            missing = [c for c in columns if c not in fields]
+            missing = [c for c in column_names(spec) if c not in fields]
             if missing:
                 raise DataError(f"{path}: missing column(s) {', '.join(missing)} that the model was trained on; "
                                 f"the file has: {', '.join(fields)}")
@@ -262,12 +261,39 @@ class TextPreparer(Preparer):
         return np.asarray(samples, dtype=object)
 
 
+def column_names(spec: InputSpec) -> list[str]:
+    """The trained feature columns, in order (``spec.columns``: names, ``{"name", "type"}`` dicts or a mapping)."""
+    declared = getattr(spec, "columns", None) or []
+    if isinstance(declared, dict):
+        return list(declared)
+    return [c if isinstance(c, str) else str(c.get("name")) for c in declared]
+
+
+def column_kinds(spec: InputSpec, input_dtypes: dict[str, str]) -> dict[str, str]:
+    """Column -> ``numeric`` or ``categorical``, from the spec or else from the model's input dtypes."""
+    declared = getattr(spec, "columns", None) or list(input_dtypes)
+    if isinstance(declared, dict):
+        declared = [{"name": k, "type": v} for k, v in declared.items()]
+    kinds = {}
+    for item in declared:
+        name = item if isinstance(item, str) else str(item.get("name"))
+        given = None if isinstance(item, str) else (item.get("type") or item.get("kind"))
+        if given is None:  # Keras input names replace "/" (not allowed in names)
+            given = "categorical" if input_dtypes.get(name.replace("/", "_")) == "string" else "numeric"
+        kinds[name] = "categorical" if given in ("categorical", "category", "string", "str") else "numeric"
+    return kinds
+
+
 @PREPARERS.register("tabular")
 class TabularPreparer(Preparer):
     """CSV rows -> typed cells of the trained columns: float32 for numeric inputs, str for categorical."""
 
+    def __init__(self, spec, input_dtypes, **options):
+        super().__init__(spec, input_dtypes, **options)
+        self.kinds = column_kinds(spec, input_dtypes)
+
     def columns(self) -> list[str]:
-        return list(getattr(self.spec, "columns", None) or self.input_dtypes)
+        return list(self.kinds)
 
     def prepare(self, item: Item):
         if not isinstance(item.value, dict):
@@ -277,7 +303,8 @@ class TabularPreparer(Preparer):
             cell = item.value.get(col)
             if cell is None:
                 raise DataError(f"{item.name}: missing column '{col}'")
-            if self.input_dtypes.get(col) == "string":
+            cell = cell.strip()  # as the CSV source reads training cells
+            if self.kinds[col] == "categorical":
                 out[col] = cell
                 continue
             try:
@@ -293,7 +320,7 @@ class TabularPreparer(Preparer):
     def stack(self, samples):
         cols = self.columns()
         return {c: np.asarray([s[c] for s in samples],
-                              dtype=object if self.input_dtypes.get(c) == "string" else np.float32) for c in cols}
+                              dtype=object if self.kinds[c] == "categorical" else np.float32) for c in cols}
 
 
 @PREPARERS.register("sequence")
