@@ -20,5 +20,9 @@ train: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# aimodel versus plain Keras, side by side (about 10 minutes on 2 cores); writes benchmarks/results.md.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
 clean:
 	rm -rf $(VENV) runs build *.egg-info .pytest_cache

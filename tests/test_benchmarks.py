@@ -1,0 +1,65 @@
+"""The benchmark harness's own logic (the benchmarks themselves run with `make bench`)."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from benchmarks import data, report
+from benchmarks.figures import Figure
+from benchmarks.harness import alternate, median
+
+
+def _idx(path, array):
+    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def test_read_idx_round_trips_images_and_labels(tmp_path):
+    images = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    _idx(tmp_path / "i.gz", images)
+    _idx(tmp_path / "l.gz", np.array([7, 0, 9]))
+    assert np.array_equal(data.read_idx(tmp_path / "i.gz"), images)
+    assert data.read_idx(tmp_path / "l.gz").tolist() == [7, 0, 9]
+
+
+def test_read_idx_rejects_a_truncated_file(tmp_path):
+    header = struct.pack(">BBBBI", 0, 0, 8, 1, 10)
+    (tmp_path / "bad.gz").write_bytes(gzip.compress(header + b"\x01\x02"))
+    with pytest.raises(ValueError, match="holds 2 bytes"):
+        data.read_idx(tmp_path / "bad.gz")
+
+
+def test_prepare_splits_mnist_8000_2000(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    _idx(tmp_path / data.IMAGES, rng.integers(0, 256, (10000, 2, 2)))
+    _idx(tmp_path / data.LABELS, np.arange(10000) % 10)
+    monkeypatch.setenv("AIMODEL_MNIST_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "OUT", tmp_path / "out")
+    path, what = data.prepare()
+    with np.load(path) as f:
+        assert f["x_train"].shape == (8000, 2, 2) and f["x_test"].shape == (2000, 2, 2)
+        assert f["y_test"][0] == 8000 % 10
+    assert "MNIST" in what
+
+
+def test_alternate_swaps_the_order_every_repetition():
+    order = []
+    out = alternate(4, {"peer": None, "aimodel": None}, lambda side, _, rep: order.append(side) or rep)
+    assert order == ["peer", "aimodel", "aimodel", "peer"] * 2
+    assert out == {"peer": [0, 1, 2, 3], "aimodel": [0, 1, 2, 3]}
+    assert median([3.0, None, 1.0, 2.0]) == 2.0
+
+
+def test_report_shows_unmet_and_unmeasured_targets():
+    meta = {"machine": {"cpu_model": "X", "cores_used": 2, "cores_online": 4, "pinned_cpus": [0, 1],
+                        "memory_gb": 8, "os": "Linux", "python": "3.11"},
+            "settings": {"reps": 3}, "data": "d", "started": "now", "seconds": 1.0,
+            "load_start": [], "load_end": []}
+    figures = [Figure("1", "throughput", "≥ 1.5×", 120.0, 100.0, "samples/s", 1.2, met=False),
+               Figure("6", "memory", "report", status="not measured yet (needs X)")]
+    md = report.render(figures, meta)
+    assert "| 1 | throughput | 120 samples/s | 100 samples/s | 1.20× | ≥ 1.5× | **not met** |" in md
+    assert "not measured yet (needs X)" in md
+    assert "Tried:" in md
