@@ -93,7 +93,8 @@ def seed_training(ctx: Context) -> list[Figure]:
                     "epoch_seconds": [round(s, 3) for s in b["epoch_seconds"]],
                     "test_accuracy": round(b["test_accuracy"], 4)}
         run = ctx.run_dir(f"seed-{rep}")
-        p = ctx.aimodel("train", SEED_CONFIG, "--set", f"dataset.path={npz}",
+        # A new seed per repetition, so aimodel's accuracy varies from run to run as the peer's does.
+        p = ctx.aimodel("train", SEED_CONFIG, "--set", f"dataset.path={npz}", "--set", f"seed={42 + rep}",
                         "--set", f"training.epochs={ctx.epochs}", "--run-dir", str(run),
                         name=f"aimodel-seed-{rep}")
         s = json.loads((run / "summary.json").read_text())
@@ -114,10 +115,10 @@ def seed_training(ctx: Context) -> list[Figure]:
                 details={"runs": res, "fastest_run": {k: max(r["samples_per_s"] for r in v) for k, v in res.items()}})
     f1.met = f1.ratio is not None and f1.ratio >= 1.5
     diff = (acc["aimodel"] - acc["peer"]) * 100
-    # Two standard errors of an accuracy near 98% measured on 2,000 images: about ±0.6 points.
+    # Two standard errors of the difference of two accuracies near 98%, each on 2,000 images.
     f1b = Figure("1b", f"Test accuracy after {ctx.epochs} epochs, same model (final epoch)",
-                 "within ±0.6 points", acc["aimodel"], acc["peer"], "accuracy", None,
-                 met=abs(diff) <= 0.6,
+                 "within ±0.8 points", acc["aimodel"], acc["peer"], "accuracy", None,
+                 met=abs(diff) <= 0.8,
                  details={"difference_points": round(diff, 2),
                           "spread": {k: _spread([r["test_accuracy"] for r in v]) for k, v in res.items()}})
     f2 = Figure("2", "End-to-end wall time of the training command (incl. TensorFlow import)", "≤ 1.0×",
@@ -194,7 +195,7 @@ def startup(ctx: Context) -> list[Figure]:
             return ctx.python("peer_predict_one.py", str(run / "best.keras"), image, name=f"peer-predict1-{rep}").wall
         return ctx.aimodel("predict", image, "--model", str(run), name=f"aimodel-predict1-{rep}").wall
 
-    res = alternate(ctx.reps, {"peer": None, "aimodel": None}, one)
+    res = alternate(max(5, ctx.reps), {"peer": None, "aimodel": None}, one)
     a, p = median(res["aimodel"]), median(res["peer"])
     f4b = Figure("4b", "`aimodel predict one.png` vs a minimal load-and-predict script", "≤ 1.2×",
                  round(a, 3), round(p, 3), "s", _ratio(a, p),

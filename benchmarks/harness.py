@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +57,8 @@ class Runner:
         # Both sides get the same environment: no TF start-up log lines, no GPU.
         self.env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1")
         self.log = OUT / "logs"
-        self.log.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.log, ignore_errors=True)
+        self.log.mkdir(parents=True)
         self.count = 0
 
     def run(self, cmd: list[str], name: str) -> Proc:
@@ -134,6 +136,3 @@ def _memory_gb() -> float | None:
         pass
     return None
 
-
-def as_dict(obj) -> dict:
-    return asdict(obj)
