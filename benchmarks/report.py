@@ -59,6 +59,12 @@ def render(figures: list[Figure], meta: dict) -> str:
         f"- Data: {meta['data']}",
         f"- Date: {meta['started']}; total {meta['seconds']:.0f} s; load average (1, 5, 15 min) "
         f"at start {meta['load_start']}, at end {meta['load_end']}",
+    ]
+    if meta["load_start"] and max(meta["load_start"][0], (meta["load_end"] or [0])[0]) > m["cores_used"]:
+        lines.append(f"- **Busy machine**: the load average exceeded the {m['cores_used']} cores used, so other "
+                     "work shared the CPUs; alternation spreads it over both sides, but single figures are "
+                     "noisy. Rerun on an idle machine for stable numbers.")
+    lines += [
         "",
         "| # | figure | aimodel | peer | ratio | target | result |",
         "|---|---|---|---|---|---|---|",
