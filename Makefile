@@ -20,7 +20,7 @@ train: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# aimodel versus plain Keras, side by side (8–11 minutes on 2 cores); writes benchmarks/results.md.
+# aimodel versus plain Keras, side by side (5–11 minutes on 2 cores); writes benchmarks/results.md.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
