@@ -149,7 +149,7 @@ def restore(model, run_dir: Path, state: RunState) -> None:
 
     The model is rebuilt from ``config.yaml`` rather than deserialized, so a
     resumed run can change ``training.epochs`` (the schedule is recomputed),
-    and loading never needs ``safe_mode=False``.
+    and loading keeps Keras' safe mode on.
     """
     import keras
 
