@@ -5,13 +5,14 @@ The public API is importable without loading TensorFlow::
     import aimodel
     cfg = aimodel.load_config("configs/quickstart.yaml", ["training.epochs=3"])
     result = aimodel.train(cfg)
+    result = aimodel.resume(result.run_dir, overrides=["training.epochs=40"])  # extend it
     report = aimodel.evaluate(result.run_dir)
     preds = aimodel.predict(["examples/digit_7.png"], model=result.run_dir)
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_config", "train", "evaluate", "predict"]
+__all__ = ["__version__", "load_config", "train", "resume", "evaluate", "predict"]
 
 
 def __getattr__(name):
@@ -24,6 +25,10 @@ def __getattr__(name):
         from aimodel.training.runner import train
 
         return train
+    if name == "resume":
+        from aimodel.training.runner import resume
+
+        return resume
     if name == "evaluate":
         from aimodel.evaluation.evaluate import evaluate
 

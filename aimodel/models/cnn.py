@@ -7,7 +7,8 @@ from typing import Annotated, Literal, Optional
 from pydantic import Field, model_validator
 
 from aimodel.config.base import Section
-from aimodel.models.common import Activation, ModelBase, dense_stack, require, rule, weight_kwargs
+from aimodel.config.base import rule
+from aimodel.models.common import Activation, ModelBase, dense_stack, require, weight_kwargs
 from aimodel.models.registry import ARCHITECTURES
 
 PositiveInt = Annotated[int, Field(ge=1)]

@@ -64,14 +64,3 @@ def require(condition: bool, message: str) -> None:
     """Raise a ConfigError with ``message`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(message)
-
-
-def rule(key: str, message: str):
-    """A rule between keys of a section, reported at ``key`` (relative to the section).
-
-    Raise the returned error from a pydantic ``model_validator``; the loader
-    shows the message at the key path the user wrote.
-    """
-    from pydantic_core import PydanticCustomError
-
-    return PydanticCustomError("cross_field", "{message}", {"message": message, "key": key})

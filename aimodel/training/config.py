@@ -10,14 +10,8 @@ from __future__ import annotations
 from typing import Literal, Optional, Union
 
 from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
 
-from aimodel.config.base import Section
-
-
-def _rule(key: str, message: str) -> PydanticCustomError:
-    """A cross-field error reported at ``key`` within the section that raises it."""
-    return PydanticCustomError("cross_field", "{message}", {"message": message, "key": key})
+from aimodel.config.base import Section, rule
 
 
 class LrScheduleConfig(Section):
@@ -55,7 +49,7 @@ class LrScheduleConfig(Section):
             if getattr(self, key) == type(self).model_fields[key].default:
                 continue  # spelling out a default is harmless
             users = [t for t, keys in _SCHEDULE_KEYS.items() if key in keys]
-            raise _rule(
+            raise rule(
                 key,
                 f"is not used by lr_schedule.type {self.type!r} (only by {' and '.join(users)}); "
                 "remove it or change the type",
@@ -148,29 +142,29 @@ class TrainingConfig(Section):
     @model_validator(mode="after")
     def _cross_field(self):
         if self.lr_schedule.warmup_epochs >= self.epochs:
-            raise _rule(
+            raise rule(
                 "lr_schedule.warmup_epochs",
                 f"must be less than training.epochs ({self.epochs}), got {self.lr_schedule.warmup_epochs}",
             )
         if self.lr_schedule.type == "cosine" and self.lr_schedule.min_lr >= self.learning_rate:
-            raise _rule(
+            raise rule(
                 "lr_schedule.min_lr",
                 f"must be less than training.learning_rate ({self.learning_rate}), "
                 f"got {self.lr_schedule.min_lr}",
             )
         if self.nesterov and self.optimizer != "sgd":
-            raise _rule("nesterov", f"applies to optimizer sgd only, not {self.optimizer!r}")
+            raise rule("nesterov", f"applies to optimizer sgd only, not {self.optimizer!r}")
         if self.gradient_clip_norm is not None and self.gradient_clip_value is not None:
-            raise _rule(
+            raise rule(
                 "gradient_clip_value",
                 "set either training.gradient_clip_norm or training.gradient_clip_value, not both",
             )
         if isinstance(self.class_weight, dict):
             for cls, weight in self.class_weight.items():
                 if not weight > 0:
-                    raise _rule(f"class_weight.{cls}", f"must be > 0, got {weight}")
+                    raise rule(f"class_weight.{cls}", f"must be > 0, got {weight}")
                 if isinstance(cls, int) and cls < 0:
-                    raise _rule(f"class_weight.{cls}", "class indices start at 0")
+                    raise rule(f"class_weight.{cls}", "class indices start at 0")
         return self
 
     def monitors(self, has_validation: bool) -> tuple[str, str]:
