@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from aimodel.config import config_from_dict
-from aimodel.data.base import DataBundle, InputSpec, Split
+from aimodel.data.base import DataBundle, Split
+from aimodel.data.spec import InputSpec
 
 GOOD = ["great", "wonderful", "superb", "lovely", "brilliant"]
 BAD = ["awful", "boring", "dreadful", "dull", "terrible"]

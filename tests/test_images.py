@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aimodel.data.base import InputSpec
+from aimodel.data.spec import InputSpec
 from aimodel.errors import DataError
 from aimodel.inference.images import prepare_image
 

@@ -106,7 +106,8 @@ def test_regularisers_mixed_precision_and_xla(tmp_path):
 
 
 def test_class_weights_balanced_and_by_name():
-    from aimodel.data.base import DataBundle, InputSpec, Split
+    from aimodel.data.base import DataBundle, Split
+    from aimodel.data.spec import InputSpec
     from aimodel.errors import ConfigError
     from aimodel.training.runner import class_weights
 

@@ -1,6 +1,7 @@
 """Data sources (one module per family) and the tf.data pipeline."""
 
-from aimodel.data.base import DATASETS, DataBundle, InputSpec, Split
+from aimodel.data.base import DATASETS, DataBundle, Split
+from aimodel.data.spec import InputSpec
 
 
 def load_data(cfg, seed: int) -> DataBundle:

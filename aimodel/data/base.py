@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal, Optional
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional
 
 from pydantic import Field
 
 from aimodel.config.base import Section
+from aimodel.data.spec import InputSpec
 from aimodel.errors import DataError
 from aimodel.registry import Registry
 
@@ -45,6 +47,11 @@ class DatasetBase(Section):
         description="Fraction of the training data held out for validation "
         "(stratified, seeded). 0 turns validation off.",
     )
+
+
+def absolute_path(path: Optional[Path]) -> Optional[Path]:
+    """A field validator for dataset paths: saved run configs must still find the file from elsewhere."""
+    return path.expanduser().resolve() if path is not None else None
 
 
 @dataclass
@@ -77,43 +84,6 @@ def take(x, idx):
     if isinstance(x, dict):
         return {k: v[idx] for k, v in x.items()}
     return x[idx]
-
-
-@dataclass
-class InputSpec:
-    """What the model expects, saved beside it (meta.json) so predict can prepare raw inputs.
-
-    ``kind`` selects the preprocessing builder (``aimodel.data.preprocessing.INPUTS``)
-    and which architectures fit (each builder's ``kinds``). ``shape`` is one raw
-    sample's shape: images (H, W, C); sequences (T, F); text () (one string).
-    """
-
-    kind: Literal["image", "text", "tabular", "sequence"]
-    shape: tuple[int, ...]
-    class_names: list[str]
-    #: "dark" when images are light ink on a dark background (MNIST, digits).
-    background: Optional[Literal["dark", "light"]] = None
-    #: Median share of the image side that the ink's bounding box spans.
-    content_fraction: Optional[float] = None
-    #: Median share of pixels that are ink (> 30% of the image's maximum).
-    ink_coverage: Optional[float] = None
-    #: Tabular: one ``{"name": ..., "type": "numeric" | "categorical"}`` per feature column, in order.
-    columns: Optional[list[dict]] = None
-    #: Text: vocabulary size and tokens per sample for the model's TextVectorization.
-    max_tokens: Optional[int] = None
-    sequence_length: Optional[int] = None
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "InputSpec":
-        import dataclasses
-
-        known = {f.name for f in dataclasses.fields(cls)}
-        data = {k: v for k, v in data.items() if k in known}  # newer meta.json keys are ignored
-        data["shape"] = tuple(data["shape"])
-        return cls(**data)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, stratified_split
+from aimodel.data.base import DATASETS, DatasetBase, finish_bundle, stratified_split
 from aimodel.data.options import ImageOptions, apply_image_options
 
 

@@ -16,8 +16,9 @@ from typing import Literal, Optional, Union
 
 from pydantic import DirectoryPath, Field, field_validator
 
-from aimodel.data.base import DATASETS, DatasetBase, InputSpec, Split, finish_bundle, stratified_indices
-from aimodel.data.npz import _absolute
+from aimodel.data.base import DATASETS, DatasetBase, absolute_path, Split, finish_bundle, stratified_indices
+from aimodel.data.spec import InputSpec
+from aimodel.data.files import TEXT_SUFFIXES
 from aimodel.data.options import ImageOptions, TextOptions
 from aimodel.errors import DataError
 
@@ -36,11 +37,11 @@ class FolderBase(DatasetBase):
         "counted and listed in the run directory's data.json).",
     )
 
-    _abs = field_validator("path")(_absolute)
+    _abs = field_validator("path")(absolute_path)
 
 
 class ImageFolderDataset(ImageOptions, FolderBase):
-    """Images (.png .jpg .jpeg .bmp .gif) in class folders, streamed from disk while training."""
+    """Images (.png .jpg .jpeg .bmp .gif .tif .webp .ppm ...) in class folders, streamed from disk while training."""
 
     name: Literal["image_folder"] = "image_folder"
     cache: Optional[Union[Literal["memory"], Path]] = Field(
@@ -52,11 +53,11 @@ class ImageFolderDataset(ImageOptions, FolderBase):
     @field_validator("cache")
     @classmethod
     def _cache_absolute(cls, v):
-        return _absolute(v) if isinstance(v, Path) else v
+        return absolute_path(v) if isinstance(v, Path) else v
 
 
 class TextFolderDataset(TextOptions, FolderBase):
-    """UTF-8 ``.txt`` files in class folders, for text classification."""
+    """UTF-8 ``.txt`` (or ``.text``) files in class folders, for text classification."""
 
     name: Literal["text_folder"] = "text_folder"
 
@@ -169,10 +170,12 @@ def _check_classes_after_skipping(items, class_names, root: Path, what: str):
 
 @DATASETS.register("image_folder")
 def load_image_folder(cfg: ImageFolderDataset, seed: int):
-    from aimodel.data.imagefiles import GRAY_MODES, IMAGE_EXTENSIONS, ImageFiles, scan_images
+    from aimodel.data.files import IMAGE_SUFFIXES
+    from aimodel.data.imagefiles import ImageFiles, scan_images
+    from aimodel.data.images import GRAY_MODES
 
     root = cfg.path
-    class_names, found, ignored = discover(root, IMAGE_EXTENSIONS)
+    class_names, found, ignored = discover(root, IMAGE_SUFFIXES)
     skipped: list[tuple[str, str]] = []
     sizes: Counter = Counter()
     modes: Counter = Counter()
@@ -238,7 +241,7 @@ def load_text_folder(cfg: TextFolderDataset, seed: int):
     import numpy as np
 
     root = cfg.path
-    class_names, found, ignored = discover(root, (".txt",))
+    class_names, found, ignored = discover(root, TEXT_SUFFIXES)
     skipped: list[tuple[str, str]] = []
     loaded: dict[str, list] = {}
     for split, items in found.items():

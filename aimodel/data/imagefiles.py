@@ -1,9 +1,9 @@
 """Image files on disk: checking them, and decoding them on demand while training.
 
-Decoding uses the same code as ``aimodel predict`` (``inference.images``), so a
-photo is prepared for the model exactly as the training files were: EXIF
-rotation, transparency onto white, 16-bit and palette images converted, then
-resized to the model's size.
+Decoding is :mod:`aimodel.data.images`, the code ``aimodel predict`` reads files
+with, so a photo is prepared for the model exactly as the training files were:
+EXIF rotation, transparency onto white, 16-bit and palette images converted,
+then resized to the model's size.
 """
 
 from __future__ import annotations
@@ -18,23 +18,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from aimodel.data.images import check_image, decode_file
 from aimodel.errors import DataError
 
 log = logging.getLogger(__name__)
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-#: Pillow modes with one channel of information.
-GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
-
-
-def decode_file(path: str | Path, height: int, width: int, channels: int) -> np.ndarray:
-    """One image file as uint8 (height, width, channels), prepared like predict prepares photos."""
-    from aimodel.inference.images import _resize, read_image
-
-    arr = read_image(path, channels)
-    if arr.shape[:2] != (height, width):
-        arr = _resize(arr, height, width)
-    return np.clip(np.rint(arr), 0, 255).astype(np.uint8).reshape(height, width, channels)
 
 
 class ImageFiles:
@@ -125,26 +112,6 @@ class ScanResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
 
 
-def check_image(path: Path) -> tuple[Optional[tuple[int, int, str]], Optional[str]]:
-    """((height, width, mode), None) for a readable image, or (None, reason)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            width, height, mode = img.width, img.height, img.mode
-            if img.format == "JPEG":
-                img.draft(img.mode, (64, 64))  # decodes at reduced scale: fast, still reads every byte
-            img.load()
-    except UnidentifiedImageError:
-        return None, "not an image Pillow can read"
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return None, f"corrupt or truncated ({msg})"
-    if width < 1 or height < 1:
-        return None, "has no pixels"
-    return (height, width, mode), None
-
-
 def scan_images(paths: Sequence[Path], on_bad_file: str, root: Path) -> ScanResult:
     """Open and fully decode every file once, in a few threads.
 
@@ -176,25 +143,3 @@ def _rel(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
-
-
-def convert_images(x: np.ndarray, image_size: Optional[Sequence[int]], color_mode: str) -> np.ndarray:
-    """Resize and change channels of an in-memory uint8 (N, H, W, C) array, as predict would."""
-    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
-    want_c = {"grayscale": 1, "rgb": 3}.get(color_mode, 1 if channels == 1 else 3 if channels in (3, 4) else channels)
-    want_h, want_w = (int(image_size[0]), int(image_size[1])) if image_size else (height, width)
-    if (want_h, want_w, want_c) == (height, width, channels):
-        return x
-    from PIL import Image
-
-    from aimodel.inference.images import _resize
-
-    out = np.empty((len(x), want_h, want_w, want_c), np.uint8)
-    for i, img in enumerate(x):
-        if channels != want_c:
-            pil = Image.fromarray(img[..., 0] if channels == 1 else img[..., :3])
-            img = np.asarray(pil.convert("L" if want_c == 1 else "RGB")).reshape(height, width, want_c)
-        if (height, width) != (want_h, want_w):
-            img = _resize(img.astype(np.float32), want_h, want_w)
-        out[i] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    return out

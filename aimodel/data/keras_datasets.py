@@ -24,8 +24,9 @@ from typing import Callable, Literal, Optional
 
 from pydantic import Field, FilePath, field_validator
 
-from aimodel.data.base import DATASETS, DatasetBase, InputSpec, Split, finish_bundle, stratified_split, to_images
-from aimodel.data.npz import _absolute, read_npz
+from aimodel.data.base import DATASETS, DatasetBase, absolute_path, Split, finish_bundle, stratified_split, to_images
+from aimodel.data.spec import InputSpec
+from aimodel.data.npz import read_npz
 from aimodel.data.options import ImageOptions, TextOptions, apply_image_options
 from aimodel.errors import DataError
 
@@ -86,7 +87,7 @@ class MnistDataset(_KerasImages):
         "by default the Keras cache, downloading if needed.",
     )
 
-    _abs = field_validator("path")(_absolute)
+    _abs = field_validator("path")(absolute_path)
 
 
 @DATASETS.register("mnist")
@@ -111,7 +112,7 @@ class FashionMnistDataset(_KerasImages):
         "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz); default: the Keras cache.",
     )
 
-    _abs = field_validator("path")(_absolute)
+    _abs = field_validator("path")(absolute_path)
 
 
 def _read_idx(path: Path, images: bool):
@@ -171,7 +172,7 @@ class Cifar10Dataset(_KerasImages):
         "default: the Keras cache.",
     )
 
-    _abs = field_validator("path")(_absolute)
+    _abs = field_validator("path")(absolute_path)
 
 
 class Cifar100Dataset(_KerasImages):
@@ -185,7 +186,7 @@ class Cifar100Dataset(_KerasImages):
     )
     label_mode: Literal["fine", "coarse"] = Field("fine", description="fine: 100 classes; coarse: 20 superclasses.")
 
-    _abs = field_validator("path")(_absolute)
+    _abs = field_validator("path")(absolute_path)
 
 
 def _cifar_members(path: Path, wanted: list[str], optional: list[str]) -> dict[str, bytes]:
@@ -299,7 +300,7 @@ class _KerasText(TextOptions, DatasetBase):
         "the sequences back into text; default: the Keras cache.",
     )
 
-    _abs_wi = field_validator("word_index")(_absolute)
+    _abs_wi = field_validator("word_index")(absolute_path)
 
 
 class ImdbDataset(_KerasText):
@@ -308,7 +309,7 @@ class ImdbDataset(_KerasText):
     name: Literal["imdb"] = "imdb"
     path: Optional[FilePath] = Field(None, description="A local imdb.npz (Keras' layout); default: the Keras cache.")
 
-    _abs = field_validator("path")(_absolute)
+    _abs = field_validator("path")(absolute_path)
 
 
 class ReutersDataset(_KerasText):
@@ -318,7 +319,7 @@ class ReutersDataset(_KerasText):
     path: Optional[FilePath] = Field(None, description="A local reuters.npz (Keras' layout); default: the Keras cache.")
     test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out as the test split (stratified, seeded).")
 
-    _abs = field_validator("path")(_absolute)
+    _abs = field_validator("path")(absolute_path)
 
 
 def _word_index(cfg, dataset: str) -> dict[int, str]:

@@ -7,16 +7,11 @@ from typing import Literal, Optional
 
 from pydantic import Field, FilePath, field_validator
 
-from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, to_images, to_labels
+from aimodel.data.base import DATASETS, DatasetBase, Split, absolute_path, finish_bundle, to_images, to_labels
 from aimodel.data.options import ImageOptions, apply_image_options
 from aimodel.errors import DataError
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
-
-
-def _absolute(path: Optional[Path]) -> Optional[Path]:
-    # Saved run configs must still find the file when evaluate runs from elsewhere.
-    return path.expanduser().resolve() if path is not None else None
 
 
 class NpzDataset(ImageOptions, DatasetBase):
@@ -28,7 +23,7 @@ class NpzDataset(ImageOptions, DatasetBase):
         None, description="Names of classes 0..N-1; defaults to the label numbers."
     )
 
-    _abs = field_validator("path")(_absolute)
+    _abs = field_validator("path")(absolute_path)
 
 
 def read_npz(path: Path, class_names: Optional[list[str]], validation_split: float, seed: int):

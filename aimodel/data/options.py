@@ -7,6 +7,7 @@ from typing import Literal, Optional
 from pydantic import Field, field_validator
 
 from aimodel.config.base import Section
+from aimodel.data.spec import DEFAULT_MAX_TOKENS, DEFAULT_SEQUENCE_LENGTH
 
 
 class AugmentConfig(Section):
@@ -60,13 +61,13 @@ class ImageOptions(Section):
 class TextOptions(Section):
     """Keys of every text source (read by the model's TextVectorization)."""
 
-    max_tokens: int = Field(20000, ge=3, description="Vocabulary size, learned from the training split.")
-    sequence_length: int = Field(200, ge=1, description="Tokens per sample (longer texts are cut, shorter padded).")
+    max_tokens: int = Field(DEFAULT_MAX_TOKENS, ge=3, description="Vocabulary size, learned from the training split.")
+    sequence_length: int = Field(DEFAULT_SEQUENCE_LENGTH, ge=1, description="Tokens per sample (longer texts are cut, shorter padded).")
 
 
 def apply_image_options(bundle, cfg) -> None:
     """Resize/convert the in-memory images of ``bundle`` as ``cfg`` (an ImageOptions) asks."""
-    from aimodel.data.imagefiles import convert_images
+    from aimodel.data.images import convert_images
 
     if cfg.image_size is None and cfg.color_mode == "auto":
         return

@@ -9,14 +9,15 @@ is text instead (``Split.x`` is that column's strings).
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Literal, Optional
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
-from aimodel.data.base import DATASETS, DatasetBase, InputSpec, Split, finish_bundle, stratified_split
-from aimodel.data.npz import _absolute
+from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, stratified_split
+from aimodel.data.files import read_csv
+from aimodel.data.npz import absolute_path
+from aimodel.data.spec import InputSpec
 from aimodel.data.options import TextOptions
 from aimodel.errors import DataError
 
@@ -44,7 +45,7 @@ class CsvDataset(TextOptions, DatasetBase):
     test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out as the test split (stratified, seeded).")
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
 
-    _abs = field_validator("path", "train_path", "test_path")(_absolute)
+    _abs = field_validator("path", "train_path", "test_path")(absolute_path)
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -56,34 +57,6 @@ class CsvDataset(TextOptions, DatasetBase):
             raise ValueError("dataset.text_column classifies text; it cannot be combined with "
                              "dataset.features or dataset.categorical")
         return self
-
-
-def read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows as strings; a row with the wrong number of fields is an error naming its line."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            header = next(reader, None)
-            if header is None:
-                raise DataError(f"{path}: empty file (expected a header row)")
-            header = [h.strip() for h in header]
-            rows = []
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}")
-                rows.append(row)
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
-    if not rows:
-        raise DataError(f"{path}: has a header but no rows")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DataError(f"{path}: column name(s) {', '.join(dupes)} appear more than once in the header")
-    return header, rows
 
 
 def _column(path: Path, header: list[str], rows, name: str, what: str) -> list[str]:
@@ -116,7 +89,8 @@ def load_csv(cfg: CsvDataset, seed: int):
     import numpy as np
 
     train_file = cfg.path or cfg.train_path
-    header, rows = read_csv(train_file, cfg.delimiter)
+    train_table = read_csv(train_file, cfg.delimiter)
+    header, rows = train_table.header, train_table.rows
     train_labels = _column(train_file, header, rows, cfg.label, "dataset.label")
     empty = [i for i, v in enumerate(train_labels) if v == ""]
     if empty:
@@ -172,14 +146,16 @@ def load_csv(cfg: CsvDataset, seed: int):
 
     train = table(train_file, header, rows)
     if cfg.test_path is not None:
-        test = table(cfg.test_path, *read_csv(cfg.test_path, cfg.delimiter))
+        test_table = read_csv(cfg.test_path, cfg.delimiter)
+        test = table(cfg.test_path, test_table.header, test_table.rows)
     else:
         train, test = stratified_split(train.x, train.y, cfg.test_split, seed, "dataset.test_split")
     if cfg.text_column is not None:
         spec = InputSpec(kind="text", shape=(), class_names=names, max_tokens=cfg.max_tokens,
-                         sequence_length=cfg.sequence_length)
+                         sequence_length=cfg.sequence_length, text_column=cfg.text_column,
+                         label_column=cfg.label)
     else:
         spec = InputSpec(kind="tabular", shape=(len(features),), class_names=names,
-                         columns=[{"name": c, "type": kinds[c]} for c in features])
+                         columns=[{"name": c, "type": kinds[c]} for c in features], label_column=cfg.label)
     notes = {"source": "csv", "files": [str(train_file)] + ([str(cfg.test_path)] if cfg.test_path else [])}
     return finish_bundle(train, test, names, cfg.validation_split, seed, spec=spec, notes=notes)

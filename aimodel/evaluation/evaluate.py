@@ -8,7 +8,7 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from aimodel.data.base import InputSpec
+from aimodel.data.spec import InputSpec
 from aimodel.errors import CheckpointError, DataError
 from aimodel.evaluation.metrics import classification_report
 from aimodel.evaluation.reports import misclassified, write_confusion_csv, write_errors_csv, write_per_class_csv

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from aimodel.data.base import InputSpec
+from aimodel.data.spec import InputSpec
 from aimodel.errors import DataError
-from aimodel.evaluation.sources import align_labels
-from aimodel.inference.inputs import FOLDER_SUFFIXES, Item, _read_csv, column_names, make_preparer, text_column
+from aimodel.data.files import FOLDER_SUFFIXES, read_csv
+from aimodel.evaluation.labels import align_labels
+from aimodel.inference.collect import Item, column_names, text_column
+from aimodel.inference.prepare import make_preparer
 
 #: bad files listed in the error message
 SHOWN = 5
@@ -60,11 +62,10 @@ def read_labelled_csv(path: Path, spec: InputSpec, input_dtypes: dict[str, str],
     what = f"--data {path}"
     if spec.kind not in ("tabular", "text"):
         raise DataError(f"{what}: CSV files hold tables or texts; this model takes {spec.kind} data")
-    fields, rows = _read_csv(path)
+    table = read_csv(path)
+    fields, rows = table.header, table.records()
     if label not in fields:
         raise DataError(f"{what}: no label column '{label}' (pass --label NAME); the file has: {', '.join(fields)}")
-    if not rows:
-        raise DataError(f"{what}: no data rows under the header")
     values = [row[label].strip() for _, row in rows]
     if any(not v for v in values):
         line = next(line for (line, _), v in zip(rows, values) if not v)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
-from aimodel.data.base import InputSpec
+from aimodel.data.spec import InputSpec
 from aimodel.errors import CheckpointError, DataError
-from aimodel.inference.checkpoint import Checkpoint, run_dataset_key
+from aimodel.evaluation.files import read_class_folders, read_labelled_csv
+from aimodel.evaluation.labels import align_labels
+from aimodel.inference.checkpoint import Checkpoint
 
 SPLITS = ("test", "val", "train")
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -57,16 +59,10 @@ def load_eval_data(ckpt: Checkpoint, spec: InputSpec, split: str = "test", data:
     if path.suffix.lower() == ".npz":
         return _npz(path, spec, split)
     if path.is_dir():
-        from aimodel.evaluation.files import read_class_folders
-
         x, y, inputs = read_class_folders(path, spec, input_dtypes or {})
         return EvalData(x, y, f"{path} (class folders)", path.name, inputs=inputs)
     if path.suffix.lower() in (".csv", ".tsv") and path.is_file():
-        from aimodel.evaluation.files import read_labelled_csv
-
-        if spec.kind == "text" and not getattr(spec, "text_column", None):
-            spec.text_column = run_dataset_key(ckpt, "text_column")
-        x, y, inputs = read_labelled_csv(path, spec, input_dtypes or {}, label or run_dataset_key(ckpt, "label") or "label")
+        x, y, inputs = read_labelled_csv(path, spec, input_dtypes or {}, label or spec.label_column or "label")
         return EvalData(x, y, str(path), path.stem, inputs=inputs)
     if not path.exists():
         raise DataError(f"--data {path}: no such file or folder")
@@ -163,23 +159,3 @@ def _npz(path: Path, spec: InputSpec, split: str) -> EvalData:
     y = align_labels(y, names, spec.class_names, what)
     name = path.stem if keys == ("x", "y") or split == "test" else f"{path.stem}-{split}"
     return EvalData(x, y, f"{path} ({keys[0]}, {keys[1]})", name)
-
-
-def align_labels(y: np.ndarray, data_names: Sequence[str], model_names: Sequence[str], what: str) -> np.ndarray:
-    """Relabel ``y`` from the data's class order to the model's, matching classes by name.
-
-    The data may lack some of the model's classes (their support is 0); a class
-    the model does not know is an error naming it.
-    """
-    data_names, model_names = [str(n) for n in data_names], [str(n) for n in model_names]
-    if data_names == model_names:
-        return y
-    used = sorted(set(int(v) for v in np.unique(y)))
-    unknown = [data_names[i] for i in used if data_names[i] not in model_names]
-    if unknown:
-        raise DataError(
-            f"{what}: class(es) {', '.join(map(repr, unknown))} are not classes of the model; "
-            f"the model knows: {', '.join(model_names)}"
-        )
-    mapping = np.array([model_names.index(n) if n in model_names else -1 for n in data_names], np.int64)
-    return mapping[y]

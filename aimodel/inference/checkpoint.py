@@ -9,13 +9,12 @@ SavedModel) is a new class registered in :data:`BACKENDS`, not an if-chain.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
-from aimodel.data.base import InputSpec
+from aimodel.data.spec import InputSpec
 from aimodel.errors import CheckpointError
 from aimodel.registry import Registry
 
@@ -33,7 +32,7 @@ class ModelBackend(Protocol):
     def predict_proba(self, batch: Any) -> "np.ndarray":
         """Class probabilities ``(N, n_classes)`` for one batch of prepared inputs.
 
-        ``batch`` is what :mod:`aimodel.inference.inputs` stacks for the model's
+        ``batch`` is what :mod:`aimodel.inference.prepare` stacks for the model's
         data kind: float32 pixels ``(N, H, W, C)``, strings ``(N,)``, a dict of
         column arrays, or float32 sequences ``(N, T, F)``.
         """
@@ -57,12 +56,11 @@ class Checkpoint:
     def spec(self) -> Optional[InputSpec]:
         if "input" not in self.meta:
             return None
-        # Keep only the fields this version knows, so a newer meta.json still loads.
-        known = {f.name for f in dataclasses.fields(InputSpec)}
-        spec = InputSpec.from_json({k: v for k, v in self.meta["input"].items() if k in known})
-        for key, value in self.meta["input"].items():
-            if key not in known:
-                setattr(spec, key, value)  # kind-specific extras (columns, text_column, ...)
+        spec = InputSpec.from_json(self.meta["input"])
+        if "label_column" not in self.meta["input"] and spec.kind in ("text", "tabular"):
+            # Runs trained before meta.json recorded the CSV columns: read them from the saved config.
+            spec.text_column = spec.text_column or _run_dataset_key(self.run_dir, "text_column")
+            spec.label_column = _run_dataset_key(self.run_dir, "label")
         return spec
 
 
@@ -112,11 +110,11 @@ def resolve_checkpoint(path: str | Path | None, runs_root: str | Path = "runs") 
     return Checkpoint(model_path=model_path, run_dir=run_dir, meta=meta, format=fmt)
 
 
-def run_dataset_key(ckpt: Checkpoint, key: str) -> Optional[str]:
-    """A string key of the run's ``dataset`` section (``label``, ``text_column``), or None."""
+def _run_dataset_key(run_dir: Optional[Path], key: str) -> Optional[str]:
+    """A string key of the run's saved ``dataset`` section, or None."""
     import yaml
 
-    config = ckpt.run_dir / "config.yaml" if ckpt.run_dir else None
+    config = run_dir / "config.yaml" if run_dir else None
     if config is None or not config.is_file():
         return None
     try:

@@ -1,4 +1,4 @@
-"""Read a user's image file and make it look like the training data."""
+"""Make a user's image file look like the training data (reading it is :mod:`aimodel.data.images`)."""
 
 from __future__ import annotations
 
@@ -7,39 +7,10 @@ from typing import Literal
 
 import numpy as np
 
-from aimodel.data.base import InputSpec
-from aimodel.errors import DataError
+from aimodel.data.images import read_image, resize_image
+from aimodel.data.spec import InputSpec
 
 Polarity = Literal["auto", "keep", "invert"]
-
-
-def read_image(path: str | Path, channels: int) -> np.ndarray:
-    """Decode any Pillow-readable file to float32 (H, W, channels), 0..255.
-
-    EXIF rotation is applied; transparency is composited onto white paper.
-    """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not an image") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float32)
-        img = Image.fromarray(np.clip(arr / max(arr.max(), 1) * 255, 0, 255).astype(np.uint8))
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(paper, rgba)
-    img = img.convert("L" if channels == 1 else "RGB")
-    arr = np.asarray(img, dtype=np.float32)
-    return arr[..., None] if arr.ndim == 2 else arr
 
 
 def prepare_image(
@@ -62,19 +33,8 @@ def prepare_image(
     if channels == 1 and spec.background is not None:
         arr = _match_ink(arr[..., 0], spec, polarity, crop)[..., None]
     if arr.shape[:2] != (height, width):
-        arr = _resize(arr, height, width)
+        arr = resize_image(arr, height, width)
     return arr
-
-
-def _resize(arr: np.ndarray, height: int, width: int) -> np.ndarray:
-    from PIL import Image
-
-    channels = arr.shape[-1] if arr.ndim == 3 else 1
-    img = Image.fromarray(np.clip(arr.reshape(arr.shape[0], arr.shape[1], channels).squeeze(-1)
-                                  if channels == 1 else arr, 0, 255).astype(np.uint8))
-    # BOX averages when shrinking (like the 4×4 pooling that made sklearn's digits).
-    img = img.resize((width, height), Image.Resampling.BOX if img.width > width else Image.Resampling.BICUBIC)
-    return np.asarray(img, dtype=np.float32).reshape(height, width, channels)
 
 
 def _match_ink(gray: np.ndarray, spec: InputSpec, polarity: Polarity, crop: bool) -> np.ndarray:
@@ -118,7 +78,7 @@ def _match_stroke_width(canvas: np.ndarray, spec: InputSpec) -> np.ndarray:
 
     height, width = spec.shape[0], spec.shape[1]
     target = spec.ink_coverage
-    best = _resize(canvas[..., None], height, width)
+    best = resize_image(canvas[..., None], height, width)
     if not target:
         return best[..., 0]
 
@@ -129,7 +89,7 @@ def _match_stroke_width(canvas: np.ndarray, spec: InputSpec) -> np.ndarray:
     img = Image.fromarray(canvas.astype(np.uint8))
     step = max(1, canvas.shape[0] // (4 * max(height, width)))
     for size in range(1 + 2 * step, canvas.shape[0] // 3, 2 * step):
-        small = _resize(np.asarray(img.filter(ImageFilter.MaxFilter(size | 1)), np.float32)[..., None], height, width)
+        small = resize_image(np.asarray(img.filter(ImageFilter.MaxFilter(size | 1)), np.float32)[..., None], height, width)
         gap = abs(coverage(small) - target)
         if gap >= best_gap:
             break

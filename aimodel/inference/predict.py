@@ -9,12 +9,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from aimodel.data.base import InputSpec
+from aimodel.data.spec import InputSpec
 from aimodel.errors import AimodelError, CheckpointError
-from aimodel.inference.checkpoint import (Checkpoint, ModelBackend, load_backend, resolve_checkpoint,
-                                         run_dataset_key)
+from aimodel.inference.checkpoint import Checkpoint, ModelBackend, load_backend, resolve_checkpoint
 from aimodel.inference.images import Polarity
-from aimodel.inference.inputs import Item, collect_items, make_preparer
+from aimodel.inference.collect import Item, collect_items
+from aimodel.inference.prepare import make_preparer
 
 
 @dataclass
@@ -70,9 +70,6 @@ class Predictor:
         self.checkpoint = resolve_checkpoint(model, runs_root)
         self.backend: ModelBackend = load_backend(self.checkpoint)
         self.spec = self.checkpoint.spec or _spec_from_backend(self.backend)
-        if self.spec.kind == "text" and not getattr(self.spec, "text_column", None):
-            # The CSV column the run trained on is the first guess for CSV inputs.
-            self.spec.text_column = run_dataset_key(self.checkpoint, "text_column")
         self.preparer = make_preparer(self.spec, self.backend.input_dtypes(), polarity=polarity, crop=crop)
 
     def predict(self, inputs: Sequence[str | Path] = (), *, texts: Sequence[str] = (), top_k: int = 3,

@@ -16,11 +16,9 @@ import re
 
 from aimodel.data.base import DataBundle
 from aimodel.data.preprocessing import INPUTS
+from aimodel.data.spec import DEFAULT_MAX_TOKENS, DEFAULT_SEQUENCE_LENGTH
 from aimodel.errors import ConfigError, DataError
 
-#: Used when the dataset does not say (``spec.max_tokens`` / ``spec.sequence_length``).
-DEFAULT_MAX_TOKENS = 20000
-DEFAULT_SEQUENCE_LENGTH = 200
 
 
 def spec_only(bundle: DataBundle) -> bool:
@@ -38,8 +36,8 @@ def text_inputs(bundle: DataBundle, cfg):
     from keras import layers
 
     spec = bundle.spec
-    max_tokens = int(getattr(spec, "max_tokens", None) or DEFAULT_MAX_TOKENS)
-    length = int(getattr(spec, "sequence_length", None) or DEFAULT_SEQUENCE_LENGTH)
+    max_tokens = int(spec.max_tokens or DEFAULT_MAX_TOKENS)
+    length = int(spec.sequence_length or DEFAULT_SEQUENCE_LENGTH)
     inputs = keras.Input(shape=(), dtype="string", name="text")
     vectorize = layers.TextVectorization(
         max_tokens=max_tokens, output_mode="int", output_sequence_length=length, name="vectorize"

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from aimodel.config.schema import Config
-from aimodel.data.base import DATASETS, DataBundle, InputSpec, Split
+from aimodel.data.base import DATASETS, DataBundle, Split
+from aimodel.data.spec import InputSpec
 
 _DIGITS = [str(i) for i in range(10)]
 _FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",

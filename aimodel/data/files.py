@@ -1,0 +1,83 @@
+"""File kinds and the CSV reader, shared by training sources and by evaluate/predict.
+
+One list of suffixes per data kind, so a folder that trains is a folder that
+predicts, and one CSV reader, so a table reads the same in both.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from aimodel.errors import DataError
+
+#: Every format Pillow decodes that aimodel reads as an image (training folders and predict alike).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
+TEXT_SUFFIXES = (".txt", ".text")
+TABLE_SUFFIXES = (".csv", ".tsv")
+SEQUENCE_SUFFIXES = (".npy",)
+#: what a folder is searched for, by data kind
+FOLDER_SUFFIXES = {"image": IMAGE_SUFFIXES, "text": TEXT_SUFFIXES, "tabular": TABLE_SUFFIXES,
+                   "sequence": SEQUENCE_SUFFIXES}
+
+
+@dataclass
+class Table:
+    """A CSV file read as strings: header names (stripped), rows, and each row's line number."""
+
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+
+    def records(self) -> list[tuple[int, dict]]:
+        """``(line number, {column: cell})`` per row."""
+        return [(line, dict(zip(self.header, row))) for line, row in zip(self.lines, self.rows)]
+
+
+def read_csv(path: Path, delimiter: Optional[str] = None) -> Table:
+    """Read a CSV file with a header row.
+
+    Args:
+        delimiter: the field separator; default ``\\t`` for ``.tsv`` files, else ``,``.
+
+    Raises:
+        DataError: naming the file (and line) for an empty file, a header without
+            rows, a row with the wrong number of fields, a repeated column name,
+            a file that is not UTF-8 text or not CSV.
+    """
+    path = Path(path)
+    if delimiter is None:
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"{path}: empty file (expected a header row)")
+            header = [h.strip() for h in header]
+            rows, lines = [], []
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}")
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a CSV file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not rows:
+        raise DataError(f"{path}: has a header but no rows")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{path}: column name(s) {', '.join(dupes)} appear more than once in the header")
+    return Table(header, rows, lines)

@@ -1,0 +1,62 @@
+"""What a model expects as input: :class:`InputSpec`, saved beside every model (``meta.json``).
+
+Every field any part of aimodel reads is declared here, once: data sources fill
+it, the model's input builders complete it (``vocab_size``), training writes it
+to ``meta.json``, and evaluate, predict and exports read it back. Nobody adds
+attributes to a spec on the fly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+from typing import Literal, Optional
+
+#: Text defaults, used by the text sources' schema and when an older spec does not say.
+DEFAULT_MAX_TOKENS = 20000
+DEFAULT_SEQUENCE_LENGTH = 200
+
+DataKind = Literal["image", "text", "tabular", "sequence"]
+
+
+@dataclass
+class InputSpec:
+    """What the model expects, saved beside it (meta.json) so predict can prepare raw inputs.
+
+    ``kind`` selects the preprocessing builder (``aimodel.data.preprocessing.INPUTS``)
+    and which architectures fit (each builder's ``kinds``). ``shape`` is one raw
+    sample's shape: images (H, W, C); sequences (T, F); tabular (n_columns,);
+    text () (one string).
+    """
+
+    kind: DataKind
+    shape: tuple[int, ...]
+    class_names: list[str]
+    #: Images: "dark" when images are light ink on a dark background (MNIST, digits).
+    background: Optional[Literal["dark", "light"]] = None
+    #: Images: median share of the image side that the ink's bounding box spans.
+    content_fraction: Optional[float] = None
+    #: Images: median share of pixels that are ink (> 30% of the image's maximum).
+    ink_coverage: Optional[float] = None
+    #: Tabular: one ``{"name": ..., "type": "numeric" | "categorical"}`` per feature column, in order.
+    columns: Optional[list[dict]] = None
+    #: Text: vocabulary size asked for and tokens per sample of the model's TextVectorization.
+    max_tokens: Optional[int] = None
+    sequence_length: Optional[int] = None
+    #: Text: the learned vocabulary's size (padding and out-of-vocabulary ids included),
+    #: set by the text input builder for the embedding layer.
+    vocab_size: Optional[int] = None
+    #: Text from a CSV: the column that held the text in training (predict looks for it first).
+    text_column: Optional[str] = None
+    #: CSV sources: the column that held the class label in training (evaluate --data looks for it).
+    label_column: Optional[str] = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "InputSpec":
+        known = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}  # newer meta.json keys are ignored
+        data["shape"] = tuple(data["shape"])
+        return cls(**data)
