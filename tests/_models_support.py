@@ -93,10 +93,14 @@ def dataset(split: Split, batch_size=8):
     return tf.data.Dataset.from_tensor_slices((x, split.y)).batch(batch_size)
 
 
-def step_save_reload(model, bundle: DataBundle, tmp_path: Path, epochs: int = 1, steps: int | None = 1):
-    """Train (one step by default), save, reload in safe mode; assert identical predictions."""
+def step_save_reload(model, bundle: DataBundle, tmp_path: Path, epochs: int = 1, steps: int | None = 1, training=None):
+    """Compile as the runner does, train (one step by default), save, reload in safe mode; assert identical predictions."""
     import keras
 
+    from aimodel.training.config import TrainingConfig
+    from aimodel.training.optim import compile_model
+
+    compile_model(model, training or TrainingConfig())  # the factory returns an uncompiled model; training owns compile
     train = dataset(bundle.train)
     history = model.fit(train.take(steps) if steps else train, epochs=epochs, verbose=0, shuffle=False)
     assert np.isfinite(history.history["loss"]).all()

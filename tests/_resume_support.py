@@ -8,12 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from tests import conftest
 
+#: conftest's tiny digits config, smaller still, with dropout and deterministic ops (exact resume checks)
 TINY = {
-    "name": "tiny",
-    "seed": 7,
-    "dataset": {"name": "digits", "test_split": 0.2, "validation_split": 0.1},
+    **conftest.TINY,
     "model": {"architecture": "cnn", "filters": [4], "dense": [8], "dropout": 0.25},
     "training": {"epochs": 3, "batch_size": 32, "learning_rate": 0.003, "deterministic": True},
 }
@@ -21,10 +20,8 @@ STEPS_PER_EPOCH = 41  # ceil(1293 training digits / 32); not a multiple of steps
 
 
 def write_config(tmp_path: Path, **training) -> Path:
-    cfg = {**TINY, "training": {**TINY["training"], **training}}
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
+    """The resume config with ``training`` overrides, as ``tmp_path/tiny.yaml``."""
+    return conftest.write_config(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], **training}})
 
 
 # The driver runs the real CLI in a subprocess and injects one fault, chosen by

@@ -1,7 +1,8 @@
-"""Shared fixtures: tiny configs on offline data, and one trained run reused by many tests."""
+"""Shared fixtures: tiny configs on offline data, hand-built text/tabular runs, and one trained run reused by many tests."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -31,6 +32,51 @@ def write_config(path: Path, data: dict) -> Path:
 def tiny_config(tmp_path) -> Path:
     """A digits config that trains in about a second."""
     return write_config(tmp_path / "tiny.yaml", TINY)
+
+
+def _save_run(model, folder: Path, spec: dict) -> Path:
+    folder.mkdir()
+    model.save(folder / "best.keras")
+    (folder / "meta.json").write_text(json.dumps({"input": spec}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def text_run(tmp_path_factory) -> Path:
+    """Raw strings in (TextVectorization inside), one sigmoid unit out: 'good' → pos, 'bad' → neg."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(1,), dtype="string", name="text")
+    tokens = layers.TextVectorization(output_sequence_length=6, vocabulary=["good", "bad", "movie"])(inputs)
+    embed = layers.Embedding(5, 1)
+    dense = layers.Dense(1, activation="sigmoid")
+    model = keras.Model(inputs, dense(layers.GlobalAveragePooling1D()(embed(tokens))))
+    weights = np.zeros((5, 1), np.float32)
+    weights[2], weights[3] = 30.0, -30.0  # ids 0 pad, 1 OOV, 2 good, 3 bad
+    embed.set_weights([weights])
+    dense.set_weights([np.ones((1, 1), np.float32), np.zeros(1, np.float32)])
+    spec = {"kind": "text", "shape": [], "class_names": ["neg", "pos"], "text_column": "review"}
+    return _save_run(model, tmp_path_factory.mktemp("text") / "run", spec)
+
+
+@pytest.fixture(scope="session")
+def tabular_run(tmp_path_factory) -> Path:
+    """A dict of raw columns in: numeric 'size' (positive → big) and categorical 'colour' (blue → big)."""
+    import keras
+    from keras import layers
+
+    size = keras.Input(shape=(1,), name="size")
+    colour = keras.Input(shape=(1,), dtype="string", name="colour")
+    onehot = layers.StringLookup(vocabulary=["red", "blue"], output_mode="one_hot")(colour)  # [oov, red, blue]
+    dense = layers.Dense(2, activation="softmax")
+    model = keras.Model({"size": size, "colour": colour}, dense(layers.Concatenate()([size, onehot])))
+    kernel = np.zeros((4, 2), np.float32)
+    kernel[0] = [-3.0, 3.0]  # size
+    kernel[3] = [-2.0, 2.0]  # blue
+    dense.set_weights([kernel, np.zeros(2, np.float32)])
+    spec = {"kind": "tabular", "shape": [2], "class_names": ["small", "big"], "columns": ["size", "colour"]}
+    return _save_run(model, tmp_path_factory.mktemp("tabular") / "run", spec)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from PIL import Image
 
 from aimodel.cli import main
-from tests.test_predict_kinds import tabular_run, text_run  # noqa: F401  (fixtures)
 
 
 def _invoke(*args):
@@ -24,7 +23,7 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_text_model_on_a_labelled_csv(text_run, tmp_path):  # noqa: F811
+def test_text_model_on_a_labelled_csv(text_run, tmp_path):
     data = tmp_path / "reviews.csv"
     data.write_text("sentiment,review\npos,good movie\nneg,bad\npos,so bad\npos,good\nneg,bad good bad\n"
                     "neg,movie good\n")
@@ -41,7 +40,7 @@ def test_text_model_on_a_labelled_csv(text_run, tmp_path):  # noqa: F811
     assert no_label.exit_code == 1 and "no label column 'label' (pass --label NAME)" in no_label.output
 
 
-def test_tabular_model_on_a_labelled_csv(tabular_run, tmp_path):  # noqa: F811
+def test_tabular_model_on_a_labelled_csv(tabular_run, tmp_path):
     data = tmp_path / "things.csv"
     data.write_text("size,colour,label\n1,red,big\n-2,red,small\n3,blue,big\n-1,blue,small\n0.5,red,small\n")
     result = _invoke("evaluate", tabular_run, "--data", data, "--json")

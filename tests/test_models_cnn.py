@@ -64,7 +64,7 @@ def test_blocks_with_stride_residual_and_regularization(tmp_path):
     assert names["block2_conv1"].kernel_initializer.__class__.__name__ == "HeNormal"
     # one L2 penalty per hidden kernel: 4 convs, 2 projections, 1 dense
     assert len(model.losses) == 7
-    step_save_reload(model, bundle, tmp_path)
+    step_save_reload(model, bundle, tmp_path, training=cfg.training)
 
 
 @pytest.mark.parametrize("model, dataset, pattern", [

@@ -16,7 +16,7 @@ def test_mlp_on_a_table_with_numeric_and_string_columns(tmp_path):
     model = build_model(cfg, bundle)
     assert sorted(model.input) == ["age", "city", "income k$"]  # raw column names are the input keys
     assert tuple(model.get_layer("features").output.shape) == (None, 1 + 1 + 4)  # 3 cities + unseen
-    _, reloaded = step_save_reload(model, bundle, tmp_path)
+    _, reloaded = step_save_reload(model, bundle, tmp_path, training=cfg.training)
     unseen = {"age": np.array([30.0], np.float32), "income k$": np.array([50.0], np.float32),
               "city": np.array(["Paris"])}  # a city never seen in training goes to the OOV slot
     import tensorflow as tf
@@ -30,7 +30,7 @@ def test_mlp_flattens_images(tmp_path):
     bundle = image_bundle(n=16, size=8)
     model = build_model(cfg, bundle)
     assert tuple(model.get_layer("flatten").output.shape) == (None, 64)
-    step_save_reload(model, bundle, tmp_path)
+    step_save_reload(model, bundle, tmp_path, training=cfg.training)
 
 
 def test_numeric_column_with_missing_values_is_a_data_error():

@@ -18,7 +18,7 @@ def test_stacked_bidirectional_lstm_reads_image_rows(tmp_path):
     assert tuple(model.get_layer("bidirectional1").output.shape) == (None, 8, 12)  # sequences to layer 2
     assert tuple(model.get_layer("bidirectional2").output.shape) == (None, 8)  # final state, both ways
     assert len(model.losses) == 5  # L1 on 4 LSTM kernels (2 layers × 2 directions) + dense1
-    step_save_reload(model, bundle, tmp_path)
+    step_save_reload(model, bundle, tmp_path, training=cfg.training)
 
 
 def test_gru_on_numeric_sequences_with_mean_pooling(tmp_path):
@@ -29,7 +29,7 @@ def test_gru_on_numeric_sequences_with_mean_pooling(tmp_path):
     norm = model.get_layer("normalize")
     assert abs(float(norm.mean.numpy().mean()) - float(bundle.train.x.mean())) < 1e-3  # adapted on train
     assert tuple(model.get_layer("mean_pool").output.shape) == (None, 8)
-    step_save_reload(model, bundle, tmp_path)
+    step_save_reload(model, bundle, tmp_path, training=cfg.training)
 
 
 def test_simple_rnn_learns_generated_sentences(tmp_path):
@@ -40,7 +40,7 @@ def test_simple_rnn_learns_generated_sentences(tmp_path):
     model = build_model(cfg, bundle)
     assert bundle.spec.vocab_size == model.get_layer("vectorize").vocabulary_size() > 10
     assert model.get_layer("embedding").input_dim == bundle.spec.vocab_size
-    history, _ = step_save_reload(model, bundle, tmp_path, epochs=15, steps=None)
+    history, _ = step_save_reload(model, bundle, tmp_path, epochs=15, steps=None, training=cfg.training)
     assert history.history["accuracy"][-1] >= 0.9, history.history["accuracy"]
 
 

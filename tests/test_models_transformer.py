@@ -20,7 +20,7 @@ def test_vit_on_images_with_class_token(tmp_path):
     assert tuple(model.get_layer("class_token").output.shape) == (None, 5, 8)
     assert "final_norm" not in [l.name for l in model.layers]  # post-norm blocks end normalized
     assert model.get_layer("encoder1").attention.num_heads == 2
-    step_save_reload(model, bundle, tmp_path)
+    step_save_reload(model, bundle, tmp_path, training=cfg.training)
 
 
 def test_text_transformer_learns_generated_sentences(tmp_path):
@@ -28,7 +28,7 @@ def test_text_transformer_learns_generated_sentences(tmp_path):
     bundle = text_bundle()
     model = build_model(cfg, bundle)
     assert model.get_layer("token_embedding").input_dim == bundle.spec.vocab_size
-    history, _ = step_save_reload(model, bundle, tmp_path, epochs=12, steps=None)
+    history, _ = step_save_reload(model, bundle, tmp_path, epochs=12, steps=None, training=cfg.training)
     assert history.history["accuracy"][-1] >= 0.9, history.history["accuracy"]
 
 
@@ -37,7 +37,7 @@ def test_sequence_transformer_round_trip(tmp_path):
     bundle = sequence_bundle()
     model = build_model(cfg, bundle)
     assert model.get_layer("encoder1").key_dim == 3
-    step_save_reload(model, bundle, tmp_path)
+    step_save_reload(model, bundle, tmp_path, training=cfg.training)
 
 
 def test_padding_changes_nothing():

@@ -109,7 +109,7 @@ def test_class_weights_balanced_and_by_name():
     from aimodel.data.base import DataBundle, Split
     from aimodel.data.spec import InputSpec
     from aimodel.errors import ConfigError
-    from aimodel.training.runner import class_weights
+    from aimodel.training.optim import class_weights
 
     y = np.array([0, 0, 0, 1], dtype=np.int64)
     bundle = DataBundle(train=Split(np.zeros((4, 2, 2, 1), np.uint8), y), val=None,

@@ -14,14 +14,8 @@ from pydantic import Field
 from aimodel.config.base import Section
 from aimodel.data.digits import DigitsDataset
 from aimodel.data.folders import ImageFolderDataset, TextFolderDataset
-from aimodel.data.keras_datasets import (
-    Cifar10Dataset,
-    Cifar100Dataset,
-    FashionMnistDataset,
-    ImdbDataset,
-    MnistDataset,
-    ReutersDataset,
-)
+from aimodel.data.keras_images import Cifar10Dataset, Cifar100Dataset, FashionMnistDataset, MnistDataset
+from aimodel.data.keras_text import ImdbDataset, ReutersDataset
 from aimodel.data.npz import NpzDataset
 from aimodel.data.tables import CsvDataset
 from aimodel.models.cnn import CnnModel

@@ -23,6 +23,28 @@ FOLDER_SUFFIXES = {"image": IMAGE_SUFFIXES, "text": TEXT_SUFFIXES, "tabular": TA
                    "sequence": SEQUENCE_SUFFIXES}
 
 
+def _unreadable(path: Path, exc: OSError, what: str) -> DataError:
+    if isinstance(exc, FileNotFoundError):
+        return DataError(f"{path}: file not found")
+    if isinstance(exc, IsADirectoryError):
+        return DataError(f"{path}: is a directory, not {what}")
+    return DataError(f"{path}: cannot read ({exc.strerror or exc})")
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file (a byte-order mark is dropped), for training and predict alike.
+
+    Raises:
+        DataError: naming the file when it is missing, unreadable or not UTF-8 text.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise _unreadable(Path(path), exc, "a text file") from None
+
+
 @dataclass
 class Table:
     """A CSV file read as strings: header names (stripped), rows, and each row's line number."""
@@ -69,12 +91,8 @@ def read_csv(path: Path, delimiter: Optional[str] = None) -> Table:
         raise DataError(f"{path}: not UTF-8 text") from None
     except csv.Error as exc:
         raise DataError(f"{path}: not a readable CSV file ({exc})") from None
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, not a CSV file") from None
     except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise _unreadable(path, exc, "a CSV file") from None
     if not rows:
         raise DataError(f"{path}: has a header but no rows")
     dupes = sorted({h for h in header if header.count(h) > 1})

@@ -220,18 +220,17 @@ def load_image_folder(cfg: ImageFolderDataset, seed: int):
 
 
 def read_texts(paths, on_bad_file: str, root: Path) -> tuple[list, list[tuple[str, str]]]:
-    """Read UTF-8 files; returns ([text or None per path], skipped)."""
+    """Read UTF-8 files as predict reads them; returns ([text or None per path], skipped)."""
+    from aimodel.data.files import read_text_file
+
     texts, skipped = [], []
     for p in paths:
         try:
-            texts.append(Path(p).read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, OSError) as exc:
-            reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"unreadable ({exc})"
+            texts.append(read_text_file(Path(p)))
+        except DataError as exc:
             if on_bad_file == "error":
-                raise DataError(
-                    f"{p}: {reason}; fix it, or set `dataset.on_bad_file: skip` to leave bad files out"
-                ) from None
-            skipped.append((str(Path(p).relative_to(root)), reason))
+                raise DataError(f"{exc}; fix it, or set `dataset.on_bad_file: skip` to leave bad files out") from None
+            skipped.append((str(Path(p).relative_to(root)), str(exc).partition(": ")[2]))
             texts.append(None)
     return texts, skipped
 

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from aimodel.data.files import read_text_file
 from aimodel.data.spec import InputSpec
 from aimodel.errors import AimodelError, DataError
 from aimodel.inference.collect import Item
@@ -73,14 +74,7 @@ class TextPreparer(Preparer):
     def prepare(self, item: Item):
         text = item.value
         if isinstance(text, Path):
-            try:
-                text = text.read_text(encoding="utf-8-sig")
-            except FileNotFoundError:
-                raise DataError(f"{text}: file not found") from None
-            except UnicodeDecodeError:
-                raise DataError(f"{text}: not a UTF-8 text file") from None
-            except OSError as exc:
-                raise DataError(f"{text}: cannot read ({exc.strerror or exc})") from None
+            text = read_text_file(text)
         if not str(text).strip():
             raise DataError(f"{item.name}: empty text")
         return str(text)

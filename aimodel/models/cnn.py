@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from aimodel.config.base import Section
 from aimodel.config.base import rule
-from aimodel.models.common import Activation, ModelBase, dense_stack, require, weight_kwargs
+from aimodel.models.common import ClassifierHead, Activation, ModelBase, require, weight_kwargs
 from aimodel.models.registry import ARCHITECTURES
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -65,6 +65,9 @@ class CnnModel(ModelBase):
     dense: list[PositiveInt] = Field([128], description="Units of the dense layers before the classifier.")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout before each dense layer and the classifier.")
 
+    def classifier_head(self) -> ClassifierHead:
+        return ClassifierHead(tuple(self.dense), self.dropout, self.activation)
+
     @model_validator(mode="before")
     @classmethod
     def _filters_from_blocks(cls, data):
@@ -109,7 +112,7 @@ def _out_size(size: int, kernel: int, stride: int, padding: str) -> int:
 
 
 @ARCHITECTURES.register("cnn")
-def build_cnn(x, cfg: CnnModel, spec, training):
+def build_cnn(x, cfg: CnnModel, spec):
     from keras import layers
 
     height, width = spec.shape[0], spec.shape[1]
@@ -158,10 +161,7 @@ def build_cnn(x, cfg: CnnModel, spec, training):
         x = layers.Flatten(name="flatten")(x)
     else:
         x = layers.GlobalAveragePooling2D(name="global_avg")(x)
-    x = dense_stack(x, cfg.dense, cfg, activation=cfg.activation, dropout=cfg.dropout)
-    if cfg.dropout:
-        x = layers.Dropout(cfg.dropout, name="dropout_head")(x)
-    return x
+    return x  # the factory adds model.classifier_head()
 
 
 build_cnn.kinds = ("image",)

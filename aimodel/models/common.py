@@ -7,7 +7,8 @@ Each family's config class inherits :class:`ModelBase`, and its builder passes
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, Optional
 
 from pydantic import Field
 
@@ -31,6 +32,19 @@ class ModelBase(Section):
         "glorot_uniform", description="How kernel weights start (he_* suit relu networks)."
     )
 
+    def classifier_head(self) -> "Optional[ClassifierHead]":
+        """The dense layers the factory puts between this family's features and the softmax, if any."""
+        return None
+
+
+@dataclass(frozen=True)
+class ClassifierHead:
+    """Dense layers (dropout before each, and before the classifier) on top of an architecture's features."""
+
+    units: tuple[int, ...]
+    dropout: float
+    activation: str
+
 
 def weight_kwargs(cfg: ModelBase) -> dict:
     """``kernel_initializer`` and ``kernel_regularizer`` for a layer, from the config.
@@ -45,14 +59,16 @@ def weight_kwargs(cfg: ModelBase) -> dict:
     return kwargs
 
 
-def dense_stack(x, units: list[int], cfg: ModelBase, *, activation: str, dropout: float, prefix: str = "dense"):
-    """Dense layers (dropout before each), as used by every family's head."""
+def classifier_head(x, head: ClassifierHead, cfg: ModelBase):
+    """The head's dense layers (dropout before each) and the dropout before the classifier."""
     from keras import layers
 
-    for k, n in enumerate(units):
-        if dropout:
-            x = layers.Dropout(dropout, name=f"dropout{k + 1}")(x)
-        x = layers.Dense(n, activation=activation, name=f"{prefix}{k + 1}", **weight_kwargs(cfg))(x)
+    for k, n in enumerate(head.units):
+        if head.dropout:
+            x = layers.Dropout(head.dropout, name=f"dropout{k + 1}")(x)
+        x = layers.Dense(n, activation=head.activation, name=f"dense{k + 1}", **weight_kwargs(cfg))(x)
+    if head.dropout:
+        x = layers.Dropout(head.dropout, name="dropout_head")(x)
     return x
 
 

@@ -1,4 +1,8 @@
-"""Build and compile a Keras model from a validated config."""
+"""Build a Keras model from a validated config: inputs, architecture, classifier head.
+
+The factory returns an uncompiled model; how it is trained (optimizer,
+schedule, loss) belongs to :mod:`aimodel.training`, which compiles it once.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ from aimodel.data.base import DataBundle
 from aimodel.errors import ConfigError
 from aimodel.models import cnn, mlp, rnn, transformer  # noqa: F401  (register the builders)
 from aimodel.models import inputs as _inputs  # noqa: F401  (registers text/tabular/sequence inputs)
+from aimodel.models.common import classifier_head
 from aimodel.models.registry import ARCHITECTURES
-from aimodel.training.config import TrainingConfig
 
 
 def build_model(cfg: Config, bundle: DataBundle):
-    """Input preprocessing + architecture + softmax head, compiled.
+    """Input preprocessing + architecture + classifier head + softmax, not compiled.
 
     The model takes raw inputs (pixels 0..255 for images); preprocessing layers
     adapted on the training split make the saved file self-contained for predict.
@@ -34,29 +38,17 @@ def build_model(cfg: Config, bundle: DataBundle):
 
     inputs, x = build_inputs(bundle, cfg)
     try:
-        features = builder(x, cfg.model, spec, cfg.training)
+        features = builder(x, cfg.model, spec)
     except ConfigError as exc:  # an option that does not fit the data: name the data too
         raise ConfigError(
             f"{exc} [dataset.name: {cfg.dataset.name} gives {spec.kind} inputs of shape "
             f"{tuple(spec.shape)}]"
         ) from None
+    head = cfg.model.classifier_head()
+    if head is not None:
+        features = classifier_head(features, head, cfg.model)
     outputs = layers.Dense(
         len(spec.class_names), activation="softmax", name="predictions",
         dtype="float32",  # keeps softmax and the loss in float32 under mixed precision
     )(features)
-    model = keras.Model(inputs, outputs, name=cfg.name.replace(".", "_"))
-    compile_model(model, cfg.training)
-    return model
-
-
-def make_optimizer(training: TrainingConfig):
-    from aimodel.training.optim import make_optimizer as _make_optimizer
-
-    return _make_optimizer(training)
-
-
-def compile_model(model, training: TrainingConfig) -> None:
-    # One code path for compile settings: the runner recompiles with the epoch-based schedule.
-    from aimodel.training.optim import compile_model as _compile_model
-
-    _compile_model(model, training)
+    return keras.Model(inputs, outputs, name=cfg.name.replace(".", "_"))

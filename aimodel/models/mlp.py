@@ -23,7 +23,7 @@ class MlpModel(ModelBase):
 
 
 @ARCHITECTURES.register("mlp")
-def build_mlp(x, cfg: MlpModel, spec, training):
+def build_mlp(x, cfg: MlpModel, spec):
     from keras import layers
 
     if len(x.shape) > 2:

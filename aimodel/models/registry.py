@@ -2,5 +2,6 @@
 
 from aimodel.registry import Registry
 
-#: name -> builder(inputs, model_config, input_spec, training_config) -> feature tensor
+#: name -> builder(inputs, model_config, input_spec) -> feature tensor; the factory adds
+#: ``model_config.classifier_head()`` and the softmax. ``builder.kinds`` lists the data kinds it takes.
 ARCHITECTURES = Registry("architecture")

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from aimodel.models.common import Activation, ModelBase, dense_stack, weight_kwargs
+from aimodel.models.common import ClassifierHead, Activation, ModelBase, weight_kwargs
 from aimodel.models.registry import ARCHITECTURES
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -41,9 +41,12 @@ class RnnModel(ModelBase):
     )
     activation: Activation = Field("relu", description="Activation of the dense layers.")
 
+    def classifier_head(self) -> ClassifierHead:
+        return ClassifierHead(tuple(self.dense), self.dense_dropout, self.activation)
+
 
 @ARCHITECTURES.register("rnn")
-def build_rnn(x, cfg: RnnModel, spec, training):
+def build_rnn(x, cfg: RnnModel, spec):
     from keras import layers
 
     from aimodel.models.layers import SequencePool
@@ -65,10 +68,7 @@ def build_rnn(x, cfg: RnnModel, spec, training):
         x = layer(x)
     if cfg.pooling != "last":
         x = SequencePool(cfg.pooling, name=f"{cfg.pooling}_pool")(x)
-    x = dense_stack(x, cfg.dense, cfg, activation=cfg.activation, dropout=cfg.dense_dropout)
-    if cfg.dense_dropout:
-        x = layers.Dropout(cfg.dense_dropout, name="dropout_head")(x)
-    return x
+    return x  # the factory adds model.classifier_head()
 
 
 build_rnn.kinds = ("text", "sequence", "image")

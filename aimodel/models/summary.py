@@ -1,10 +1,10 @@
 """Build a config's model without training it and describe it (``aimodel model summary``).
 
-The model needs an :class:`InputSpec`. For datasets that Keras downloads the
-shapes are known in advance, so a summary works offline and instantly;
-a dataset loader may also offer ``loader.describe(dataset_cfg) -> InputSpec``;
-any other dataset (local files, scikit-learn's digits) is loaded, because its
-shapes, classes and vocabulary come from the data.
+The model needs an :class:`InputSpec`. A dataset loader whose input is known
+without reading the data (the sets Keras downloads) offers
+``loader.describe(dataset_cfg) -> InputSpec``, so a summary works offline and
+instantly; any other dataset (local files, scikit-learn's digits) is loaded,
+because its shapes, classes and vocabulary come from the data.
 """
 
 from __future__ import annotations
@@ -14,22 +14,6 @@ from dataclasses import asdict, dataclass, field
 from aimodel.config.schema import Config
 from aimodel.data.base import DATASETS, DataBundle, Split
 from aimodel.data.spec import InputSpec
-
-_DIGITS = [str(i) for i in range(10)]
-_FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-            "Ankle boot"]
-_CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
-#: Inputs of the datasets that need a download: (kind, shape of one sample, class names).
-KNOWN_INPUTS: dict[str, tuple[str, tuple, list[str]]] = {
-    "mnist": ("image", (28, 28, 1), _DIGITS),
-    "fashion_mnist": ("image", (28, 28, 1), _FASHION),
-    "cifar10": ("image", (32, 32, 3), _CIFAR10),
-    "cifar100": ("image", (32, 32, 3), [str(i) for i in range(100)]),
-    "imdb": ("text", (), ["negative", "positive"]),
-    "reuters": ("text", (), [str(i) for i in range(46)]),
-}
-
 
 @dataclass
 class LayerRow:
@@ -70,15 +54,6 @@ def describe_input(cfg: Config) -> tuple[DataBundle, str]:
     describe = getattr(loader, "describe", None)
     if describe is not None:
         return placeholder_bundle(describe(cfg.dataset)), "described by the dataset source (not loaded)"
-    if cfg.dataset.name in KNOWN_INPUTS:
-        kind, shape, names = KNOWN_INPUTS[cfg.dataset.name]
-        if getattr(cfg.dataset, "label_mode", None) == "coarse":  # cifar100's 20 superclasses
-            names = [str(i) for i in range(20)]
-        spec = InputSpec(kind=kind, shape=shape, class_names=list(names))
-        for key in ("max_tokens", "sequence_length"):  # text datasets may set these
-            if getattr(cfg.dataset, key, None):
-                setattr(spec, key, getattr(cfg.dataset, key))
-        return placeholder_bundle(spec), f"known shapes of {cfg.dataset.name} (not loaded)"
     return load_data(cfg.dataset, cfg.seed), "loaded from the dataset"
 
 
@@ -120,10 +95,7 @@ def summarize(cfg: Config) -> ModelSummary:
             f"vocabulary assumed full ({bundle.spec.vocab_size} tokens, the maximum): it is learned "
             "from the training texts when training starts"
         )
-    described = bundle.spec.to_json()
-    for key in ("vocab_size", "sequence_length", "max_tokens"):  # set by the input builders
-        if getattr(bundle.spec, key, None) is not None:
-            described[key] = getattr(bundle.spec, key)
+    described = bundle.spec.to_json()  # vocab_size and sequence_length as the input builders set them
     return ModelSummary(
         name=model.name, architecture=cfg.model.architecture, input=described,
         input_source=source, layers=rows, total_params=trainable + frozen, trainable_params=trainable,

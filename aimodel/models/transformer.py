@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import Field, model_validator
 
 from aimodel.config.base import rule
-from aimodel.models.common import Activation, ModelBase, dense_stack, describe_shape, require, weight_kwargs
+from aimodel.models.common import ClassifierHead, Activation, ModelBase, describe_shape, require, weight_kwargs
 from aimodel.models.registry import ARCHITECTURES
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -44,6 +44,9 @@ class TransformerModel(ModelBase):
     dense_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout before each dense layer and the classifier.")
     activation: Activation = Field("relu", description="Activation of the dense layers.")
 
+    def classifier_head(self) -> ClassifierHead:
+        return ClassifierHead(tuple(self.dense), self.dense_dropout, self.activation)
+
     @model_validator(mode="after")
     def _check(self):
         if self.key_dim is None and self.embed_dim % self.num_heads:
@@ -56,7 +59,7 @@ class TransformerModel(ModelBase):
 
 
 @ARCHITECTURES.register("transformer")
-def build_transformer(x, cfg: TransformerModel, spec, training):
+def build_transformer(x, cfg: TransformerModel, spec):
     from keras import layers
 
     from aimodel.models.layers import ClassToken, PositionEmbedding, SequencePool, TransformerBlock
@@ -95,10 +98,7 @@ def build_transformer(x, cfg: TransformerModel, spec, training):
     if cfg.norm == "pre":  # pre-norm blocks leave the residual stream unnormalized
         x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     x = SequencePool("first" if cfg.pooling == "cls" else cfg.pooling, name=f"{cfg.pooling}_pool")(x)
-    x = dense_stack(x, cfg.dense, cfg, activation=cfg.activation, dropout=cfg.dense_dropout)
-    if cfg.dense_dropout:
-        x = layers.Dropout(cfg.dense_dropout, name="dropout_head")(x)
-    return x
+    return x  # the factory adds model.classifier_head()
 
 
 build_transformer.kinds = ("text", "image", "sequence")

@@ -7,7 +7,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -101,9 +101,10 @@ class Session:
     steps_per_epoch: int
     epochs: int
     monitor: str
+    #: what early stopping watches (``training.monitors()``, derived once by the runner)
+    es_monitor: str = ""
     state: Optional[ckpt.RunState] = None
     wall_offset: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -159,8 +160,7 @@ class RunCallback(keras.callbacks.Callback):
         self.best_epoch: Optional[int] = None
         self.best_checkpoint: Optional[str] = None
         es = training.early_stopping
-        _, es_monitor = training.monitors(has_validation=session.monitor.startswith("val_"))
-        self.early: Optional[Watch] = Watch(es_monitor, es.min_delta) if es else None
+        self.early: Optional[Watch] = Watch(session.es_monitor or session.monitor, es.min_delta) if es else None
         self.patience = es.patience if es else 0
         self.stopped_epoch: Optional[int] = None
         sched = training.lr_schedule

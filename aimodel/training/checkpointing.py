@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from aimodel.errors import CheckpointError
-from aimodel.fileio import _fsync_dir, atomic_save_model, atomic_write_json
+from aimodel.fileio import fsync_dir, atomic_save_model, atomic_write_json
 
 STATE_FILE = "state.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -141,7 +141,7 @@ def _link(src: Path, dst: Path) -> None:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
     os.replace(tmp, dst)
-    _fsync_dir(dst.parent)
+    fsync_dir(dst.parent)
 
 
 def restore(model, run_dir: Path, state: RunState) -> None:

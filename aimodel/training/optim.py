@@ -1,4 +1,4 @@
-"""Optimizer, learning-rate schedule, loss and compile settings from the ``training`` section.
+"""Optimizer, learning-rate schedule, loss, class weights and compile settings from the ``training`` section.
 
 Schedules are Keras ``LearningRateSchedule`` objects keyed on the optimizer's
 step counter, which is saved with the optimizer, so a resumed run continues the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from aimodel.errors import ConfigError
 from aimodel.training.config import TrainingConfig
 
 
@@ -89,3 +90,32 @@ def compile_model(model, training: TrainingConfig, steps_per_epoch: Optional[int
         steps_per_execution=training.steps_per_execution,
         jit_compile=training.jit_compile,
     )
+
+
+def class_weights(cfg, bundle) -> Optional[dict[int, float]]:
+    """``training.class_weight`` as {class index: weight}."""
+    import numpy as np
+
+    spec = cfg.training.class_weight
+    if spec is None:
+        return None
+    n = bundle.num_classes
+    if spec == "balanced":
+        counts = np.bincount(bundle.train.y, minlength=n).astype(float)
+        return {i: float(len(bundle.train) / (n * c)) if c else 1.0 for i, c in enumerate(counts)}
+    names = bundle.spec.class_names
+    out = {i: 1.0 for i in range(n)}
+    for key, weight in spec.items():
+        if isinstance(key, str) and key in names:
+            idx = names.index(key)
+        elif isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+            idx = int(key)
+        else:
+            idx = -1
+        if not 0 <= idx < n:
+            raise ConfigError(
+                f"training.class_weight.{key}: no such class; classes are 0..{n - 1} "
+                f"or by name: {', '.join(names[:12])}{', ...' if n > 12 else ''}"
+            )
+        out[idx] = float(weight)
+    return out

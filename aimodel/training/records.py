@@ -1,4 +1,4 @@
-"""What a run leaves for people: metrics.csv, train.log, summary.json, and the list of runs."""
+"""What a run leaves for people: meta.json, metrics.csv, train.log, summary.json, and the list of runs."""
 
 from __future__ import annotations
 
@@ -6,16 +6,45 @@ import csv
 import io
 import json
 import os
+import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from aimodel.fileio import atomic_write_text
+from aimodel.fileio import atomic_write_json, atomic_write_text
 
 METRICS_FILE = "metrics.csv"
 LOG_FILE = "train.log"
 SUMMARY_FILE = "summary.json"
+
+
+# --- meta.json: what evaluate and predict need to use the model ------------------------------
+
+
+def versions() -> dict:
+    """The library versions a run was made with."""
+    import keras
+    import tensorflow as tf
+
+    from aimodel import __version__
+
+    return {"aimodel": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "python": platform.python_version()}
+
+
+def run_meta(bundle, monitor: str) -> dict:
+    """``meta.json``: the input spec, split sizes, the test split's fingerprint, the monitor, versions."""
+    from aimodel.data.base import fingerprint
+
+    return {
+        "input": bundle.spec.to_json(),
+        "splits": {"train": len(bundle.train), "val": len(bundle.val) if bundle.val else 0,
+                   "test": len(bundle.test)},
+        "test_fingerprint": fingerprint(bundle.test),
+        "monitor": monitor,
+        "versions": versions(),
+    }
 
 
 # --- metrics.csv ------------------------------------------------------------------------------
@@ -151,3 +180,83 @@ def list_runs(root: str | Path = "runs") -> list[RunInfo]:
             status=run_status(d, s),
         ))
     return sorted(runs, key=lambda r: (r.started, str(r.path)))
+
+
+# --- summary.json -----------------------------------------------------------------------------
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def new_summary(name: str) -> dict:
+    return {"name": name, "status": "running", "started": now(), "sessions": []}
+
+
+@dataclass
+class RunRecord:
+    """One training session's entry in ``summary.json``, and what the run leaves when it ends.
+
+    :meth:`begin` records the session before training starts (so a kill -9
+    leaves it); :meth:`finish` writes the outcome, final metrics and curves.
+    """
+
+    path: Path
+    cfg: Any
+    summary: dict
+    steps: int
+    monitor: str
+    n_train: int
+    overrides: tuple = ()
+    initial_epoch: int = 0
+    wall_offset: float = 0.0
+    log: Optional[TrainLog] = None
+    tensorboard: Any = None
+    session: dict = field(default_factory=dict)
+    _start: float = 0.0
+
+    def begin(self) -> None:
+        self.session = {"started": now(), "from_epoch": self.initial_epoch, "overrides": list(self.overrides)}
+        self.summary.setdefault("sessions", []).append(self.session)
+        self.summary["status"] = "running"
+        atomic_write_json(self.path / SUMMARY_FILE, self.summary)
+        self._start = time.perf_counter()
+
+    def finish(self, callback, status: str, error: Optional[str] = None) -> dict:
+        """Write summary.json for a session that ended with ``status``; returns the summary."""
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        t, summary = self.cfg.training, self.summary
+        st = callback.state
+        secs = callback.epoch_seconds[1:] or callback.epoch_seconds  # skip tracing in the first epoch
+        sps = round(self.n_train * len(secs) / sum(secs), 1) if secs and sum(secs) > 0 else None
+        rows = read_metrics(self.path)
+        restore_best = t.early_stopping is None or t.early_stopping.restore_best
+        final_model = "best.keras" if restore_best and st and st.best_checkpoint else "last.keras"
+        final_epoch = st.best_epoch if final_model == "best.keras" and st else (st.epoch if st else None)
+        final_row = next((r for r in rows if int(r["epoch"]) == final_epoch), {})
+        self.session.update(ended=now(), to_epoch=callback.completed_epochs, status=status)
+        summary.update(
+            name=self.cfg.name,
+            status=status,
+            epochs=t.epochs,
+            epochs_completed=callback.completed_epochs,
+            global_step=st.global_step if st else 0,
+            steps_per_epoch=self.steps,
+            best_epoch=callback.best_epoch,
+            monitor=self.monitor,
+            best_value=callback.best.best,
+            stopped_early=callback.stopped_epoch is not None,
+            final_model=final_model if st else None,
+            final_metrics={k: float(v) for k, v in final_row.items() if k not in ("epoch", "seconds")},
+            wall_seconds=round(self.wall_offset + time.perf_counter() - self._start, 2),
+            samples_per_second=sps if sps is not None else summary.get("samples_per_second"),
+            versions=versions(),
+        )
+        summary.pop("error", None)
+        if error:
+            summary["error"] = error
+        atomic_write_json(self.path / SUMMARY_FILE, summary)
+        if self.log is not None:
+            self.log.write(f"{status} after epoch {callback.completed_epochs}" + (f": {error}" if error else ""))
+        return summary

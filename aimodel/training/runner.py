@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import platform
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +21,7 @@ from aimodel.errors import CheckpointError, ConfigError, TrainingError, Training
 from aimodel.fileio import atomic_write_json, atomic_write_text
 from aimodel.training import checkpointing as ckpt
 from aimodel.training.progress import Reporter
-from aimodel.training.records import SUMMARY_FILE, TrainLog, read_metrics, read_summary, truncate_metrics
+from aimodel.training.records import RunRecord, TrainLog, new_summary, read_summary, run_meta, truncate_metrics
 from aimodel.training.rundir import RunLock, create_run_dir
 
 log = logging.getLogger(__name__)
@@ -45,16 +43,6 @@ class TrainResult:
     resumed_from: Optional[int] = None  # the epoch a resumed session started after
     final_model: str = "best.keras"
     model: Any = field(default=None, repr=False)
-
-
-def versions() -> dict:
-    import keras
-    import tensorflow as tf
-
-    from aimodel import __version__
-
-    return {"aimodel": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "python": platform.python_version()}
 
 
 def train(
@@ -89,10 +77,9 @@ def train(
         path = create_run_dir(runs_root, cfg.name, run_dir)
         with RunLock(path):
             atomic_write_text(path / "config.yaml", dump_config(cfg))
-            monitor, _ = cfg.training.monitors(prepared.bundle.val is not None)
-            atomic_write_json(path / "meta.json", _meta(prepared.bundle, monitor))
+            atomic_write_json(path / "meta.json", run_meta(prepared.bundle, prepared.monitor))
             write_records(prepared.bundle, path)  # data.json (counts, skipped files), split.json (file lists)
-            summary = {"name": cfg.name, "status": "running", "started": _now(), "sessions": []}
+            summary = new_summary(cfg.name)
             return _fit(cfg, prepared, path, None, summary, reporter or Reporter(), overrides=())
 
 
@@ -134,12 +121,12 @@ def resume(
     cfg = load_config(path / "config.yaml", overrides)
     with RunLock(path):
         state = ckpt.read_state(path)
-        summary = read_summary(path) or {"name": cfg.name, "started": _now(), "sessions": []}
+        summary = read_summary(path) or new_summary(cfg.name)
         if state is not None:
             _check_something_to_do(path, cfg, state, overrides)
         with _global_settings(cfg):
             prepared = _prepare(cfg)
-            meta = _meta(prepared.bundle, "")
+            meta = run_meta(prepared.bundle, "")
             old_meta = _read_json(path / "meta.json")
             if old_meta.get("splits") != meta["splits"] or old_meta.get("test_fingerprint") != meta["test_fingerprint"]:
                 raise CheckpointError(
@@ -183,6 +170,9 @@ class _Prepared:
     bundle: Any
     model: Any
     steps_per_epoch: int
+    #: what the best checkpoint and early stopping watch (val_* falls back to training metrics)
+    monitor: str
+    es_monitor: str
 
 
 @contextlib.contextmanager
@@ -204,7 +194,7 @@ def _global_settings(cfg: Config):
 
 
 def _prepare(cfg: Config) -> _Prepared:
-    """Load data and build the compiled model (before any file is written)."""
+    """Load data, build the model and compile it (before any file is written)."""
     from aimodel.data import load_data
     from aimodel.models.factory import build_model
     from aimodel.training.optim import compile_model
@@ -212,50 +202,9 @@ def _prepare(cfg: Config) -> _Prepared:
     bundle = load_data(cfg.dataset, cfg.seed)
     model = build_model(cfg, bundle)
     steps = -(-len(bundle.train) // cfg.training.batch_size)
-    compile_model(model, cfg.training, steps)  # now with the epoch-based schedule
-    return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps)
-
-
-def _meta(bundle, monitor: str) -> dict:
-    from aimodel.data.base import fingerprint
-
-    return {
-        "input": bundle.spec.to_json(),
-        "splits": {"train": len(bundle.train), "val": len(bundle.val) if bundle.val else 0,
-                   "test": len(bundle.test)},
-        "test_fingerprint": fingerprint(bundle.test),
-        "monitor": monitor,
-        "versions": versions(),
-    }
-
-
-def class_weights(cfg: Config, bundle) -> Optional[dict[int, float]]:
-    """``training.class_weight`` as {class index: weight}."""
-    import numpy as np
-
-    spec = cfg.training.class_weight
-    if spec is None:
-        return None
-    n = bundle.num_classes
-    if spec == "balanced":
-        counts = np.bincount(bundle.train.y, minlength=n).astype(float)
-        return {i: float(len(bundle.train) / (n * c)) if c else 1.0 for i, c in enumerate(counts)}
-    names = bundle.spec.class_names
-    out = {i: 1.0 for i in range(n)}
-    for key, weight in spec.items():
-        if isinstance(key, str) and key in names:
-            idx = names.index(key)
-        elif isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
-            idx = int(key)
-        else:
-            idx = -1
-        if not 0 <= idx < n:
-            raise ConfigError(
-                f"training.class_weight.{key}: no such class; classes are 0..{n - 1} "
-                f"or by name: {', '.join(names[:12])}{', ...' if n > 12 else ''}"
-            )
-        out[idx] = float(weight)
-    return out
+    compile_model(model, cfg.training, steps)  # the only compile: optimizer with the epoch-based schedule
+    monitor, es_monitor = cfg.training.monitors(bundle.val is not None)
+    return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps, monitor=monitor, es_monitor=es_monitor)
 
 
 # --- fit --------------------------------------------------------------------------------------
@@ -265,12 +214,12 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
          reporter: Reporter, overrides: tuple) -> TrainResult:
     from aimodel.data.pipeline import EpochOrder, make_dataset
     from aimodel.training.callbacks import NonFiniteLoss, RunCallback, Session
-    from aimodel.training.optim import uses_one_hot
+    from aimodel.training.optim import class_weights, uses_one_hot
     from aimodel.training.tensorboard import TensorBoardWriter
 
     bundle, model, steps = prepared.bundle, prepared.model, prepared.steps_per_epoch
     t = cfg.training
-    monitor, _ = t.monitors(bundle.val is not None)
+    monitor = prepared.monitor
     one_hot = bundle.num_classes if uses_one_hot(t) else None
     order = EpochOrder(len(bundle.train), cfg.seed)
     train_ds = make_dataset(bundle.train, t.batch_size, order=order, one_hot=one_hot)
@@ -280,7 +229,7 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
     initial = state.epoch if state else 0
     train_log = TrainLog(path)
     session = Session(run_dir=path, seed=cfg.seed, steps_per_epoch=steps, epochs=t.epochs, monitor=monitor,
-                      state=state, wall_offset=state.wall_seconds if state else 0.0)
+                      es_monitor=prepared.es_monitor, state=state, wall_offset=state.wall_seconds if state else 0.0)
     tensorboard = TensorBoardWriter(path) if t.tensorboard else None
     callback = RunCallback(session, t, reporter, order=order, log=train_log, tensorboard=tensorboard)
     if state is None:
@@ -289,53 +238,20 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
     else:
         train_log.write(f"resuming {path} after epoch {state.epoch} (step {state.global_step})"
                         + (f" with {' '.join('--set ' + o for o in overrides)}" if overrides else ""))
-    session_record = {"started": _now(), "from_epoch": initial, "overrides": list(overrides)}
-    summary.setdefault("sessions", []).append(session_record)
-    summary["status"] = "running"
-    atomic_write_json(path / SUMMARY_FILE, summary)  # a kill -9 from here on leaves this record
+    record = RunRecord(path, cfg, summary, steps=steps, monitor=monitor, n_train=len(bundle.train),
+                       overrides=overrides, initial_epoch=initial, wall_offset=session.wall_offset,
+                       log=train_log, tensorboard=tensorboard)
+    record.begin()  # a kill -9 from here on leaves this session in summary.json
     reporter.train_begin(t.epochs, steps, str(path), initial_epoch=initial)
-    start = time.perf_counter()
 
     def finish(status: str, error: Optional[str] = None) -> dict:
-        if tensorboard is not None:
-            tensorboard.close()
-        st = callback.state
-        secs = callback.epoch_seconds[1:] or callback.epoch_seconds  # skip tracing in the first epoch
-        sps = round(len(bundle.train) * len(secs) / sum(secs), 1) if secs and sum(secs) > 0 else None
-        rows = read_metrics(path)
-        restore_best = t.early_stopping is None or t.early_stopping.restore_best
-        final_model = "best.keras" if restore_best and st and st.best_checkpoint else "last.keras"
-        final_epoch = st.best_epoch if final_model == "best.keras" and st else (st.epoch if st else None)
-        final_row = next((r for r in rows if int(r["epoch"]) == final_epoch), {})
-        session_record.update(ended=_now(), to_epoch=callback.completed_epochs, status=status)
-        summary.update(
-            name=cfg.name,
-            status=status,
-            epochs=t.epochs,
-            epochs_completed=callback.completed_epochs,
-            global_step=st.global_step if st else 0,
-            steps_per_epoch=steps,
-            best_epoch=callback.best_epoch,
-            monitor=monitor,
-            best_value=callback.best.best,
-            stopped_early=callback.stopped_epoch is not None,
-            final_model=final_model if st else None,
-            final_metrics={k: float(v) for k, v in final_row.items() if k not in ("epoch", "seconds")},
-            wall_seconds=round(session.wall_offset + time.perf_counter() - start, 2),
-            samples_per_second=sps if sps is not None else summary.get("samples_per_second"),
-            versions=versions(),
-        )
-        summary.pop("error", None)
-        if error:
-            summary["error"] = error
-        atomic_write_json(path / SUMMARY_FILE, summary)
-        try:
-            from aimodel.training.plots import write_curves
+        from aimodel.training.plots import write_curves
 
+        summary = record.finish(callback, status, error)
+        try:
             write_curves(path)
         except Exception as exc:  # a plot is never worth failing a run for
             log.warning("could not draw curves.png: %s", exc)
-        train_log.write(f"{status} after epoch {callback.completed_epochs}" + (f": {error}" if error else ""))
         return summary
 
     try:
@@ -384,10 +300,6 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
         resumed_from=initial if state is not None else None, final_model=s["final_model"] or "last.keras",
         model=model,
     )
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def _read_json(path: Path) -> dict:

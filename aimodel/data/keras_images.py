@@ -1,35 +1,32 @@
-"""Datasets that Keras downloads (``keras.datasets``), each also readable from a local copy.
+"""Image datasets that Keras downloads (MNIST, Fashion-MNIST, CIFAR-10/100), each also readable from a local copy.
 
 ``dataset.path`` points at the file(s) Keras would download, in the same layout;
 without it the Keras cache (``~/.keras/datasets`` or ``$KERAS_HOME``) is used,
 downloading if needed. Offline and without a copy, the error says where to put one.
+CIFAR batches are pickles, read with :mod:`aimodel.data.safe_pickle`, which only
+rebuilds arrays; archives are read in memory, never extracted to disk.
 
-Pickled content (CIFAR batches, the IMDB/Reuters sequence arrays) is read with
-:mod:`aimodel.data.safe_pickle`, which only rebuilds arrays; archives are read in
-memory, never extracted to disk.
-
-IMDB and Reuters come as word-index sequences; they are decoded back to text with
-the word index file (``dataset.word_index``, Keras' ``*_word_index.json``), so the
-model learns its own vocabulary (TextVectorization) and predicts on raw sentences.
+Each loader has a ``describe(dataset_cfg) -> InputSpec`` hook, so ``aimodel model
+summary`` knows the input without downloading anything.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
-import os
 import tarfile
 from pathlib import Path
-from typing import Callable, Literal, Optional
+from typing import Literal, Optional
 
 from pydantic import Field, FilePath, field_validator
 
-from aimodel.data.base import DATASETS, DatasetBase, absolute_path, Split, finish_bundle, stratified_split, to_images
-from aimodel.data.spec import InputSpec
+from aimodel.data.base import DATASETS, DatasetBase, Split, absolute_path, finish_bundle, to_images
+from aimodel.data.download import download, keras_cache_file, keras_loader
 from aimodel.data.npz import read_npz
-from aimodel.data.options import ImageOptions, TextOptions, apply_image_options
+from aimodel.data.options import ImageOptions, apply_image_options
+from aimodel.data.spec import InputSpec
 from aimodel.errors import DataError
 
+DIGIT_NAMES = [str(i) for i in range(10)]
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                  "Ankle boot"]
 CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -37,37 +34,11 @@ FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "t1
                  "t10k-images-idx3-ubyte.gz")
 
 
-def keras_cache_file(fname: str) -> Path:
-    """Where ``keras.utils.get_file`` keeps a downloaded dataset file."""
-    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(base) / "datasets" / fname
-
-
-def _download(cached: Path, dataset: str, fetch: Callable[[], object], hint: str) -> Path:
-    """Return ``cached`` once it exists, calling Keras' downloader if it does not yet."""
-    if cached.exists():
-        return cached
-    try:
-        fetch()
-    except Exception as exc:  # URLError, socket errors, "Failed to download"
-        raise DataError(
-            f"cannot download the files of dataset '{dataset}' "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no details'}). "
-            f"If this machine is offline, either copy them to the Keras cache at {cached} "
-            f"or point the config at a local copy with `{hint}`"
-        ) from None
-    if not cached.exists():
-        raise DataError(f"dataset '{dataset}': Keras finished downloading but {cached} does not exist")
-    return cached
-
-
-def _keras_loader(module: str, function: str = "load_data") -> Callable[[], object]:
-    def fetch():
-        import keras
-
-        return getattr(getattr(keras.datasets, module), function)()
-
-    return fetch
+def _image_spec(cfg, native: tuple[int, int, int], class_names: list[str]) -> InputSpec:
+    """The input of a Keras image set without loading it, with ``image_size``/``color_mode`` applied."""
+    height, width = cfg.image_size or native[:2]
+    channels = {"grayscale": 1, "rgb": 3}.get(cfg.color_mode, native[2])
+    return InputSpec(kind="image", shape=(int(height), int(width), channels), class_names=list(class_names))
 
 
 class _KerasImages(ImageOptions, DatasetBase):
@@ -92,7 +63,7 @@ class MnistDataset(_KerasImages):
 
 @DATASETS.register("mnist")
 def load_mnist(cfg: MnistDataset, seed: int):
-    path = cfg.path or _download(keras_cache_file("mnist.npz"), "mnist", _keras_loader("mnist"),
+    path = cfg.path or download(keras_cache_file("mnist.npz"), "mnist", keras_loader("mnist"),
                                  "dataset.path: /path/to/mnist.npz")
     bundle = read_npz(path, None, cfg.validation_split, seed)
     apply_image_options(bundle, cfg)
@@ -135,8 +106,8 @@ def _read_idx(path: Path, images: bool):
 
 @DATASETS.register("fashion_mnist")
 def load_fashion_mnist(cfg: FashionMnistDataset, seed: int):
-    folder = cfg.path or _download(
-        keras_cache_file("fashion-mnist") / FASHION_FILES[3], "fashion_mnist", _keras_loader("fashion_mnist"),
+    folder = cfg.path or download(
+        keras_cache_file("fashion-mnist") / FASHION_FILES[3], "fashion_mnist", keras_loader("fashion_mnist"),
         "dataset.path: /path/to/fashion-mnist/",
     ).parent
     if not folder.is_dir():
@@ -265,7 +236,7 @@ def _cifar_bundle(train_parts, test_part, names, cfg, seed):
 def _cifar_path(cfg, folder: str, module: str, hint: str) -> Path:
     if cfg.path is not None:
         return cfg.path
-    return _download(keras_cache_file(f"{folder}-target") / folder, module, _keras_loader(module), hint)
+    return download(keras_cache_file(f"{folder}-target") / folder, module, keras_loader(module), hint)
 
 
 @DATASETS.register("cifar10")
@@ -290,111 +261,8 @@ def load_cifar100(cfg: Cifar100Dataset, seed: int):
     return _cifar_bundle(train, test, names, cfg, seed)
 
 
-# --- imdb / reuters -------------------------------------------------------------------------
-
-
-class _KerasText(TextOptions, DatasetBase):
-    word_index: Optional[FilePath] = Field(
-        None,
-        description="Keras' word index JSON (imdb_word_index.json / reuters_word_index.json), used to turn "
-        "the sequences back into text; default: the Keras cache.",
-    )
-
-    _abs_wi = field_validator("word_index")(absolute_path)
-
-
-class ImdbDataset(_KerasText):
-    """IMDB movie reviews (25,000 + 25,000), positive or negative, as text."""
-
-    name: Literal["imdb"] = "imdb"
-    path: Optional[FilePath] = Field(None, description="A local imdb.npz (Keras' layout); default: the Keras cache.")
-
-    _abs = field_validator("path")(absolute_path)
-
-
-class ReutersDataset(_KerasText):
-    """Reuters newswires (11,228), 46 topics, as text; split by dataset.test_split."""
-
-    name: Literal["reuters"] = "reuters"
-    path: Optional[FilePath] = Field(None, description="A local reuters.npz (Keras' layout); default: the Keras cache.")
-    test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out as the test split (stratified, seeded).")
-
-    _abs = field_validator("path")(absolute_path)
-
-
-def _word_index(cfg, dataset: str) -> dict[int, str]:
-    fname = f"{dataset}_word_index.json"
-    path = cfg.word_index or _download(keras_cache_file(fname), dataset, _keras_loader(dataset, "get_word_index"),
-                                       f"dataset.word_index: /path/to/{fname}")
-    try:
-        index = json.loads(Path(path).read_text(encoding="utf-8"))
-        return {int(rank): str(word) for word, rank in index.items()}
-    except (OSError, ValueError, AttributeError, TypeError) as exc:
-        raise DataError(f"{path}: not a word index (a JSON object of word → rank): {exc}") from None
-
-
-def _decode(sequences, words: dict[int, str], what: str):
-    import numpy as np
-
-    out = np.empty(len(sequences), dtype=object)
-    try:
-        out[:] = [" ".join(words[w] for w in seq if w in words) for seq in sequences]
-    except TypeError:
-        raise DataError(f"{what}: expected sequences of word ranks (lists of integers)") from None
-    return out
-
-
-def _arrays(path: Path, keys: tuple[str, ...]) -> dict:
-    from aimodel.data.safe_pickle import load_npz
-
-    arrays = load_npz(path)
-    missing = [k for k in keys if k not in arrays]
-    if missing:
-        raise DataError(f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(arrays) or 'none'} "
-                        f"(expected {', '.join(keys)})")
-    return arrays
-
-
-def _text_spec(cfg) -> InputSpec:
-    return InputSpec(kind="text", shape=(), class_names=[], max_tokens=cfg.max_tokens,
-                     sequence_length=cfg.sequence_length)
-
-
-@DATASETS.register("imdb")
-def load_imdb(cfg: ImdbDataset, seed: int):
-    from aimodel.data.base import to_labels
-
-    path = cfg.path or _download(keras_cache_file("imdb.npz"), "imdb", _keras_loader("imdb"),
-                                 "dataset.path: /path/to/imdb.npz")
-    arrays = _arrays(path, ("x_train", "y_train", "x_test", "y_test"))
-    words = _word_index(cfg, "imdb")
-    train = Split(_decode(arrays["x_train"], words, f"{path}: x_train"), to_labels(arrays["y_train"], f"{path}: y_train"))
-    test = Split(_decode(arrays["x_test"], words, f"{path}: x_test"), to_labels(arrays["y_test"], f"{path}: y_test"))
-    return finish_bundle(train, test, ["negative", "positive"], cfg.validation_split, seed, spec=_text_spec(cfg))
-
-
-@DATASETS.register("reuters")
-def load_reuters(cfg: ReutersDataset, seed: int):
-    from aimodel.data.base import to_labels
-
-    path = cfg.path or _download(keras_cache_file("reuters.npz"), "reuters", _keras_loader("reuters"),
-                                 "dataset.path: /path/to/reuters.npz")
-    arrays = _arrays(path, ("x", "y"))
-    words = _word_index(cfg, "reuters")
-    y = to_labels(arrays["y"], f"{path}: y")
-    x = _decode(arrays["x"], words, f"{path}: x")
-    if len(x) != len(y):
-        raise DataError(f"{path}: x has {len(x)} samples but y has {len(y)}")
-    train, test = stratified_split(x, y, cfg.test_split, seed, "dataset.test_split")
-    n = int(y.max()) + 1
-    names = list(REUTERS_NAMES) if n <= len(REUTERS_NAMES) else [str(i) for i in range(n)]
-    return finish_bundle(train, test, names[:n], cfg.validation_split, seed, spec=_text_spec(cfg))
-
-
-#: keras.datasets.reuters.get_label_names(), without importing Keras.
-REUTERS_NAMES = (
-    "cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "housing", "money-supply", "coffee", "sugar",
-    "trade", "reserves", "ship", "cotton", "carcass", "crude", "nat-gas", "cpi", "money-fx", "interest", "gnp",
-    "meal-feed", "alum", "oilseed", "gold", "tin", "strategic-metal", "livestock", "retail", "ipi", "iron-steel",
-    "rubber", "heat", "jobs", "lei", "bop", "zinc", "orange", "pet-chem", "dlr", "gas", "silver", "wpi", "hog", "lead",
-)
+load_mnist.describe = lambda cfg: _image_spec(cfg, (28, 28, 1), DIGIT_NAMES)
+load_fashion_mnist.describe = lambda cfg: _image_spec(cfg, (28, 28, 1), FASHION_NAMES)
+load_cifar10.describe = lambda cfg: _image_spec(cfg, (32, 32, 3), CIFAR10_NAMES)
+load_cifar100.describe = lambda cfg: _image_spec(
+    cfg, (32, 32, 3), [str(i) for i in range(20 if cfg.label_mode == "coarse" else 100)])
