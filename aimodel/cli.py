@@ -148,6 +148,14 @@ def config_schema() -> None:
     click.echo(json.dumps(schema, indent=2))
 
 
+@config_group.command("reference")
+def config_reference() -> None:
+    """Print the Markdown reference of every config key (docs/config.md is this output)."""
+    from aimodel.config.reference import config_reference as reference
+
+    click.echo(reference(), nl=False)
+
+
 # --- train --------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ SPLIT_DIRS = {"train": ("train",), "val": ("val", "validation"), "test": ("test"
 
 
 class FolderBase(DatasetBase):
-    path: DirectoryPath = Field(..., description="Folder of class folders (see the layouts above).")
+    path: DirectoryPath = Field(..., description="Folder of class folders (layouts: docs/data.md).")
     test_split: float = Field(
         0.2, gt=0.0, lt=1.0,
         description="Fraction of the files held out as the test split when there is no test/ folder.",
