@@ -162,7 +162,7 @@ def _walk(loc: tuple) -> tuple[list, Any]:
     i = 0
     while i < len(loc):
         part = loc[i]
-        current = _unwrap_optional(current)
+        current = unwrap_optional(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             clean.append(part)
             field = current.model_fields.get(part) if isinstance(part, str) else None
@@ -170,7 +170,7 @@ def _walk(loc: tuple) -> tuple[list, Any]:
                 current = None
                 i += 1
                 continue
-            variants = _variants(field.annotation, field.discriminator) if field.discriminator else {}
+            variants = variants(field.annotation, field.discriminator) if field.discriminator else {}
             if variants and i + 1 < len(loc):
                 tag = loc[i + 1]
                 current = variants.get(tag)
@@ -188,7 +188,7 @@ def _walk(loc: tuple) -> tuple[list, Any]:
     return clean, current
 
 
-def _unwrap_optional(tp: Any) -> Any:
+def unwrap_optional(tp: Any) -> Any:
     if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) == 1:
@@ -198,7 +198,7 @@ def _unwrap_optional(tp: Any) -> Any:
     return tp
 
 
-def _variants(annotation: Any, discriminator: str) -> dict[str, type]:
+def variants(annotation: Any, discriminator: str) -> dict[str, type]:
     """Map tag value -> model class for a union discriminated by ``discriminator``."""
     out: dict[str, type] = {}
     members = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Union else (annotation,)
@@ -268,7 +268,7 @@ def _format_error(err: dict, source: str, lines: dict, overridden: set) -> tuple
         text = "required key is missing"
         field = union_holder.model_fields.get(loc[-1]) if isinstance(union_holder, type) else None
         if field is not None and field.discriminator:
-            text += f"; expected one of: {', '.join(_variants(field.annotation, field.discriminator))}"
+            text += f"; expected one of: {', '.join(variants(field.annotation, field.discriminator))}"
     elif kind == "literal_error":
         expected = [e.strip().strip("'") for e in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         text = f"expected one of: {', '.join(expected)}; got {_show(received)}{did_you_mean(received, expected)}"

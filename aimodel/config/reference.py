@@ -91,10 +91,10 @@ def _section(model: type, path: str, skip: tuple[str, ...] = ()) -> list[str]:
 
 
 def _variants_section(title: str, annotation: Any, key: str, path: str) -> list[str]:
-    from aimodel.config.loader import _unwrap_optional, _variants
+    from aimodel.config.loader import unwrap_optional, variants
 
     out = [f"## `{path}`", "", title, ""]
-    for tag, cls in sorted(_variants(_unwrap_optional(annotation), key).items()):
+    for tag, cls in sorted(variants(unwrap_optional(annotation), key).items()):
         doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         out += [f"### `{path}.{key}: {tag}`", "", doc, ""]
         out += _section(cls, path, skip=(key,))
