@@ -15,12 +15,12 @@ def test_docs_config_md_is_current():
 
 
 def test_reference_lists_every_key_of_every_variant():
-    from aimodel.config.loader import unwrap_optional, variants
+    from aimodel.config.loader import union_variants, unwrap_optional
     from aimodel.config.schema import Config
 
     text = config_reference()
     for section, key in (("dataset", "name"), ("model", "architecture")):
-        variants = variants(unwrap_optional(Config.model_fields[section].annotation), key)
+        variants = union_variants(unwrap_optional(Config.model_fields[section].annotation), key)
         assert len(variants) >= 4
         for tag, cls in variants.items():
             assert f"`{section}.{key}: {tag}`" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aimodel.config.loader import variants
+from aimodel.config.loader import union_variants
 from aimodel.config.schema import Config
 from aimodel.data import DATASETS
 from aimodel.errors import AimodelError
@@ -14,12 +14,12 @@ from aimodel.registry import Registry
 
 
 def test_every_dataset_has_a_config_variant_and_vice_versa():
-    variants = variants(Config.model_fields["dataset"].annotation, "name")
+    variants = union_variants(Config.model_fields["dataset"].annotation, "name")
     assert sorted(variants) == DATASETS.names()
 
 
 def test_every_architecture_has_a_config_variant_and_vice_versa():
-    variants = variants(Config.model_fields["model"].annotation, "architecture")
+    variants = union_variants(Config.model_fields["model"].annotation, "architecture")
     assert sorted(variants) == ARCHITECTURES.names()
 
 

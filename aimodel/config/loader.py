@@ -170,7 +170,7 @@ def _walk(loc: tuple) -> tuple[list, Any]:
                 current = None
                 i += 1
                 continue
-            variants = variants(field.annotation, field.discriminator) if field.discriminator else {}
+            variants = union_variants(field.annotation, field.discriminator) if field.discriminator else {}
             if variants and i + 1 < len(loc):
                 tag = loc[i + 1]
                 current = variants.get(tag)
@@ -198,7 +198,7 @@ def unwrap_optional(tp: Any) -> Any:
     return tp
 
 
-def variants(annotation: Any, discriminator: str) -> dict[str, type]:
+def union_variants(annotation: Any, discriminator: str) -> dict[str, type]:
     """Map tag value -> model class for a union discriminated by ``discriminator``."""
     out: dict[str, type] = {}
     members = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Union else (annotation,)
@@ -268,7 +268,7 @@ def _format_error(err: dict, source: str, lines: dict, overridden: set) -> tuple
         text = "required key is missing"
         field = union_holder.model_fields.get(loc[-1]) if isinstance(union_holder, type) else None
         if field is not None and field.discriminator:
-            text += f"; expected one of: {', '.join(variants(field.annotation, field.discriminator))}"
+            text += f"; expected one of: {', '.join(union_variants(field.annotation, field.discriminator))}"
     elif kind == "literal_error":
         expected = [e.strip().strip("'") for e in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         text = f"expected one of: {', '.join(expected)}; got {_show(received)}{did_you_mean(received, expected)}"

@@ -74,7 +74,7 @@ def _nested(tp: Any) -> list[type]:
 
 
 def _section(model: type, path: str, skip: tuple[str, ...] = ()) -> list[str]:
-    lines = [f"| key | type | default | description |", "|---|---|---|---|"]
+    lines = ["| key | type | default | description |", "|---|---|---|---|"]
     subsections: list[tuple[str, type]] = []
     for name, field in model.model_fields.items():
         if name in skip:
@@ -91,10 +91,10 @@ def _section(model: type, path: str, skip: tuple[str, ...] = ()) -> list[str]:
 
 
 def _variants_section(title: str, annotation: Any, key: str, path: str) -> list[str]:
-    from aimodel.config.loader import unwrap_optional, variants
+    from aimodel.config.loader import union_variants, unwrap_optional
 
     out = [f"## `{path}`", "", title, ""]
-    for tag, cls in sorted(variants(unwrap_optional(annotation), key).items()):
+    for tag, cls in sorted(union_variants(unwrap_optional(annotation), key).items()):
         doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         out += [f"### `{path}.{key}: {tag}`", "", doc, ""]
         out += _section(cls, path, skip=(key,))
