@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from aimodel import __version__
-from aimodel.errors import AimodelError
+from aimodel.errors import AimodelError, storage_error
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -77,6 +77,10 @@ class AimodelGroup(click.Group):
         except Exception as exc:  # a bug or an unforeseen failure: still no traceback by default
             if _debug(ctx):
                 raise
+            storage = storage_error(exc) or storage_error(exc.__cause__ or exc.__context__)
+            if storage is not None:  # disk full, read-only, no permission: the user's machine, not a bug
+                click.secho(f"error: {storage}", fg="red", err=True)
+                ctx.exit(storage.exit_code)
             click.secho(
                 f"error: unexpected {type(exc).__name__}: {exc}\n"
                 "Run again with --debug for the full traceback, and please report it.",

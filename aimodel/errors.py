@@ -27,3 +27,32 @@ class TrainingInterrupted(AimodelError):
     """The user pressed Ctrl-C; checkpoints of the last completed epoch are kept."""
 
     exit_code = 130
+
+
+class StorageError(AimodelError):
+    """A file cannot be written because of the machine: disk full, read-only, no permission."""
+
+
+#: errno -> what it means for the user; these are the user's environment, not aimodel bugs.
+_STORAGE_ERRNOS = {
+    "ENOSPC": "no space left on the device",
+    "EDQUOT": "disk quota exceeded",
+    "EROFS": "read-only file system",
+    "EACCES": "permission denied",
+    "EPERM": "operation not permitted",
+}
+
+
+def storage_error(exc: BaseException):
+    """The :class:`StorageError` an ``OSError`` from the environment stands for, or None for any other error."""
+    import errno
+
+    if not isinstance(exc, OSError):
+        return None
+    reason = next((text for name, text in _STORAGE_ERRNOS.items() if getattr(errno, name, None) == exc.errno), None)
+    if reason is None:
+        return None
+    where = exc.filename or "a file"
+    return StorageError(f"{where}: cannot write: {reason}. Files written before this point are kept; "
+                        "free space or fix the permissions, then run the command again "
+                        "(an interrupted training run continues with `aimodel train --resume RUN_DIR`)")

@@ -29,7 +29,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], suffix: str = 
     previous ``path`` stays intact until the new one is complete.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    # The writer's pid is in the name, so a later write can tell a dead writer's leftover from a live one's file.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix or ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -41,6 +43,31 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], suffix: str = 
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary files that writers of ``path`` left when they were killed (kill -9, power loss)."""
+    prefix = f".{path.name}."
+    try:
+        candidates = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    for tmp in candidates:
+        pid = tmp.name[len(prefix):].partition(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

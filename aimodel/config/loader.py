@@ -18,6 +18,15 @@ from aimodel.config.schema import Config
 from aimodel.errors import ConfigError
 from aimodel.registry import did_you_mean
 
+#: Largest config file read (a real config is a few KB).
+MAX_CONFIG_BYTES = 1 << 20
+#: Most values a document may hold once its aliases (*name) are expanded, and deepest nesting:
+#: a "billion laughs" document of 1 KB would otherwise expand to billions of values.
+MAX_YAML_VALUES = 100_000
+MAX_YAML_DEPTH = 64
+# libyaml's parser when installed (much faster), Python's otherwise; both build plain data only.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     """Read, override and validate a config file.
@@ -38,9 +47,15 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
         hint = " (it is a directory)" if path.is_dir() else ""
         raise ConfigError(f"{path}: config file not found{hint}")
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes; a config file may be at most {MAX_CONFIG_BYTES:,} bytes "
+                              "(is this the right file?)")
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the config as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
     data, lines = _parse_yaml(text, str(path))
     if data is None:
         data = {}
@@ -59,16 +74,70 @@ def config_from_dict(data: dict[str, Any], source: str = "<config>") -> Config:
     return validate_config(dict(data), source, {}, set())
 
 
-def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    """Return the data (yaml.safe_load) and a map of key path -> line number."""
+def safe_yaml(text: str, source: str) -> tuple[Any, Any]:
+    """Parse YAML safely and within bounds: returns (data, composed node).
+
+    Only plain data is built (no tags run code). A document whose aliases expand to more
+    than :data:`MAX_YAML_VALUES` values, or that nests deeper than :data:`MAX_YAML_DEPTH`,
+    is refused before anything walks it.
+
+    Raises:
+        ConfigError: invalid YAML, or a document beyond the bounds; the message names ``source``.
+    """
+    # What yaml.safe_load does (compose, then construct with the safe constructor), split in two
+    # so the composed document is measured before anything expands its aliases.
+    loader = _SAFE_LOADER(text)
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
+        _check_size(node, source)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a config (at most {MAX_YAML_DEPTH} levels)") from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def _check_size(root, source: str) -> None:
+    """Count the values ``root`` expands to (shared alias nodes counted once per use), iteratively."""
+    if root is None:
+        return
+    expanded: dict[int, int] = {}  # id(node) -> values it expands to
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        if id(node) in expanded:
+            continue
+        if depth > MAX_YAML_DEPTH:
+            raise ConfigError(f"{source}: nested too deeply to be a config (at most {MAX_YAML_DEPTH} levels)")
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            expanded[id(node)] = 1
+            continue
+        if children_done:
+            total = 1 + sum(expanded[id(c)] for c in children)
+            if total > MAX_YAML_VALUES:
+                raise ConfigError(
+                    f"{source}: the YAML expands to more than {MAX_YAML_VALUES:,} values through its "
+                    "aliases (*name); a config needs far fewer (is this a 'billion laughs' document?)"
+                )
+            expanded[id(node)] = total
+        else:
+            stack.append((node, depth, True))
+            stack.extend((c, depth + 1, False) for c in children if id(c) not in expanded)
+
+
+def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+    """Return the data (safe loading) and a map of key path -> line number."""
+    data, node = safe_yaml(text, source)
     lines: dict[tuple, int] = {}
     problems: list[str] = []
     if node is not None:
@@ -108,10 +177,7 @@ def apply_overrides(data: dict, overrides: Iterable[str], source: str) -> set[tu
             raise ConfigError(
                 f"--set {item!r}: expected KEY=VALUE, for example --set training.epochs=3"
             )
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML: {exc}") from None
+        value = safe_yaml(raw, f"--set {key}: value {raw!r}")[0] if raw.strip() else None
         parts: list[Any] = key.split(".")
         node: Any = data
         for i, part in enumerate(parts[:-1]):
@@ -283,7 +349,12 @@ def _format_error(err: dict, source: str, lines: dict, overridden: set) -> tuple
 
         what = "file" if kind == "path_not_file" else "directory"
         rel = "" if os.path.isabs(str(received)) else f" (relative paths are read from the working directory {os.getcwd()})"
-        text = f"{what} not found: {received}{rel}"
+        if kind == "path_not_directory" and os.path.isfile(str(received)):
+            text = f"expected a folder, but {received} is a file{rel}"
+        elif kind == "path_not_file" and os.path.isdir(str(received)):
+            text = f"expected a file, but {received} is a folder{rel}"
+        else:
+            text = f"{what} not found: {received}{rel}"
     elif kind in _SIMPLE:
         text = f"{_SIMPLE[kind]}, got {_show(received)}"
     elif kind == "string_pattern_mismatch":

@@ -28,9 +28,13 @@ class NpzDataset(ImageOptions, DatasetBase):
 
 def read_npz(path: Path, class_names: Optional[list[str]], validation_split: float, seed: int):
     """Load the four arrays, check them and build the bundle."""
+    import zipfile
+
     import numpy as np
 
     try:
+        if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and blame "pickled data"
+            raise DataError(f"{path}: not an .npz file (an .npz is a zip archive of arrays, as numpy.savez writes)")
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in NPZ_KEYS if k not in f.files]
             if missing:

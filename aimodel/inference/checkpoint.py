@@ -158,11 +158,27 @@ def load_model(path: Path):
 
     import aimodel.models.layers  # noqa: F401  (registers aimodel's custom layers with Keras)
 
+    _check_keras_file(Path(path))
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: cannot load model ({type(exc).__name__}: {first[:300]})") from None
+
+
+def _check_keras_file(path: Path) -> None:
+    """A one-line reason when ``path`` cannot be a .keras file (Keras itself says "File not found")."""
+    import zipfile
+
+    try:
+        size = path.stat().st_size
+        is_zip = zipfile.is_zipfile(path)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes), not a saved model; was it cut short while being copied?")
+    if not is_zip:
+        raise CheckpointError(f"{path}: not a Keras model file ({size:,} bytes that are not a .keras zip archive)")
 
 
 @BACKENDS.register("keras")

@@ -87,18 +87,50 @@ def read_state(run_dir: Path) -> Optional[RunState]:
     if not path.is_file():
         return None
     try:
-        state = RunState.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path}: unreadable resume state ({exc})") from None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        state = RunState.from_json(data)
+        _check_types(state)
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: unreadable resume state ({type(exc).__name__}: {str(exc)[:200]})") from None
     if state.format > FORMAT:
         raise CheckpointError(f"{path}: written by a newer aimodel (format {state.format}); upgrade aimodel")
     for rel in {state.checkpoint, state.best_checkpoint} - {None}:
+        if not _is_checkpoint_name(rel):
+            raise CheckpointError(
+                f"{path}: names {rel!r} as a checkpoint; resume only reads checkpoints/epoch-NNNN.keras "
+                "inside the run directory (the file was edited by hand)"
+            )
         if not (run_dir / rel).is_file():
             raise CheckpointError(
                 f"{run_dir / rel}: missing, but {path} names it as the checkpoint of the run; "
                 "the run directory was modified by hand and cannot be resumed"
             )
     return state
+
+
+def _is_checkpoint_name(rel) -> bool:
+    """True for the names :func:`checkpoint_name` makes, and nothing that could leave the run directory."""
+    import re
+
+    return isinstance(rel, str) and re.fullmatch(rf"{CHECKPOINT_DIR}/epoch-\d{{4,}}\.keras", rel) is not None
+
+
+def _check_types(state: RunState) -> None:
+    for name in ("epoch", "global_step", "steps_per_epoch"):
+        value = getattr(state, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if not isinstance(state.early_stopping, dict) or not isinstance(state.plateau, dict):
+        raise ValueError("early_stopping and plateau must be mappings")
+    if not isinstance(state.format, int):
+        raise ValueError(f"format must be an integer, got {state.format!r}")
+
+
+def has_saved_epochs(run_dir: Path) -> bool:
+    """True when the run directory holds a checkpoint of some epoch (whatever state.json says)."""
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    return any((run_dir / n).exists() for n in ("last.keras", "best.keras")) or (
+        ckpt_dir.is_dir() and any(p.suffix == ".keras" and not p.name.startswith(".") for p in ckpt_dir.iterdir()))
 
 
 def publish(run_dir: Path, state: RunState) -> None:

@@ -121,13 +121,20 @@ def resume(
     cfg = load_config(path / "config.yaml", overrides)
     with RunLock(path):
         state = ckpt.read_state(path)
+        if state is None and ckpt.has_saved_epochs(path):
+            # Restarting would delete those checkpoints; nothing says which epoch they hold.
+            raise CheckpointError(
+                f"{path}: has saved epochs (checkpoints/, last.keras) but no {ckpt.STATE_FILE}, the record of "
+                "which epoch completed, so it cannot be resumed exactly; its files are left as they are. "
+                f"Start a new run from its config with: aimodel train {path / 'config.yaml'}"
+            )
         summary = read_summary(path) or new_summary(cfg.name)
         if state is not None:
             _check_something_to_do(path, cfg, state, overrides)
         with _global_settings(cfg):
             prepared = _prepare(cfg)
             meta = run_meta(prepared.bundle, "")
-            old_meta = _read_json(path / "meta.json")
+            old_meta = _read_meta(path / "meta.json")
             if old_meta.get("splits") != meta["splits"] or old_meta.get("test_fingerprint") != meta["test_fingerprint"]:
                 raise CheckpointError(
                     f"{path}: the dataset no longer matches the one this run started with "
@@ -302,10 +309,14 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
     )
 
 
-def _read_json(path: Path) -> dict:
+def _read_meta(path: Path) -> dict:
     import json
 
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:200]}); the run's record of "
+                              "its data is damaged, so it cannot be resumed") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: not a JSON object; the run's record of its data is damaged")
+    return meta
