@@ -56,7 +56,21 @@ class InputSpec:
 
     @classmethod
     def from_json(cls, data: dict) -> "InputSpec":
+        """The spec ``to_json`` wrote; raises ``ValueError`` naming what is missing or malformed."""
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a mapping, got {type(data).__name__}")
+        missing = [k for k in ("kind", "shape", "class_names") if k not in data]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
         known = {f.name for f in dataclasses.fields(cls)}
         data = {k: v for k, v in data.items() if k in known}  # newer meta.json keys are ignored
-        data["shape"] = tuple(data["shape"])
+        if data["kind"] not in ("image", "text", "tabular", "sequence"):
+            raise ValueError(f"kind: unknown data kind {data['kind']!r}")
+        shape, names = data["shape"], data["class_names"]
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
+                                                  for d in shape):
+            raise ValueError(f"shape: expected a list of positive integers, got {shape!r}")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"class_names: expected a list of class names, got {names!r}")
+        data["shape"] = tuple(shape)
         return cls(**data)

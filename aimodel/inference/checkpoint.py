@@ -56,7 +56,11 @@ class Checkpoint:
     def spec(self) -> Optional[InputSpec]:
         if "input" not in self.meta:
             return None
-        spec = InputSpec.from_json(self.meta["input"])
+        try:
+            spec = InputSpec.from_json(self.meta["input"])
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(f"{self.run_dir / 'meta.json'}: damaged description of the model's input "
+                                  f"({exc}); it is written by training and should not be edited") from None
         if "label_column" not in self.meta["input"] and spec.kind in ("text", "tabular"):
             # Runs trained before meta.json recorded the CSV columns: read them from the saved config.
             spec.text_column = spec.text_column or _run_dataset_key(self.run_dir, "text_column")
@@ -107,6 +111,8 @@ def resolve_checkpoint(path: str | Path | None, runs_root: str | Path = "runs") 
             meta = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise CheckpointError(f"{run_dir / 'meta.json'}: unreadable ({exc})") from None
+        if not isinstance(meta, dict):
+            raise CheckpointError(f"{run_dir / 'meta.json'}: damaged (not a JSON object); it is written by training")
     return Checkpoint(model_path=model_path, run_dir=run_dir, meta=meta, format=fmt)
 
 
