@@ -171,7 +171,7 @@ def test_model_files_that_are_not_models(tmp_path):
     empty.write_bytes(b"")
     noise.write_bytes(os.urandom(300))
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "x.png")
-    for model, expected in ((empty, "empty file (0 bytes)"), (noise, "not a Keras model file")):
+    for model, expected in ((empty, "cannot load model: empty file (0 bytes)"), (noise, "not a Keras model file")):
         result = _invoke("predict", tmp_path / "x.png", "--model", model)
         assert result.exit_code == 1 and expected in result.output and "File not found" not in result.output
 
@@ -193,7 +193,7 @@ def test_a_text_file_named_npz(tmp_path):
     fake.write_text("hello\n")
     cfg = load_config(write_config(tmp_path / "n.yaml", {"name": "n", "dataset": {"name": "npz", "path": str(fake)},
                                                          "model": {"architecture": "cnn"}}))
-    with pytest.raises(DataError, match=r"not an \.npz file") as info:
+    with pytest.raises(DataError, match=r"not a readable \.npz file \(not a zip archive") as info:
         load_data(cfg.dataset, 0)
     assert "pickled" not in str(info.value)
 

@@ -34,7 +34,7 @@ def read_npz(path: Path, class_names: Optional[list[str]], validation_split: flo
 
     try:
         if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and blame "pickled data"
-            raise DataError(f"{path}: not an .npz file (an .npz is a zip archive of arrays, as numpy.savez writes)")
+            raise DataError(f"{path}: not a readable .npz file (not a zip archive of arrays, as numpy.savez writes)")
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in NPZ_KEYS if k not in f.files]
             if missing:

@@ -180,11 +180,11 @@ def _check_keras_file(path: Path) -> None:
         size = path.stat().st_size
         is_zip = zipfile.is_zipfile(path)
     except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise CheckpointError(f"{path}: cannot load model ({exc.strerror or exc})") from None
     if size == 0:
-        raise CheckpointError(f"{path}: empty file (0 bytes), not a saved model; was it cut short while being copied?")
+        raise CheckpointError(f"{path}: cannot load model: empty file (0 bytes); was it cut short while being copied?")
     if not is_zip:
-        raise CheckpointError(f"{path}: not a Keras model file ({size:,} bytes that are not a .keras zip archive)")
+        raise CheckpointError(f"{path}: cannot load model: not a Keras model file ({size:,} bytes that are not a .keras zip archive)")
 
 
 @BACKENDS.register("keras")
