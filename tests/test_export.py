@@ -167,6 +167,10 @@ def test_an_export_copied_away_with_its_json_still_predicts(image_run, image_exp
         result = _invoke("predict", DIGIT, "--model", tmp_path / name, "--json")
         assert result.exit_code == 0, result.output
         assert json.loads(result.output)["predictions"][0]["label"] in [str(i) for i in range(10)]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(image_run / "exports" / "model.tflite", alone / "model.tflite")
+    _one_line_error(_invoke("predict", DIGIT, "--model", alone / "model.tflite"), "no <file>.json beside it")
 
 
 # --- text and tabular models -------------------------------------------------------------------------

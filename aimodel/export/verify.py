@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +13,51 @@ import numpy as np
 LATENCY_CALLS = 30
 
 
+#: samples of the throughput pass (the first ones of the test split)
+TIMING_SAMPLES = 1024
+#: image folders up to this many decoded bytes are decoded once, not once per model
+DECODE_ONCE_BYTES = 1 << 30
+
+
 @dataclass
 class TestBatches:
-    """The run's test split, prepared once and shared by every model measured."""
+    """The run's test split, as every model measured is fed it: in batches, as evaluate batches it."""
 
-    batches: list[Any]
-    single: Any
+    x: Any
     y: np.ndarray
+    spec: Any
     description: str
+    batch_size: int
+    single: Any = None
+    timing: list = field(default_factory=list)
 
     @classmethod
     def build(cls, x, y, spec, description: str, batch_size: int) -> "TestBatches":
+        from aimodel.data.base import take
+
+        if hasattr(x, "load") and int(np.prod(x.shape)) <= DECODE_ONCE_BYTES:
+            x = x.load()  # image files: decoded once (uint8) for every model measured
+        test = cls(x, np.asarray(y), spec, description, batch_size)
+        head = take(x, np.arange(min(len(test.y), TIMING_SAMPLES)))
+        test.timing = list(test._batches(head, batch_size))
+        test.single = next(iter(test._batches(head, 1)))
+        return test
+
+    def _batches(self, x, batch_size: int):
         from aimodel.evaluation.evaluate import _batches
 
-        batches = list(_batches(x, spec, batch_size))
-        single = next(iter(_batches(x, spec, 1)))
-        return cls(batches, single, np.asarray(y), description)
+        return _batches(x, self.spec, batch_size)
+
+    def batches(self):
+        return self._batches(self.x, self.batch_size)
 
     @property
     def samples(self) -> int:
         return int(len(self.y))
+
+    @property
+    def timing_samples(self) -> int:
+        return min(self.samples, TIMING_SAMPLES)
 
 
 @dataclass
@@ -46,12 +71,13 @@ class Measurement:
 
 
 def measure(backend, test: TestBatches) -> Measurement:
-    """Score every test batch (warming the model up), then time one more pass and single-input calls."""
-    probs = np.concatenate([backend.predict_proba(b) for b in test.batches])
+    """Score every test batch (warming the model up), then time a pass over the first samples and
+    single-input calls."""
+    probs = np.concatenate([backend.predict_proba(b) for b in test.batches()])
     start = time.perf_counter()
-    for b in test.batches:
+    for b in test.timing:
         backend.predict_proba(b)
-    throughput = test.samples / max(time.perf_counter() - start, 1e-9)
+    throughput = test.timing_samples / max(time.perf_counter() - start, 1e-9)
     for _ in range(3):
         backend.predict_proba(test.single)
     times = []
