@@ -49,7 +49,7 @@ def exports(ctx: Context) -> list[Figure]:
                  "≤ 0.30×, ≤ 0.3 points lost", int8["bytes"], float32["bytes"], "bytes",
                  _ratio(int8["bytes"], float32["bytes"]),
                  details={"int8_accuracy": int8["accuracy"], "keras_accuracy": keras["accuracy"],
-                          "points_lost": round(-int8["accuracy_diff_points"], 3), "export_wall_s": round(p.wall, 1),
+                          "points_lost": round(-int8["accuracy_diff_points"], 3) + 0.0, "export_wall_s": round(p.wall, 1),
                           "test_samples": report["test"]["samples"], "table": table})
     f7a.met = f7a.ratio <= 0.30 and int8["accuracy_diff_points"] >= -0.3
 
