@@ -33,6 +33,7 @@ def export(run: Path, formats: str, quantize: str, out: Path | None, calibration
     """Export RUN's best.keras to TFLite, ONNX or SavedModel, and verify each file.
 
     \b
+    RUN is a run directory or a .keras file inside one (RUN/last.keras).
     Each file is loaded back in its own runtime and scored on the run's test split next
     to best.keras: size, accuracy, largest probability difference, latency, throughput
     (RUN/exports/report.json). evaluate and predict take the files like a .keras file:
