@@ -272,6 +272,10 @@ def test_a_corrupt_or_misnamed_export_gives_one_line(image_run, image_exports, t
         bad.write_bytes((image_run / "exports" / name).read_bytes()[:500])
         shutil.copy(image_run / "exports" / f"{name}.json", tmp_path / f"{name}.json")
         _one_line_error(_invoke("predict", DIGIT, "--model", bad), f"{bad}: not a usable")
+    damaged = tmp_path / "damaged.tflite"
+    shutil.copy(image_run / "exports" / "model.tflite", damaged)
+    (tmp_path / "damaged.tflite.json").write_text(json.dumps({"input": {"kind": "image"}}))
+    _one_line_error(_invoke("predict", DIGIT, "--model", damaged), "damaged.tflite.json: damaged description")
     bad_sm = tmp_path / "model_saved_model"
     bad_sm.mkdir()
     (bad_sm / "saved_model.pb").write_bytes(b"nonsense")

@@ -52,6 +52,8 @@ def resolve_run(run: str | Path) -> tuple[Path, Path, dict]:
         meta = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{run_dir / 'meta.json'}: unreadable ({exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{run_dir / 'meta.json'}: damaged (not a JSON object); it is written by training")
     if not (run_dir / "config.yaml").is_file():
         raise CheckpointError(f"{run_dir}: no config.yaml, so the test split that verifies an export cannot be "
                               "rebuilt")

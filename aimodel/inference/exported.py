@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from aimodel.data.spec import InputSpec
 from aimodel.errors import CheckpointError
 from aimodel.inference.checkpoint import BACKENDS, _match_rank, class_probabilities
 from aimodel.inference.tokenize import Tokenizer
@@ -47,6 +48,11 @@ def read_sidecar(path: str | Path) -> Optional[dict]:
         raise CheckpointError(f"{side}: unreadable export metadata ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("input"), dict):
         raise CheckpointError(f"{side}: not aimodel export metadata (no 'input' section)")
+    try:
+        InputSpec.from_json(data["input"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"{side}: damaged description of the model's input ({exc}); it is written by "
+                              "aimodel export and should not be edited") from None
     return data
 
 
