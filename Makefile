@@ -20,8 +20,8 @@ train: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# aimodel versus plain Keras, side by side, and the exports of figure 7 (7–13 minutes on 2 cores);
-# writes benchmarks/results.md.
+# aimodel versus plain Keras, side by side (5–11 minutes on 2 cores; the export figures 7a-7e add about 2,
+# reusing figure 3's run); writes benchmarks/results.md.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
