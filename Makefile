@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,export]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,7 +20,8 @@ train: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# aimodel versus plain Keras, side by side (5–11 minutes on 2 cores); writes benchmarks/results.md.
+# aimodel versus plain Keras, side by side (5–11 minutes on 2 cores; the export figures 7a-7e add about 2,
+# reusing figure 3's run); writes benchmarks/results.md.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 

@@ -389,7 +389,10 @@ def predict(inputs: tuple[Path, ...], model: Path | None, texts: tuple[str, ...]
                   if output else "table")
     if output is not None and any(output.resolve() == Path(i).resolve() for i in inputs):
         raise click.UsageError(f"--output {output} is one of the inputs; choose another file")
-    _import_tensorflow()
+    from aimodel.inference.checkpoint import needs_tensorflow
+
+    if needs_tensorflow(model):  # .tflite and .onnx files predict without TensorFlow
+        _import_tensorflow()
     from aimodel.inference.predict import predict as run_predict
 
     result = run_predict(inputs, model, texts=texts, top_k=top_k, polarity=polarity, crop=crop,
@@ -413,6 +416,11 @@ def predict(inputs: tuple[Path, ...], model: Path | None, texts: tuple[str, ...]
         click.secho(f"{result.failed} of {len(result.predictions)} input(s) could not be predicted",
                     fg="red", err=True)
         raise SystemExit(1)
+
+
+from aimodel.cli_export import export  # noqa: E402
+
+main.add_command(export)
 
 
 def run() -> None:

@@ -29,6 +29,10 @@ class TrainingInterrupted(AimodelError):
     exit_code = 130
 
 
+class ExportError(AimodelError):
+    """A model cannot be exported in the format or quantization asked for, or its export failed verification."""
+
+
 class StorageError(AimodelError):
     """A file cannot be written because of the machine: disk full, read-only, no permission."""
 

@@ -146,6 +146,7 @@ def cnn_accuracy(ctx: Context) -> list[Figure]:
     if ctx.cnn_epochs:
         args += ["--set", f"training.epochs={ctx.cnn_epochs}"]
     p = ctx.aimodel(*args, name="aimodel-cnn")
+    ctx.state["cnn_run"] = run  # figure 7 exports this run
     summary = json.loads((run / "summary.json").read_text())
     acc = round(ctx.test_accuracy(run), 4)  # best.keras: what `aimodel evaluate RUN` reports
     fig = Figure("3", title, target, acc, median(peer["values"]), "accuracy",
@@ -303,3 +304,7 @@ FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "batch": batch_predict,
     "memory": memory,
 }
+
+from benchmarks.export_figures import exports  # noqa: E402  (it imports Figure and Context from here)
+
+FIGURES["export"] = exports

@@ -55,7 +55,7 @@ def evaluate(
                               "evaluate needs the run directory")
     backend = load_backend(ckpt)
     ev = load_eval_data(ckpt, spec, split, data, input_dtypes=backend.input_dtypes(), label=label)
-    out_dir = _out_dir(ckpt.run_dir, ev, out)
+    out_dir = _out_dir(ckpt.run_dir, ev, out, ckpt)
 
     start = time.perf_counter()
     probs = np.concatenate([backend.predict_proba(b) for b in _batches(ev.x, spec, batch_size)])
@@ -78,12 +78,16 @@ def evaluate(
     return report
 
 
-def _out_dir(run_dir: Optional[Path], ev: EvalData, out: str | Path | None) -> Path:
+def _out_dir(run_dir: Optional[Path], ev: EvalData, out: str | Path | None, ckpt=None) -> Path:
     if out is not None:
         path = Path(out)
         if path.exists() and not path.is_dir():
             raise DataError(f"--out {path}: exists and is not a folder")
         return path
+    if ckpt is not None and ckpt.format != "keras":
+        # An exported file's reports go beside it, never over the run's own evaluation of best.keras.
+        model = ckpt.model_path
+        return model.parent / (f"evaluation-{model.name}" + ("" if ev.own_test else f"-{ev.name}"))
     if run_dir is None:
         raise CheckpointError("the model is not in a run directory; pass --out DIR for the reports")
     return run_dir if ev.own_test else run_dir / f"evaluation-{ev.name}"

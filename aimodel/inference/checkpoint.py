@@ -99,7 +99,11 @@ def resolve_checkpoint(path: str | Path | None, runs_root: str | Path = "runs") 
         fmt = "keras"
     elif fmt is not None:
         model_path = p
-        # An export may sit in a subfolder of its run (run/export/model.tflite).
+        # An export describes itself (the .json beside it: meta and its run); else it may sit in its run.
+        locate = getattr(BACKENDS.get(fmt), "locate", None)
+        located = locate(p) if locate is not None else None
+        if located is not None:
+            return Checkpoint(model_path=model_path, run_dir=located[1], meta=located[0], format=fmt)
         run_dir = next((d for d in (p.parent, p.parent.parent) if (d / "meta.json").is_file()), None)
     elif p.is_file():
         raise CheckpointError(f"{p}: expected a run directory or a model file ({_known_formats()})")
@@ -114,6 +118,18 @@ def resolve_checkpoint(path: str | Path | None, runs_root: str | Path = "runs") 
         if not isinstance(meta, dict):
             raise CheckpointError(f"{run_dir / 'meta.json'}: damaged (not a JSON object); it is written by training")
     return Checkpoint(model_path=model_path, run_dir=run_dir, meta=meta, format=fmt)
+
+
+def needs_tensorflow(path: str | Path | None) -> bool:
+    """Whether loading the model at ``path`` (None: the latest run) imports TensorFlow.
+
+    Lets the CLI skip TensorFlow's start-up for ``.tflite`` and ``.onnx`` files.
+    """
+    if path is None:
+        return True
+    p = Path(path)
+    fmt = _format_of(p) if p.exists() else None
+    return fmt is None or bool(getattr(BACKENDS.get(fmt), "needs_tensorflow", True))
 
 
 def _run_dataset_key(run_dir: Optional[Path], key: str) -> Optional[str]:

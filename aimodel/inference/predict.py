@@ -159,9 +159,10 @@ def _spec_from_backend(backend) -> InputSpec:
     """A bare model file without meta.json: only an image model's needs can be read off it."""
     shapes = backend.input_shapes() if hasattr(backend, "input_shapes") else {}
     shape = next(iter(shapes.values()))[1:] if len(shapes) == 1 else ()
-    if len(shape) != 3 or any(d is None for d in shape):
-        raise CheckpointError(f"{backend.path}: no meta.json beside the model, so its input kind and class names "
-                              "are unknown; pass the run directory (or a model file inside it)")
+    if len(shape) != 3 or any(d is None for d in shape) or not hasattr(backend, "model"):
+        raise CheckpointError(f"{backend.path}: no meta.json beside the model (for an export: no <file>.json "
+                              "beside it), so its input kind and class names are unknown; pass the run directory "
+                              "(or a model file inside it)")
     n = int(backend.model.output_shape[-1])
     n = 2 if n == 1 else n
     return InputSpec(kind="image", shape=tuple(int(d) for d in shape), class_names=[str(i) for i in range(n)])

@@ -1,0 +1,104 @@
+"""``aimodel export``: parse, call :func:`aimodel.export.export_run`, print its table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from aimodel.errors import ExportError
+from aimodel.export.formats import DEFAULT_CALIBRATION, DEFAULT_TOLERANCE
+
+FORMAT_HELP = "tflite, onnx, saved_model, a comma-separated list, or all."
+QUANTIZE_HELP = ("none (float32), float16 (half-size weights), dynamic (int8 weights), int8 (int8 weights and "
+                 "activations, calibrated on training samples), a comma-separated list, or all.")
+
+
+@click.command("export", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("--format", "formats", default="tflite", show_default=True, metavar="FORMAT", help=FORMAT_HELP)
+@click.option("--quantize", default="none", show_default=True, metavar="QUANT", help=QUANTIZE_HELP)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the files and report.json [default: RUN/exports].")
+@click.option("--calibration", type=click.IntRange(min=1), default=DEFAULT_CALIBRATION, show_default=True, metavar="N",
+              help="Training samples (seeded) that calibrate --quantize int8.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE, show_default=True,
+              metavar="POINTS",
+              help="Accuracy points an export may lose against best.keras before it counts as failed (exit 1).")
+@click.option("--force", is_flag=True, help="Replace files that exist (default: refuse).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def export(run: Path, formats: str, quantize: str, out: Path | None, calibration: int, tolerance: float,
+           force: bool, as_json: bool) -> None:
+    """Export RUN's best.keras to TFLite, ONNX or SavedModel, and verify each file.
+
+    \b
+    RUN is a run directory or a .keras file inside one (RUN/last.keras).
+    Each file is loaded back in its own runtime and scored on the run's test split next
+    to best.keras: size, accuracy, largest probability difference, latency, throughput
+    (RUN/exports/report.json). evaluate and predict take the files like a .keras file:
+      aimodel export runs/mnist_cnn/1 --quantize int8
+      aimodel predict photo.png --model runs/mnist_cnn/1/exports/model_int8.tflite
+      aimodel export runs/mnist_cnn/1 --format all --quantize all
+    """
+    from aimodel.inference.exported import captured
+
+    with captured():  # TensorFlow's start-up lines (shown with --debug)
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    from aimodel.export import export_run
+
+    def progress(message: str) -> None:
+        if not as_json:
+            click.secho(f"… {message}", dim=True, err=True)
+
+    report = export_run(run, formats=[formats], quantize=[quantize], out=out, calibration=calibration,
+                        tolerance=tolerance, force=force, progress=progress)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        print_export_report(report)
+    if report["failed"]:
+        raise ExportError(f"{', '.join(report['failed'])}: accuracy more than {tolerance:g} points below "
+                          f"best.keras (the file is kept; see {report['written_to']})")
+
+
+def print_export_report(report: dict) -> None:
+    """The table of files: size, accuracy against best.keras, agreement, speed."""
+    from rich.table import Table
+
+    from aimodel.cli_render import console
+
+    done = set(report.get("this_run", []))
+    rows = [report["keras"]] + [r for r in report["exports"] if r["file"] in done]
+    table = Table(title=f"exports of {report['model']} (test split: {report['test']['samples']} samples)")
+    for col in ("file", "format", "quant", "size", "× float", "accuracy", "Δ points", "max Δp", "agree",
+                "latency", "throughput", "status"):
+        table.add_column(col, justify="left" if col in ("file", "format", "quant", "status") else "right")
+    for r in rows:
+        status = r.get("status", "reference")
+        color = {"ok": "green", "failed": "red"}.get(status, "white")
+        table.add_row(
+            r["file"], r["format"], r["quantization"], _size(r["bytes"]),
+            f"{r['size_ratio']:.2f}×" if "size_ratio" in r else "",
+            f"{r['accuracy']:.4f}",
+            f"{r['accuracy_diff_points']:+.2f}" if "accuracy_diff_points" in r else "",
+            f"{r['max_prob_diff']:.4f}" if "max_prob_diff" in r else "",
+            f"{r['agreement']:.2%}" if "agreement" in r else "",
+            f"{r['latency_ms']:.2f} ms", f"{r['throughput_per_s']:,.0f}/s", f"[{color}]{status}[/]")
+    console.print(table)
+    for note in report.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
+    notes = {n for r in rows for n in r.get("notes", [])}
+    for note in sorted(notes):
+        console.print(f"[dim]{note}[/]")
+    console.print(f"× float: size against the same format's float32 file; latency: one input; tolerance: "
+                  f"{report['tolerance_points']:g} accuracy points. Report: {report['written_to']}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1000
+    return str(n)
