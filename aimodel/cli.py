@@ -15,9 +15,9 @@ from pathlib import Path
 import click
 
 from aimodel import __version__
+from aimodel.cli_common import CONTEXT, import_tensorflow, is_debug, set_option
 from aimodel.errors import AimodelError, storage_error
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _setup_logging(debug: bool) -> None:
@@ -31,31 +31,6 @@ def _setup_logging(debug: bool) -> None:
         warnings.filterwarnings("ignore", module=r"(keras|tensorflow)(\.|$)")
 
 
-def _import_tensorflow() -> None:
-    """Import TensorFlow now, hiding its start-up log lines (oneDNN, CUDA) unless --debug.
-
-    TensorFlow 2.21 prints them while loading its libraries, before it reads
-    TF_CPP_MIN_LOG_LEVEL set from Python, so stderr is silenced for the import only.
-    """
-    if "tensorflow" in sys.modules or _debug(click.get_current_context()):
-        return
-    sys.stderr.flush()
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    saved = os.dup(2)
-    os.dup2(devnull, 2)
-    try:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _debug(ctx: click.Context) -> bool:
-    return bool((ctx.obj or {}).get("debug")) or bool(os.environ.get("AIMODEL_DEBUG"))
-
-
 class AimodelGroup(click.Group):
     """Turns library errors into a one-paragraph message and exit code 1."""
 
@@ -65,17 +40,17 @@ class AimodelGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except AimodelError as exc:
-            if _debug(ctx):
+            if is_debug(ctx):
                 raise
             click.secho(f"error: {exc}", fg="red", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            if _debug(ctx):
+            if is_debug(ctx):
                 raise
             click.secho("interrupted", fg="yellow", err=True)
             ctx.exit(130)
         except Exception as exc:  # a bug or an unforeseen failure: still no traceback by default
-            if _debug(ctx):
+            if is_debug(ctx):
                 raise
             storage = storage_error(exc) or storage_error(exc.__cause__ or exc.__context__)
             if storage is not None:  # disk full, read-only, no permission: the user's machine, not a bug
@@ -106,10 +81,6 @@ def main(ctx: click.Context, debug: bool) -> None:
     _setup_logging(debug)
 
 
-set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
-    help="Override a config key; VALUE is YAML (repeatable): --set training.epochs=3",
-)
 
 
 # --- config -------------------------------------------------------------------------------------
@@ -190,7 +161,7 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
     if resume_dir is not None and run_dir is not None:
         raise click.UsageError("--run-dir is for new runs; --resume continues in RUN_DIR itself")
     cfg = load_config(config, overrides) if config is not None else None
-    _import_tensorflow()
+    import_tensorflow()
     from aimodel.cli_render import make_reporter, print_train_summary
     from aimodel.training.runner import resume as resume_training
     from aimodel.training.runner import train as run_training
@@ -260,7 +231,7 @@ def data_inspect(config: Path, overrides: tuple[str, ...], grid: Path | None, au
     if augmented and grid is None:
         raise click.UsageError("--augmented changes the --grid picture; pass --grid FILE.png too")
     if augmented:
-        _import_tensorflow()
+        import_tensorflow()
     from aimodel.data.inspect import inspect_data, write_grid
 
     bundle, summary = inspect_data(cfg)
@@ -295,7 +266,7 @@ def model_summary(config: Path, overrides: tuple[str, ...], as_json: bool) -> No
     from aimodel.config import load_config
 
     cfg = load_config(config, overrides)
-    _import_tensorflow()
+    import_tensorflow()
     from aimodel.models.summary import summarize
 
     summary = summarize(cfg)
@@ -337,7 +308,7 @@ def evaluate(checkpoint: Path, split: str, data: Path | None, out: Path | None, 
     misclassified sample, most confident first) and, for image data, errors.png (a grid of the
     most confidently wrong examples).
     """
-    _import_tensorflow()
+    import_tensorflow()
     from aimodel.evaluation.evaluate import evaluate as run_evaluate
 
     report = run_evaluate(checkpoint, split=split, data=data, out=out, top_k=top_k, batch_size=batch_size,
@@ -392,7 +363,7 @@ def predict(inputs: tuple[Path, ...], model: Path | None, texts: tuple[str, ...]
     from aimodel.inference.checkpoint import needs_tensorflow
 
     if needs_tensorflow(model):  # .tflite and .onnx files predict without TensorFlow
-        _import_tensorflow()
+        import_tensorflow()
     from aimodel.inference.predict import predict as run_predict
 
     result = run_predict(inputs, model, texts=texts, top_k=top_k, polarity=polarity, crop=crop,
@@ -418,9 +389,13 @@ def predict(inputs: tuple[Path, ...], model: Path | None, texts: tuple[str, ...]
         raise SystemExit(1)
 
 
+# Commands that live in their own modules (see docs/contributing.md).
 from aimodel.cli_export import export  # noqa: E402
+from aimodel.cli_tune import cv_command, tune_command  # noqa: E402
 
 main.add_command(export)
+main.add_command(tune_command)
+main.add_command(cv_command)
 
 
 def run() -> None:

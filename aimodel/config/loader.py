@@ -393,4 +393,7 @@ _SIMPLE = {
 
 def dump_config(cfg: Config) -> str:
     """The fully resolved config as YAML (defaults filled in, keys in schema order)."""
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    data = cfg.model_dump(mode="json", by_alias=True)
+    if data.get("search") is None:
+        data.pop("search", None)  # only tune configs have one
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

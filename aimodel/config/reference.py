@@ -79,9 +79,12 @@ def _section(model: type, path: str, skip: tuple[str, ...] = ()) -> list[str]:
     for name, field in model.model_fields.items():
         if name in skip:
             continue
+        key = f"{path}.{field.alias or name}" if path else (field.alias or name)
         desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| `{path}.{name}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |")
-        subsections += [(f"{path}.{name}", sub) for sub in _nested(field.annotation)]
+        lines.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |")
+        if typing.get_origin(field.annotation) is dict:
+            key += ".<key>"
+        subsections += [(key, sub) for sub in _nested(field.annotation)]
     out = lines + [""]
     for sub_path, sub in subsections:
         doc = (sub.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
@@ -108,7 +111,6 @@ def config_reference() -> str:
 
     out = [HEADER, "## Top level", ""]
     out += _section(Config, "", skip=("dataset", "model", "training"))
-    out = [line.replace("| `.", "| `") for line in out]
     out += _variants_section("Where the data comes from; `name` picks the source.", DatasetConfig, "name", "dataset")
     out += _variants_section("The network; `architecture` picks the builder.", ModelConfig, "architecture", "model")
     out += ["## `training`", "", (TrainingConfig.__doc__ or "").strip(), ""]

@@ -7,7 +7,7 @@ Each variant's class lives beside the code that uses it (``aimodel/data/*.py``,
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated, Optional, Union
 
 from pydantic import Field
 
@@ -22,6 +22,7 @@ from aimodel.models.cnn import CnnModel
 from aimodel.models.mlp import MlpModel
 from aimodel.models.rnn import RnnModel
 from aimodel.models.transformer import TransformerModel
+from aimodel.search.config import SearchConfig
 from aimodel.training.config import TrainingConfig
 
 DatasetConfig = Annotated[
@@ -49,3 +50,5 @@ class Config(Section):
     dataset: DatasetConfig
     model: ModelConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    search: Optional[SearchConfig] = Field(
+        None, description="Hyperparameter search for `aimodel tune` (ignored by `aimodel train`).")

@@ -79,6 +79,24 @@ class Split:
         return Split(take(self.x, idx), self.y[idx])
 
 
+def concat_splits(a: Split, b: Split) -> Split:
+    """``a`` followed by ``b`` (same data kind), e.g. training and validation pooled for k-fold."""
+    import numpy as np
+
+    from aimodel.data.imagefiles import ImageFiles
+
+    if isinstance(a.x, dict):
+        x = {k: np.concatenate([a.x[k], b.x[k]]) for k in a.x}
+    elif isinstance(a.x, ImageFiles):
+        if not isinstance(b.x, ImageFiles) or a.x.root != b.x.root:
+            raise DataError("cross-validation pools the training and validation files, which must come from "
+                            "one folder (a separate val/ folder cannot be pooled; remove it or use validation_split)")
+        x = ImageFiles(a.x.root, list(a.x.paths) + list(b.x.paths), a.x.sample_shape, a.x.cache)
+    else:
+        x = np.concatenate([np.asarray(a.x), np.asarray(b.x)])
+    return Split(x, np.concatenate([a.y, b.y]))
+
+
 def take(x, idx):
     """Index ``x`` of any data kind (array, dict of columns, ImageFiles) by integer positions."""
     if isinstance(x, dict):

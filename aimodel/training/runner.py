@@ -51,6 +51,7 @@ def train(
     runs_root: str | Path = "runs",
     run_dir: str | Path | None = None,
     reporter: Reporter | None = None,
+    bundle=None,
 ) -> TrainResult:
     """Train the model a config describes and save everything to a new run directory.
 
@@ -59,6 +60,8 @@ def train(
         runs_root: parent of numbered run directories (``runs/<name>/<n>``).
         run_dir: an explicit, new or empty, run directory instead.
         reporter: receives progress events (the CLI draws them).
+        bundle: data already loaded for ``cfg.dataset`` (a search or a cross-validation fold
+            loads it once for many runs); by default it is loaded here.
 
     Returns:
         A :class:`TrainResult`. The run directory holds ``config.yaml``,
@@ -73,7 +76,7 @@ def train(
     from aimodel.data.records import write_records
 
     with _global_settings(cfg):
-        prepared = _prepare(cfg)
+        prepared = _prepare(cfg, bundle)
         path = create_run_dir(runs_root, cfg.name, run_dir)
         with RunLock(path):
             atomic_write_text(path / "config.yaml", dump_config(cfg))
@@ -200,13 +203,13 @@ def _global_settings(cfg: Config):
         keras.config.set_dtype_policy(previous)
 
 
-def _prepare(cfg: Config) -> _Prepared:
-    """Load data, build the model and compile it (before any file is written)."""
+def _prepare(cfg: Config, bundle=None) -> _Prepared:
+    """Load data (unless given), build the model and compile it (before any file is written)."""
     from aimodel.data import load_data
     from aimodel.models.factory import build_model
     from aimodel.training.optim import compile_model
 
-    bundle = load_data(cfg.dataset, cfg.seed)
+    bundle = bundle if bundle is not None else load_data(cfg.dataset, cfg.seed)
     model = build_model(cfg, bundle)
     steps = -(-len(bundle.train) // cfg.training.batch_size)
     compile_model(model, cfg.training, steps)  # the only compile: optimizer with the epoch-based schedule

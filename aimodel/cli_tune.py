@@ -1,0 +1,130 @@
+"""``aimodel tune`` and ``aimodel cv``: hyperparameter search and k-fold cross-validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from aimodel.cli_common import CONTEXT, import_tensorflow, set_option
+
+
+def _fmt(value, digits: int = 4) -> str:
+    return "–" if value is None else f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def _trials_table(records, objective: str, direction: str):
+    from rich.table import Table
+
+    scored = [r for r in records if r.objective is not None]
+    best = (min if direction == "min" else max)(scored, key=lambda r: r.objective) if scored else None
+    table = Table(title=f"trials ({objective}, {'lower' if direction == 'min' else 'higher'} is better)")
+    for col in ("trial", "values", objective, "test acc", "epochs", "seconds", "status"):
+        table.add_column(col)
+    for r in records:
+        values = ", ".join(f"{k.rsplit('.', 1)[-1]}={json.dumps(v)}" for k, v in r.values.items())
+        style = "bold green" if best is not None and r is best else None
+        table.add_row(r.trial_id, values, _fmt(r.objective), _fmt(r.test_accuracy), _fmt(r.epochs),
+                      _fmt(r.seconds, 3), r.status if r.status == "completed" else f"invalid: {r.message[:60]}",
+                      style=style)
+    return table
+
+
+@click.command("tune", context_settings=CONTEXT)
+@click.argument("config", type=click.Path(path_type=Path), required=False)
+@set_option
+@click.option("--max-trials", type=click.IntRange(min=1), help="Override search.max_trials.")
+@click.option("--run-dir", type=click.Path(path_type=Path), help="New or empty folder for the search "
+              "(default: runs/<name>/tune-<n>).")
+@click.option("--runs-root", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--resume", "resume_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Continue the search in DIR (finished trials are not run again).")
+def tune_command(config, overrides, max_trials, run_dir, runs_root, resume_dir) -> None:
+    """Search hyperparameters as the config's `search:` section says; every trial is a run.
+
+    \b
+      aimodel tune configs/quickstart_search.yaml
+      aimodel tune --resume runs/quickstart_search/tune-1
+    """
+    from rich.live import Live
+
+    from aimodel.config import load_config
+
+    if (config is None) == (resume_dir is None):
+        raise click.UsageError("pass either CONFIG (a new search) or --resume DIR (continue a search)")
+    cfg = load_config(config, overrides) if config is not None else None
+    if cfg is not None:
+        from aimodel.search.space import check_space
+
+        check_space(cfg, str(config))  # before TensorFlow loads: a bad space is reported at once
+    import_tensorflow()
+    from aimodel.cli_render import console
+    from aimodel.search.tune import resume_tune, tune
+
+    search = cfg.search if cfg is not None else None
+    objective = search.objective if search else "objective"
+    direction = search.direction if search else "max"
+    with Live(_trials_table([], objective, direction), console=console, auto_refresh=False) as live:
+        def on_trial(record, records):
+            live.update(_trials_table(records, objective, direction), refresh=True)
+
+        if resume_dir is not None:
+            result = resume_tune(resume_dir, on_trial=on_trial)
+        else:
+            result = tune(cfg, source=str(config), runs_root=runs_root, run_dir=run_dir, max_trials=max_trials,
+                          on_trial=on_trial)
+        live.update(_trials_table(result.trials, result.objective, result.direction), refresh=True)
+    console.print()
+    best = result.best
+    if best is None:
+        raise click.ClickException(f"no trial finished with a {result.objective} value; see {result.tune_dir}/trials.csv")
+    click.echo(f"best: trial {best.trial_id}, {result.objective} {best.objective:.4g}, test accuracy "
+               f"{_fmt(best.test_accuracy)} ({best.run_dirs[0]})")
+    click.echo(f"search: {result.tune_dir} (trials.csv, summary.json, trials.png); "
+               f"train the best config with: aimodel train {result.tune_dir / 'best.yaml'}")
+
+
+@click.command("cv", context_settings=CONTEXT)
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--folds", "-k", type=int, required=True, help="Number of stratified folds (≥ 2).")
+@set_option
+@click.option("--run-dir", type=click.Path(path_type=Path), help="New or empty folder (default: runs/<name>/cv-<n>).")
+@click.option("--runs-root", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print cv.json instead of a table.")
+def cv_command(config, folds, overrides, run_dir, runs_root, as_json) -> None:
+    """Stratified k-fold cross-validation of CONFIG: one run per fold, mean ± std of each metric.
+
+    \b
+      aimodel cv configs/iris_mlp.yaml --folds 5
+    """
+    from aimodel.config import load_config
+    from aimodel.errors import ConfigError
+
+    cfg = load_config(config, overrides)
+    if folds < 2:
+        raise ConfigError(f"--folds: cross-validation needs at least 2 folds, got {folds}")
+    import_tensorflow()
+    from rich.table import Table
+
+    from aimodel.cli_render import console
+    from aimodel.search.cv import METRICS, cross_validate
+
+    def on_fold(row):
+        if not as_json:
+            console.print(f"fold {row['fold']}/{folds}: val_accuracy {_fmt(row['val_accuracy'])}, "
+                          f"test_accuracy {_fmt(row['test_accuracy'])} ({row['seconds']:.1f} s)")
+
+    result = cross_validate(cfg, folds, runs_root=runs_root, run_dir=run_dir, on_fold=on_fold)
+    if as_json:
+        click.echo((result.cv_dir / "cv.json").read_text())
+        return
+    table = Table(title=f"{folds}-fold cross-validation of {cfg.name}")
+    for col in ("metric", "mean ± std", *(f"fold {r['fold']}" for r in result.folds)):
+        table.add_column(col)
+    for m in METRICS:
+        s = result.summary[m]
+        table.add_row(m, "–" if s["mean"] is None else f"{s['mean']:.4f} ± {s['std']:.4f}",
+                      *(_fmt(r[m]) for r in result.folds))
+    console.print(table)
+    click.echo(f"written: {result.cv_dir / 'cv.json'}")

@@ -1,0 +1,1 @@
+"""Hyperparameter search (``aimodel tune``) and k-fold cross-validation (``aimodel cv``)."""

@@ -1,0 +1,122 @@
+"""``aimodel cv``: stratified k-fold cross-validation, each fold an ordinary aimodel run.
+
+The training and validation splits are pooled and cut into K stratified folds
+(scikit-learn's ``StratifiedKFold``, shuffled with the config's seed); fold k
+trains on the other K-1 folds, validates on fold k, and its final model is
+scored once on the untouched test split. The result is each metric's mean and
+standard deviation over folds, in ``cv.json`` beside the fold runs::
+
+    runs/<name>/cv-<n>/fold-1/ ... fold-K/    aimodel run directories
+    runs/<name>/cv-<n>/folds.json             the sample positions (or files) of each fold
+    runs/<name>/cv-<n>/cv.json                per-fold metrics, mean and standard deviation
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from aimodel.config import Config, dump_config
+from aimodel.errors import ConfigError
+from aimodel.fileio import atomic_write_json, atomic_write_text
+from aimodel.search.tune import next_dir
+
+METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
+
+
+@dataclass
+class CvResult:
+    cv_dir: Path
+    folds: list[dict]
+    summary: dict  # metric -> {"mean", "std"}
+    seconds: float
+
+
+def fold_indices(y, folds: int, seed: int) -> list[tuple["object", "object"]]:
+    """(train positions, validation positions) of each stratified fold.
+
+    Raises:
+        ConfigError: fewer than 2 folds, or more folds than the smallest class has samples.
+    """
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    if folds < 2:
+        raise ConfigError(f"--folds: cross-validation needs at least 2 folds, got {folds}")
+    counts = np.bincount(np.asarray(y))
+    smallest = int(counts[counts > 0].min())
+    if folds > smallest:
+        raise ConfigError(f"--folds {folds}: the smallest class has only {smallest} training+validation samples; "
+                          f"use at most --folds {smallest}")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), y))
+
+
+def mean_std(values: list[float]) -> dict:
+    """Mean and (population, as scikit-learn's cross_validate reports) standard deviation."""
+    import numpy as np
+
+    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+    if not len(arr):
+        return {"mean": None, "std": None}
+    return {"mean": round(float(arr.mean()), 6), "std": round(float(arr.std()), 6)}
+
+
+def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", run_dir: str | Path | None = None,
+                   on_fold: Optional[Callable[[dict], None]] = None) -> CvResult:
+    """Train one run per fold and summarize; see the module docstring."""
+    from aimodel.data import load_data
+    from aimodel.data.base import DataBundle, concat_splits
+    from aimodel.search.tune import _test_metrics
+    from aimodel.training.runner import train
+
+    start = time.perf_counter()
+    bundle = load_data(cfg.dataset, cfg.seed)
+    if bundle.val is None:
+        raise ConfigError("dataset.validation_split is 0: cross-validation folds need validation data; "
+                          "set dataset.validation_split (e.g. 0.1)")
+    pool = concat_splits(bundle.train, bundle.val)
+    splits = fold_indices(pool.y, folds, cfg.seed)
+    if run_dir is not None:
+        path = Path(run_dir)
+        if path.exists() and any(path.iterdir()):
+            raise ConfigError(f"--run-dir {path}: not empty; give a new folder")
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = next_dir(Path(runs_root) / cfg.name, "cv")
+    atomic_write_text(path / "config.yaml", dump_config(cfg))
+    layout = {"folds": folds, "seed": cfg.seed, "pool": len(pool),
+              "validation": [_names(pool, val) for _, val in splits]}
+    atomic_write_json(path / "folds.json", layout)
+    results = []
+    for k, (train_idx, val_idx) in enumerate(splits, 1):
+        fold_bundle = DataBundle(train=pool.take(train_idx), val=pool.take(val_idx), test=bundle.test,
+                                 spec=bundle.spec, notes={**bundle.notes, "cv_fold": k})
+        result = train(cfg, run_dir=path / f"fold-{k}", bundle=fold_bundle)
+        test = _test_metrics(result.run_dir, result, fold_bundle, cfg)
+        final = result.final_metrics
+        row = {"fold": k, "run_dir": str(result.run_dir), "train": len(train_idx), "val": len(val_idx),
+               "val_accuracy": final.get("val_accuracy"), "val_loss": final.get("val_loss"),
+               "test_accuracy": test.get("accuracy"), "test_loss": test.get("loss"),
+               "epochs": result.epochs, "seconds": result.seconds}
+        results.append(row)
+        if on_fold is not None:
+            on_fold(row)
+    summary = {m: mean_std([r[m] for r in results]) for m in METRICS}
+    seconds = round(time.perf_counter() - start, 2)
+    atomic_write_json(path / "cv.json", {"name": cfg.name, "folds": folds, "seed": cfg.seed, "per_fold": results,
+                                         "summary": summary, "seconds": seconds})
+    return CvResult(path, results, summary, seconds)
+
+
+def _names(pool, idx) -> list:
+    """How fold membership is recorded: file paths for folder sources, else sample positions in the pool."""
+    if pool.streamed:
+        return [str(p) for p in pool.x.paths[idx]]
+    return [int(i) for i in idx]
+
+
+

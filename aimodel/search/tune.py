@@ -1,0 +1,356 @@
+"""``aimodel tune``: a hyperparameter search whose trials are ordinary aimodel runs.
+
+A search directory (``runs/<name>/tune-<n>``) holds::
+
+    search.yaml      the config the search started from (with its search section)
+    oracle/          KerasTuner's oracle state (which values were tried, what they scored)
+    trials/<id>/     one aimodel run directory per trial (evaluate, predict, resume it as any run)
+    trials.csv       one row per finished trial: values, objective, test metrics, epochs, seconds
+    summary.json     the best trial and totals
+    best.yaml        the best trial's complete config, without the search section
+    trials.png       the objective per trial and each searched value against it
+
+KerasTuner's oracles choose the values (random, Bayesian optimisation,
+Hyperband); aimodel trains, scores and records. Data is loaded once per search.
+A search killed at any point continues with ``aimodel tune --resume DIR``:
+finished trials are not run again, and the trial that was cut resumes from its
+last completed epoch (its run directory is resumed like any run).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from aimodel.config import Config, dump_config, load_config
+from aimodel.errors import CheckpointError, ConfigError
+from aimodel.fileio import atomic_write, atomic_write_json, atomic_write_text
+from aimodel.search.space import base_dict, check_space, decode, hyperparameters, trial_config
+
+log = logging.getLogger(__name__)
+
+TUNER_ID = "aimodel"
+
+
+@dataclass
+class TrialRecord:
+    """One finished (or invalid) trial, as a row of trials.csv."""
+
+    trial_id: str
+    status: str  # completed | invalid
+    values: dict[str, Any]
+    objective: Optional[float] = None
+    test_accuracy: Optional[float] = None
+    test_loss: Optional[float] = None
+    epochs: Optional[int] = None
+    seconds: Optional[float] = None
+    run_dirs: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class TuneResult:
+    tune_dir: Path
+    trials: list[TrialRecord]
+    best: Optional[TrialRecord]
+    objective: str
+    direction: str
+    seconds: float
+
+
+def next_dir(parent: Path, prefix: str) -> Path:
+    """``parent/<prefix>-<n>`` with the next free n, claimed atomically with mkdir."""
+    import os
+
+    parent.mkdir(parents=True, exist_ok=True)
+    taken = [int(p.name.rsplit("-", 1)[1]) for p in parent.glob(f"{prefix}-*") if p.name.rsplit("-", 1)[1].isdigit()]
+    n = max(taken, default=0) + 1
+    while True:
+        path = parent / f"{prefix}-{n}"
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            n += 1
+
+
+def tune(cfg: Config, *, source: str = "<config>", runs_root: str | Path = "runs", run_dir: str | Path | None = None,
+         max_trials: Optional[int] = None, on_trial: Optional[Callable[[TrialRecord, list], None]] = None) -> TuneResult:
+    """Run the search ``cfg.search`` describes in a new search directory.
+
+    Args:
+        cfg: a validated config with a ``search`` section.
+        max_trials: overrides ``search.max_trials``.
+        on_trial: called after each trial with its record and all records so far (the CLI's table).
+
+    Raises:
+        ConfigError: the search section is missing, or its space can produce an invalid config
+            (checked before anything trains).
+    """
+    check_space(cfg, source)
+    if max_trials is not None:
+        cfg = cfg.model_copy(update={"search": cfg.search.model_copy(update={"max_trials": max_trials})})
+    if run_dir is not None:
+        path = Path(run_dir)
+        if path.exists() and any(path.iterdir()):
+            raise ConfigError(f"--run-dir {path}: not empty; give a new folder, or --resume {path} to continue it")
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = next_dir(Path(runs_root) / cfg.name, "tune")
+    atomic_write_text(path / "search.yaml", dump_config(cfg))
+    return _search(cfg, path, [], on_trial)
+
+
+def resume_tune(tune_dir: str | Path, *, on_trial=None) -> TuneResult:
+    """Continue a search after an interruption (kill -9 included) without repeating finished trials."""
+    path = Path(tune_dir)
+    if not (path / "search.yaml").is_file():
+        raise CheckpointError(f"{path}: not a search directory (no search.yaml); pass one made by `aimodel tune`")
+    cfg = load_config(path / "search.yaml")
+    return _search(cfg, path, read_trials(path), on_trial)
+
+
+def _oracle(cfg: Config, path: Path, resuming: bool):
+    import keras_tuner as kt
+
+    search = cfg.search
+    objective = kt.Objective(search.objective, search.direction)
+    common = dict(objective=objective, hyperparameters=hyperparameters(search), seed=cfg.seed,
+                  tune_new_entries=False, allow_new_entries=False,
+                  max_consecutive_failed_trials=10**6)  # an invalid trial is recorded, never ends the search
+    if search.algorithm == "random":
+        oracle = kt.oracles.RandomSearchOracle(max_trials=search.max_trials, **common)
+    elif search.algorithm == "bayesian":
+        oracle = kt.oracles.BayesianOptimizationOracle(max_trials=search.max_trials, **common)
+    else:
+        oracle = kt.oracles.HyperbandOracle(max_epochs=cfg.training.epochs, factor=search.hyperband_factor, **common)
+    oracle.verbose = 0
+    oracle._set_project_dir(str(path), "oracle")  # KerasTuner's own state files, reloaded on resume
+    if resuming and (path / "oracle" / "oracle.json").is_file():
+        oracle.reload()
+    return oracle
+
+
+def _search(cfg: Config, path: Path, records: list[TrialRecord], on_trial) -> TuneResult:
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    from aimodel.data import load_data
+
+    start = time.perf_counter()
+    search = cfg.search
+    oracle = _oracle(cfg, path, resuming=bool(records) or (path / "oracle").is_dir())
+    done = {r.trial_id for r in records}
+    base = base_dict(cfg)
+    bundles: dict[str, Any] = {}  # dataset section (as JSON) -> loaded data, so each is loaded once
+
+    while True:
+        trial = oracle.create_trial(TUNER_ID)
+        if trial.status == TrialStatus.STOPPED:
+            break
+        values = decode(search, trial.hyperparameters.values)
+        record = TrialRecord(trial_id=trial.trial_id, status="completed", values=values)
+        if trial.trial_id in done:  # finished, but killed before the oracle heard of it
+            record = next(r for r in records if r.trial_id == trial.trial_id)
+        else:
+            epochs = trial.hyperparameters.values.get("tuner/epochs")
+            try:
+                trial_cfg = trial_config(base, {**values, **({"training.epochs": int(epochs)} if epochs else {})},
+                                         f"{path / 'search.yaml'} (trial {trial.trial_id})")
+            except ConfigError as exc:
+                record.status, record.message = "invalid", str(exc)
+            else:
+                _run_trial(trial_cfg, search, path, record, bundles, load_data)
+            records.append(record)
+            _write_records(path, records, search)
+        if record.status == "completed" and record.objective is not None and math.isfinite(record.objective):
+            oracle.update_trial(trial.trial_id, {search.objective: record.objective})
+            trial.status = TrialStatus.COMPLETED
+        else:
+            trial.status, trial.message = TrialStatus.FAILED, record.message or "no objective value"
+        oracle.end_trial(trial)
+        if on_trial is not None:
+            on_trial(record, records)
+    best = _best(records, search.direction)
+    seconds = round(time.perf_counter() - start, 2)
+    _finish(cfg, path, records, best, seconds)
+    return TuneResult(path, records, best, search.objective, search.direction, seconds)
+
+
+def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: dict, load_data) -> None:
+    """Train (or resume) the trial's run(s); fill in the objective and test metrics."""
+    from aimodel.training import checkpointing
+    from aimodel.training.runner import resume, train
+
+    executions = search.executions_per_trial
+    scores, tests, losses, epochs = [], [], [], []
+    t0 = time.perf_counter()
+    for e in range(executions):
+        run_cfg = cfg if e == 0 else cfg.model_copy(update={"seed": cfg.seed + e})
+        run = path / "trials" / (record.trial_id if executions == 1 else f"{record.trial_id}-{e + 1}")
+        key = json.dumps(run_cfg.dataset.model_dump(mode="json"), sort_keys=True) + f"/{run_cfg.seed}"
+        if key not in bundles:
+            bundles[key] = load_data(run_cfg.dataset, run_cfg.seed)
+        bundle = bundles[key]
+        summary = _read_json(run / "summary.json")
+        if summary.get("status") == "finished":
+            result = None  # finished before a kill: read its records
+        elif checkpointing.read_state(run) if run.is_dir() else None:
+            result = resume(run)  # cut mid-way: continue from its last completed epoch
+        else:
+            if run.exists():
+                shutil.rmtree(run)  # cut before its first epoch completed: nothing to keep
+            result = train(run_cfg, run_dir=run, bundle=bundle)
+        scores.append(_objective(run, search.objective, search.direction))
+        test = _test_metrics(run, result, bundle, run_cfg)
+        tests.append(test.get("accuracy"))
+        losses.append(test.get("loss"))
+        epochs.append(_read_json(run / "summary.json").get("epochs_completed"))
+        record.run_dirs.append(str(run))
+    record.objective = _mean(scores)
+    record.test_accuracy, record.test_loss = _mean(tests), _mean(losses)
+    record.epochs = max((e for e in epochs if e is not None), default=None)
+    record.seconds = round(time.perf_counter() - t0, 2)
+
+
+def _objective(run: Path, name: str, direction: str) -> Optional[float]:
+    from aimodel.training.records import read_metrics
+
+    values = [float(r[name]) for r in read_metrics(run) if r.get(name) not in (None, "")]
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return None
+    return min(values) if direction == "min" else max(values)
+
+
+def _test_metrics(run: Path, result, bundle, cfg: Config) -> dict:
+    """Loss and accuracy of the run's final model on the test split (scored once per trial)."""
+    from aimodel.data.pipeline import make_dataset
+    from aimodel.inference.checkpoint import load_model
+    from aimodel.training.optim import compile_model, uses_one_hot
+
+    model = result.model if result is not None and result.model is not None else None
+    if model is None:
+        final = _read_json(run / "summary.json").get("final_model") or "best.keras"
+        model = load_model(run / final)
+        compile_model(model, cfg.training)
+    one_hot = bundle.num_classes if uses_one_hot(cfg.training) else None
+    out = model.evaluate(make_dataset(bundle.test, cfg.training.batch_size, one_hot=one_hot), verbose=0,
+                         return_dict=True)
+    return {k: float(v) for k, v in out.items()}
+
+
+def _mean(values: list) -> Optional[float]:
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 6) if values else None
+
+
+def _best(records: list[TrialRecord], direction: str) -> Optional[TrialRecord]:
+    scored = [r for r in records if r.status == "completed" and r.objective is not None]
+    if not scored:
+        return None
+    return (min if direction == "min" else max)(scored, key=lambda r: r.objective)
+
+
+# --- records ------------------------------------------------------------------------------------
+
+COLUMNS = ["trial", "status", "objective", "test_accuracy", "test_loss", "epochs", "seconds", "values", "run_dirs",
+           "message"]
+
+
+def _write_records(path: Path, records: list[TrialRecord], search) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(COLUMNS)
+    for r in records:
+        writer.writerow([r.trial_id, r.status, r.objective, r.test_accuracy, r.test_loss, r.epochs, r.seconds,
+                         json.dumps(r.values), json.dumps(r.run_dirs), r.message])
+    atomic_write_text(path / "trials.csv", buf.getvalue())
+
+
+def read_trials(path: Path) -> list[TrialRecord]:
+    """The finished trials recorded in ``path/trials.csv`` (none when there is no file yet)."""
+    file = path / "trials.csv"
+    if not file.is_file():
+        return []
+
+    def num(v):
+        return float(v) if v not in ("", "None") else None
+
+    try:
+        with open(file, newline="", encoding="utf-8") as f:
+            return [TrialRecord(trial_id=row["trial"], status=row["status"], values=json.loads(row["values"]),
+                                objective=num(row["objective"]), test_accuracy=num(row["test_accuracy"]),
+                                test_loss=num(row["test_loss"]),
+                                epochs=int(float(row["epochs"])) if row["epochs"] not in ("", "None") else None,
+                                seconds=num(row["seconds"]), run_dirs=json.loads(row["run_dirs"]),
+                                message=row["message"]) for row in csv.DictReader(f)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{file}: unreadable ({type(exc).__name__}: {exc}); the search cannot be resumed") from None
+
+
+def _finish(cfg: Config, path: Path, records: list[TrialRecord], best: Optional[TrialRecord], seconds: float) -> None:
+    search = cfg.search
+    summary = {
+        "name": cfg.name, "algorithm": search.algorithm, "objective": search.objective,
+        "direction": search.direction, "trials": len(records),
+        "completed": sum(r.status == "completed" for r in records),
+        "invalid": sum(r.status == "invalid" for r in records),
+        "trial_seconds": round(sum(r.seconds or 0 for r in records), 2), "session_seconds": seconds,
+        "best": asdict(best) if best else None,
+    }
+    atomic_write_json(path / "summary.json", summary)
+    if best is not None:
+        best_cfg = trial_config(base_dict(cfg), best.values, str(path / "search.yaml"))
+        atomic_write_text(path / "best.yaml", f"# best trial {best.trial_id} of {path} "
+                          f"({search.objective} {best.objective:.4g})\n" + dump_config(best_cfg))
+    try:
+        _plot(path, records, search)
+    except Exception as exc:  # a plot is never worth failing a search for
+        log.warning("could not draw trials.png: %s", exc)
+
+
+def _plot(path: Path, records: list[TrialRecord], search) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    scored = [r for r in records if r.objective is not None]
+    if not scored:
+        return
+    keys = list(search.space)
+    fig = Figure(figsize=(4.0 * (1 + len(keys)), 3.4), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1 + len(keys), 1)
+    ax.plot(range(1, len(scored) + 1), [r.objective for r in scored], marker="o")
+    ax.set_title(f"{search.objective} per trial")
+    ax.set_xlabel("trial")
+    ax.grid(alpha=0.3)
+    for i, key in enumerate(keys):
+        ax = fig.add_subplot(1, 1 + len(keys), i + 2)
+        xs = [r.values.get(key) for r in scored]
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs):
+            ax.scatter(xs, [r.objective for r in scored])
+            if search.space[key].kind == "log_uniform":
+                ax.set_xscale("log")
+        else:
+            labels = sorted({json.dumps(x) for x in xs})
+            ax.scatter([labels.index(json.dumps(x)) for x in xs], [r.objective for r in scored])
+            ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=7)
+        ax.set_title(key)
+        ax.set_ylabel(search.objective)
+        ax.grid(alpha=0.3)
+    atomic_write(path / "trials.png", lambda p: fig.savefig(p, format="png"), suffix=".tmp")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,193 @@
+"""aimodel tune and aimodel cv: search end to end, resume after kill -9, invalid spaces, k-fold statistics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from aimodel.cli import main
+from aimodel.config import load_config
+from aimodel.errors import ConfigError
+from tests.conftest import ROOT, TINY, write_config
+
+SEARCH = {
+    "algorithm": "random",
+    "objective": "val_accuracy",
+    "max_trials": 3,
+    "space": {
+        "training.learning_rate": {"log_uniform": [1.0e-3, 1.0e-2]},
+        "model.dense": {"choice": [[8], [16]]},
+        "training.batch_size": {"int": [16, 48]},
+    },
+}
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _search_config(tmp_path: Path, **search) -> Path:
+    cfg = {**TINY, "training": {**TINY["training"], "epochs": 1}, "search": {**SEARCH, **search}}
+    return write_config(tmp_path / "search.yaml", cfg)
+
+
+def _rows(tune_dir: Path) -> list[dict]:
+    import csv
+
+    with open(tune_dir / "trials.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_tiny_search_end_to_end(tmp_path):
+    config = _search_config(tmp_path)
+    result = _invoke("tune", config, "--runs-root", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    tune_dir = tmp_path / "runs" / "tiny" / "tune-1"
+    rows = _rows(tune_dir)
+    assert [r["trial"] for r in rows] == ["0", "1", "2"] and {r["status"] for r in rows} == {"completed"}
+    for row in rows:
+        values = json.loads(row["values"])
+        assert 1e-3 <= values["training.learning_rate"] <= 1e-2 and values["model.dense"] in ([8], [16])
+        assert 16 <= values["training.batch_size"] <= 48
+        run = Path(json.loads(row["run_dirs"])[0])
+        metrics = (run / "metrics.csv").read_text().splitlines()
+        assert float(row["objective"]) == pytest.approx(float(metrics[1].split(",")[3]), abs=1e-5)  # val_accuracy
+        assert (run / "best.keras").is_file()  # an ordinary run directory
+    summary = json.loads((tune_dir / "summary.json").read_text())
+    best = max(rows, key=lambda r: float(r["objective"]))
+    assert summary["best"]["trial_id"] == best["trial"] and summary["completed"] == 3
+    assert (tune_dir / "trials.png").stat().st_size > 1000
+    best_cfg = load_config(tune_dir / "best.yaml")
+    assert best_cfg.search is None
+    assert best_cfg.training.learning_rate == pytest.approx(json.loads(best["values"])["training.learning_rate"])
+    trained = _invoke("train", tune_dir / "best.yaml", "--runs-root", tmp_path / "again", "--quiet")
+    assert trained.exit_code == 0, trained.output
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"model.nonexistent": {"choice": [1, 2]}}, r"search\.space\.model\.nonexistent: 1 gives an invalid config.*unknown key"),
+    ({"training.learning_rate": {"uniform": [0.1, 0.01]}}, r"search\.space\.training\.learning_rate\.uniform: low must be less than high"),
+    ({"training.learning_rate": {"log_uniform": [0, 0.01]}}, r"log_uniform: a log range must stay above 0"),
+    ({"training.epochs": {"choice": [1, 0]}}, r"search\.space\.training\.epochs: 0 gives an invalid config.*must be ≥ 1"),
+    ({"model.dropout": {"uniform": [0.0, 0.5], "choice": [0.1]}}, r"give exactly one of"),
+    ({}, r"search\.space: expected at least one"),
+])
+def test_invalid_spaces_are_refused_before_training(tmp_path, space, message):
+    config = _search_config(tmp_path, space=space)
+    result = _invoke("tune", config, "--runs-root", tmp_path / "runs")
+    assert result.exit_code == 1
+    assert __import__("re").search(message, result.output), result.output
+    assert not (tmp_path / "runs").exists()  # nothing trained, nothing written
+
+
+def test_no_search_section(tmp_path):
+    config = write_config(tmp_path / "plain.yaml", TINY)
+    result = _invoke("tune", config)
+    assert result.exit_code == 1 and "no search section" in result.output
+
+
+def test_a_combination_the_schema_refuses_is_recorded_not_fatal(tmp_path):
+    # Each value alone is valid; together (residual blocks with valid padding) they are not.
+    config = _search_config(tmp_path, max_trials=2, space={"model.padding": {"choice": ["valid"]},
+                                                          "model.residual": {"choice": [True]}})
+    result = _invoke("tune", config, "--runs-root", tmp_path / "runs")
+    assert result.exit_code == 1 and "no trial finished" in result.output
+    rows = _rows(tmp_path / "runs" / "tiny" / "tune-1")
+    assert rows and all(r["status"] == "invalid" and "needs model.padding: same" in r["message"] for r in rows)
+
+
+def test_kill_9_mid_search_then_resume_skips_finished_trials(tmp_path):
+    config = _search_config(tmp_path, max_trials=3)
+    tune_dir = tmp_path / "search"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, "-m", "aimodel", "tune", str(config), "--run-dir", str(tune_dir)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (tune_dir / "trials.csv").is_file() and len(_rows(tune_dir)) >= 1 and (tune_dir / "trials" / "1").exists():
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the search ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    finished = {r["trial"]: r for r in _rows(tune_dir)}
+    assert "0" in finished and "2" not in finished
+    stamp = (tune_dir / "trials" / "0" / "summary.json").stat().st_mtime_ns
+    result = _invoke("tune", "--resume", tune_dir)
+    assert result.exit_code == 0, result.output
+    rows = _rows(tune_dir)
+    assert [r["trial"] for r in rows] == ["0", "1", "2"] and {r["status"] for r in rows} == {"completed"}
+    assert rows[0] == finished["0"]  # not run again
+    assert (tune_dir / "trials" / "0" / "summary.json").stat().st_mtime_ns == stamp
+
+
+# --- cross-validation -----------------------------------------------------------------------------------
+
+
+def test_folds_match_scikit_learn_and_are_stratified():
+    from sklearn.model_selection import StratifiedKFold
+
+    from aimodel.search.cv import fold_indices
+
+    y = np.repeat(np.arange(3), [20, 30, 10])
+    folds = fold_indices(y, 5, seed=7)
+    expected = list(StratifiedKFold(5, shuffle=True, random_state=7).split(np.zeros(len(y)), y))
+    for (train, val), (e_train, e_val) in zip(folds, expected):
+        np.testing.assert_array_equal(val, e_val)
+        np.testing.assert_array_equal(train, e_train)
+        assert np.bincount(y[val]).tolist() == [4, 6, 2]  # every fold keeps the class proportions
+    assert sorted(np.concatenate([v for _, v in folds]).tolist()) == list(range(len(y)))
+
+
+def test_fold_count_errors():
+    from aimodel.search.cv import fold_indices
+
+    y = np.repeat(np.arange(2), [10, 3])
+    with pytest.raises(ConfigError, match=r"at least 2 folds, got 1"):
+        fold_indices(y, 1, 0)
+    with pytest.raises(ConfigError, match=r"smallest class has only 3 .*at most --folds 3"):
+        fold_indices(y, 4, 0)
+
+
+def test_mean_and_std():
+    from aimodel.search.cv import mean_std
+
+    got = mean_std([0.9, 1.0, 0.95])
+    assert got["mean"] == pytest.approx(0.95) and got["std"] == pytest.approx(np.std([0.9, 1.0, 0.95]), abs=1e-6)
+    assert mean_std([None]) == {"mean": None, "std": None}
+
+
+def test_cv_end_to_end(tmp_path):
+    config = write_config(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], "epochs": 1}})
+    result = _invoke("cv", config, "--folds", 2, "--runs-root", tmp_path / "runs", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    per_fold = report["per_fold"]
+    assert [f["fold"] for f in per_fold] == [1, 2]
+    assert per_fold[0]["val"] + per_fold[1]["val"] == per_fold[0]["train"] + per_fold[0]["val"]  # the pool, split in two
+    accs = [f["test_accuracy"] for f in per_fold]
+    assert report["summary"]["test_accuracy"]["mean"] == pytest.approx(np.mean(accs), abs=1e-6)
+    assert report["summary"]["test_accuracy"]["std"] == pytest.approx(np.std(accs), abs=1e-6)
+    layout = json.loads((tmp_path / "runs" / "tiny" / "cv-1" / "folds.json").read_text())
+    assert sorted(layout["validation"][0] + layout["validation"][1]) == list(range(layout["pool"]))
+    assert _invoke("cv", config, "--folds", 1).exit_code == 1
+
+
+def test_search_yaml_is_ignored_by_train(tmp_path):
+    cfg = load_config(_search_config(tmp_path))
+    assert cfg.search is not None and cfg.search.direction == "max"
+    dumped = yaml.safe_load(__import__("aimodel.config", fromlist=["dump_config"]).dump_config(cfg))
+    assert dumped["search"]["space"]["training.batch_size"] == {"int": [16, 48]}  # written back as the user wrote it
