@@ -405,3 +405,8 @@ def run() -> None:
     except Exception:  # only reached with --debug
         traceback.print_exc()
         sys.exit(1)
+
+
+from aimodel.cli_serve import serve as _serve_command  # noqa: E402
+
+main.add_command(_serve_command)
