@@ -1,0 +1,100 @@
+"""A real `aimodel serve` process on a free 127.0.0.1 port: batched answers, metrics, a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from click.testing import CliRunner
+
+from aimodel.cli import main
+from tests._serve_support import digit_pngs, free_port
+
+AIMODEL = str(Path(sys.executable).parent / "aimodel")
+
+
+def _wait_ready(proc: subprocess.Popen, url: str, limit_s: float = 120) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"aimodel serve exited with {proc.returncode}:\n{proc.stdout.read()}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"aimodel serve was not ready within {limit_s} s")
+
+
+def _metric(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    assert match, name
+    return float(match.group(1))
+
+
+def test_serve_process_batches_concurrent_requests_and_stops_gracefully(trained_run):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([AIMODEL, "serve", str(trained_run), "--port", str(port), "--max-batch", "16",
+                             "--batch-timeout-ms", "300"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        _wait_ready(proc, url)
+        images = list(digit_pngs(6).items())  # labels 0..5: a mixed-up answer would show
+
+        def post(item):
+            name, data = item
+            r = httpx.post(url + "/predict", files={"file": (name, data, "image/png")}, timeout=30)
+            assert r.status_code == 200, r.text
+            return r.json()["predictions"][0]
+
+        with ThreadPoolExecutor(len(images)) as pool:
+            together = list(pool.map(post, images))
+        alone = [post(item) for item in images]
+        for a, b in zip(together, alone):
+            assert a["input"] == b["input"] and a["label"] == b["label"]
+            assert a["confidence"] == pytest.approx(b["confidence"], abs=1e-5)
+        metrics = httpx.get(url + "/metrics", timeout=5).text
+        calls, inputs = _metric(metrics, "aimodel_batch_size_count"), _metric(metrics, "aimodel_batch_size_sum")
+        assert inputs == 2 * len(images) and calls < inputs  # some model calls answered several requests
+
+        # SIGTERM while a request waits in the batcher: it is still answered, then the process exits 0.
+        answer: dict = {}
+        waiting = threading.Thread(target=lambda: answer.update(p=post(images[0])))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while _metric(httpx.get(url + "/metrics", timeout=5).text, "aimodel_queue_inputs") < 1:
+            assert time.monotonic() < deadline, "the request never reached the batcher"
+        proc.send_signal(signal.SIGTERM)
+        waiting.join(timeout=30)
+        assert answer["p"]["label"] == alone[0]["label"]
+        assert proc.wait(timeout=60) == 0
+        assert "stopped (SIGTERM)" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_cli_fails_cleanly_on_a_bad_model_or_a_busy_port(trained_run, tmp_path):
+    missing = CliRunner().invoke(main, ["serve", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "no such run directory or model file" in missing.output
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = CliRunner().invoke(main, ["serve", str(trained_run), "--port", str(taken.getsockname()[1])])
+    assert busy.exit_code == 1 and "cannot listen on 127.0.0.1" in busy.output
+    bad = CliRunner().invoke(main, ["serve", str(trained_run), "--name", "a b"])
+    assert bad.exit_code == 1 and "--name 'a b'" in bad.output
