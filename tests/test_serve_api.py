@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +198,7 @@ def test_wrong_content_type_unknown_paths_and_methods(client):
 # --- limits and keys --------------------------------------------------------------------------------
 
 
-def test_body_limit_pixel_limit_input_count_and_timeout(digits_model):
+def test_body_limit_pixel_limit_and_input_count(digits_model):
     with _client(digits_model, max_body_bytes=2048, max_pixels=1000, max_inputs=2) as c:
         big = c.post("/predict", files={"file": ("a.png", b"x" * 4096, "image/png")})
         assert big.status_code == 413 and "2,048 bytes" in big.json()["error"]
@@ -211,10 +213,25 @@ def test_body_limit_pixel_limit_input_count_and_timeout(digits_model):
         assert c.post("/predict", files={"file": ("p.png", photo)}).status_code == 413
         three = _tf(c, {"instances": [[[0] * 8] * 8] * 3})
         assert three.status_code == 413 and "more than 2 inputs" in three.json()["error"]
-    with _client(digits_model, timeout_s=0.2, batch_timeout_ms=1000, max_batch=4) as c:
-        slow = _tf(c, {"instances": [[[0] * 8] * 8]})  # waits a second for company that never comes
-        assert slow.status_code == 504 and "0.2 s" in slow.json()["error"]
+
+
+def test_a_request_past_the_timeout_gets_504_and_the_server_goes_on(digits_model, monkeypatch):
+    real, slow = digits_model.probabilities, threading.Event()
+
+    def model_call(samples):
+        if slow.is_set():
+            time.sleep(0.6)
+        return real(samples)
+
+    monkeypatch.setattr(digits_model, "probabilities", model_call)
+    with _client(digits_model, timeout_s=0.2) as c:
+        slow.set()
+        late = _tf(c, {"instances": [[[0] * 8] * 8]})
+        assert late.status_code == 504 and "0.2 s" in late.json()["error"]
+        slow.clear()
         assert c.get("/readyz").status_code == 200
+        time.sleep(0.6)  # the model thread finishes the late call (its answer is dropped)
+        assert _tf(c, {"instances": [[[0] * 8] * 8]}).status_code == 200
 
 
 def test_api_key_guards_everything_but_health_and_the_page(digits_model):

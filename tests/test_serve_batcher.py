@@ -69,16 +69,43 @@ def test_max_batch_one_calls_the_model_per_input():
     assert model.calls == [1] * 6
 
 
-def test_a_lone_input_waits_at_most_the_batch_timeout():
-    batcher = Batcher(FakeModel(), max_batch=64, timeout=0.2, max_queue=100)
+def test_a_lone_input_goes_at_once_but_waits_for_announced_requests_up_to_the_timeout():
+    model = FakeModel()
+    batcher = Batcher(model, max_batch=64, timeout=0.2, max_queue=100)
 
     async def go():
         start = time.perf_counter()
-        await batcher.submit([0.5])
-        return time.perf_counter() - start
+        await batcher.submit([0.5])  # nobody else on the way: no batching delay
+        alone = time.perf_counter() - start
+        with batcher.expect():  # a request announced (reading its body) that never submits
+            start = time.perf_counter()
+            await batcher.submit([0.5])
+            waited = time.perf_counter() - start
+        return alone, waited
 
-    waited = _run(_with(batcher, go()))
-    assert 0.19 <= waited < 1.5
+    alone, waited = _run(_with(batcher, go()))
+    assert alone < 0.15 and 0.19 <= waited < 1.5
+
+
+def test_an_announced_request_joins_the_open_batch():
+    model = FakeModel()
+    batcher = Batcher(model, max_batch=8, timeout=1.0, max_queue=100)
+
+    async def late():
+        with batcher.expect():
+            await asyncio.sleep(0.05)  # still preparing its input
+        return await batcher.submit([0.2])
+
+    async def go():
+        announced = asyncio.ensure_future(late())
+        await asyncio.sleep(0.01)
+        first = await batcher.submit([0.1])
+        return first, await announced
+
+    start = time.perf_counter()
+    _run(_with(batcher, go()))
+    assert model.calls == [2]  # one call for both, closed when the announced request arrived
+    assert time.perf_counter() - start < 0.9  # not at the timeout
 
 
 def test_a_failing_input_fails_alone():
@@ -119,8 +146,9 @@ def test_inputs_of_a_cancelled_request_are_skipped():
     batcher = Batcher(model, max_batch=8, timeout=0.1, max_queue=100)
 
     async def go():
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(batcher.submit([0.1, 0.2]), 0.02)
+        with batcher.expect():  # keeps the batch open past the cancelled request's deadline
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(batcher.submit([0.1, 0.2]), 0.02)
         return await batcher.submit([0.7])
 
     rows = _run(_with(batcher, go()))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -68,16 +69,24 @@ def test_serve_process_batches_concurrent_requests_and_stops_gracefully(trained_
         calls, inputs = _metric(metrics, "aimodel_batch_size_count"), _metric(metrics, "aimodel_batch_size_sum")
         assert inputs == 2 * len(images) and calls < inputs  # some model calls answered several requests
 
-        # SIGTERM while a request waits in the batcher: it is still answered, then the process exits 0.
-        answer: dict = {}
-        waiting = threading.Thread(target=lambda: answer.update(p=post(images[0])))
-        waiting.start()
-        deadline = time.monotonic() + 10
-        while _metric(httpx.get(url + "/metrics", timeout=5).text, "aimodel_queue_inputs") < 1:
-            assert time.monotonic() < deadline, "the request never reached the batcher"
-        proc.send_signal(signal.SIGTERM)
-        waiting.join(timeout=30)
-        assert answer["p"]["label"] == alone[0]["label"]
+        # SIGTERM while a request is in flight (half its body sent): it is still answered, then the process exits 0.
+        name, data = images[0]
+        request = httpx.Request("POST", url + "/predict", files={"file": (name, data, "image/png")})
+        body = request.read()
+        head = (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: "
+                f"{request.headers['content-type']}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            conn.sendall(head + body[:100])
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            conn.sendall(body[100:])
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        status, _, payload = answer.partition(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 200"), answer[:300]
+        assert json.loads(payload)["predictions"][0]["label"] == alone[0]["label"]
         assert proc.wait(timeout=60) == 0
         assert "stopped (SIGTERM)" in proc.stdout.read()
     finally:
@@ -89,8 +98,6 @@ def test_serve_process_batches_concurrent_requests_and_stops_gracefully(trained_
 def test_serve_cli_fails_cleanly_on_a_bad_model_or_a_busy_port(trained_run, tmp_path):
     missing = CliRunner().invoke(main, ["serve", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "no such run directory or model file" in missing.output
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -22,8 +22,8 @@ from starlette.staticfiles import StaticFiles
 from aimodel.errors import AimodelError
 from aimodel.inference.predict import Prediction, top_classes
 from aimodel.serving.batcher import Batcher, InputFailed, Overloaded
-from aimodel.serving.inputs import Prepared, RequestError, parse_instances, prepare_instances, prepare_items, \
-    text_items, upload_items
+from aimodel.serving.inputs import FilePart, Prepared, RequestError, is_light, parse_instances, prepare_instances, \
+    prepare_items, text_items, upload_items
 from aimodel.serving.metrics import Metrics
 from aimodel.serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, ObserveMiddleware
 from aimodel.serving.model import ServedModel
@@ -162,8 +162,9 @@ def create_app(model: ServedModel, settings: ServeSettings) -> Starlette:
 
     async def tf_predict(request: Request) -> Response:
         check_name(request)
-        raw = await request.body()
-        prepared = await run_in_threadpool(_tf_prepare, raw, model, settings)
+        with server.batcher.expect():  # an open batch waits for this request while it is read and prepared
+            raw = await request.body()
+            prepared = await run_in_threadpool(_tf_prepare, raw, model, settings)
         results = await server.predict(prepared)
         failed = next((f"{prepared.names[i]}: {r}" for i, r in enumerate(results) if isinstance(r, InputFailed)),
                       None)
@@ -173,17 +174,13 @@ def create_app(model: ServedModel, settings: ServeSettings) -> Starlette:
         server.count_inputs(len(results), 0)
         return JSONResponse({prepared.key: [r.tolist() for r in results]})
 
-    async def predict(request: Request) -> Response:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            raise HTTPException(415, "POST /predict takes multipart/form-data: files (any field name) and 'text' "
-                                     f"fields; for JSON use POST /v1/models/{model.name}:predict")
+    async def read_uploads(request: Request) -> tuple[Prepared, int]:
         form = await request.form(max_files=settings.max_inputs, max_fields=settings.max_inputs + len(FORM_FIELDS))
         try:
             files, texts, options = [], [], {}
             for key, value in form.multi_items():
                 if isinstance(value, UploadFile):
-                    files.append((value.filename or key, await value.read(), value.content_type or ""))
+                    files.append(FilePart(value.filename or key, await value.read(), value.content_type or ""))
                 elif key == "text":
                     texts.append(value)
                 elif key in FORM_FIELDS:
@@ -197,8 +194,18 @@ def create_app(model: ServedModel, settings: ServeSettings) -> Starlette:
         top_k, polarity, crop = _options(options, len(model.class_names), settings)
         if not files and not texts:
             raise HTTPException(400, "no inputs: upload files (multipart, any field name) or send 'text' fields")
-        prepared = await run_in_threadpool(_upload_prepare, files, texts, options.get("column"), polarity, crop,
-                                           model, settings)
+        args = (files, texts, options.get("column"), polarity, crop, model, settings)
+        if is_light(files, texts):
+            return _upload_prepare(*args), top_k
+        return await run_in_threadpool(_upload_prepare, *args), top_k
+
+    async def predict(request: Request) -> Response:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            raise HTTPException(415, "POST /predict takes multipart/form-data: files (any field name) and 'text' "
+                                     f"fields; for JSON use POST /v1/models/{model.name}:predict")
+        with server.batcher.expect():  # an open batch waits for this request while it is read and prepared
+            prepared, top_k = await read_uploads(request)
         results = await server.predict(prepared)
         preds = [Prediction(input=name, error=error) for name, error in zip(prepared.names, prepared.errors)]
         probs = {i: r for i, r in zip(prepared.ready, results)}
@@ -266,8 +273,8 @@ def _tf_prepare(raw: bytes, model: ServedModel, settings: ServeSettings) -> Prep
 def _upload_prepare(files: list, texts: list, column: Optional[str], polarity: str, crop: bool,
                     model: ServedModel, settings: ServeSettings) -> Prepared:
     items = []
-    for name, data, content_type in files:
-        items += upload_items(name, data, content_type, model.kind, column, model.spec, settings.max_pixels)
+    for part in files:
+        items += upload_items(part, model.kind, column, model.spec, settings.max_pixels)
         _check_count(len(items), settings)
     items += text_items(texts, model.kind)
     _check_count(len(items), settings)

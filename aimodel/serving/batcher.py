@@ -1,8 +1,9 @@
 """Dynamic batching: inputs of concurrent requests share one model call, made off the event loop.
 
 The first input to arrive opens a batch; the batch closes when it holds
-``max_batch`` inputs or ``timeout`` seconds after that first input, whichever is
-sooner, and goes to the model in a dedicated thread while the next batch gathers.
+``max_batch`` inputs, ``timeout`` seconds after that first input, or when no other
+request is on its way, whichever is first, and goes to the model in a dedicated
+thread while the next batch gathers.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -34,10 +37,15 @@ class InputFailed(Exception):
 class _Pending:
     sample: Any
     future: asyncio.Future
+    arrived: float
 
 
 class Batcher:
     """Gathers samples into model calls.
+
+    A batch closes when it holds ``max_batch`` samples, when ``timeout`` has passed
+    since its first sample arrived, or as soon as no announced request is still on
+    its way (see :meth:`expect`): waiting then could only add latency.
 
     Args:
         infer: prepared samples -> ``(N, n_classes)`` probabilities (one model call); runs in a thread.
@@ -54,10 +62,13 @@ class Batcher:
         self.timeout = timeout
         self.max_queue = max_queue
         self.observe = observe or (lambda n, s: None)
-        self._queue: Optional[asyncio.Queue] = None
+        self._queue: deque[_Pending] = deque()
         self._task: Optional[asyncio.Task] = None
+        self._wake: Optional[asyncio.Future] = None
         self._busy = 0  # samples queued or in the model call
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aimodel-model")
+        self._gathering = False  # a batch is open and waiting for company
+        self._expected = 0  # requests announced with expect() that have not submitted yet
+        self._executor: Optional[ThreadPoolExecutor] = None
 
     @property
     def waiting(self) -> int:
@@ -70,7 +81,7 @@ class Batcher:
 
     def start(self) -> None:
         """Start gathering on the running event loop."""
-        self._queue = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aimodel-model")
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="aimodel-batcher")
 
     async def stop(self) -> None:
@@ -83,7 +94,23 @@ class Batcher:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        self._executor.shutdown(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    @contextmanager
+    def expect(self):
+        """Announce a request that will submit soon (its body is still being read or prepared).
+
+        While announced requests are on their way, an open batch waits for them (up to
+        the timeout); with none on the way it goes to the model at once, so an idle
+        server answers a lone request without the batching delay.
+        """
+        self._expected += 1
+        try:
+            yield
+        finally:
+            self._expected -= 1
+            self._poke()
 
     async def submit(self, samples: list) -> list:
         """Probabilities (a row per sample) or an :class:`InputFailed` in its place, in order.
@@ -97,32 +124,40 @@ class Batcher:
         if self._busy + len(samples) > self.max_queue:
             raise Overloaded(f"{self._busy} inputs are waiting for the model (the limit is {self.max_queue})")
         loop = asyncio.get_running_loop()
-        pending = [_Pending(s, loop.create_future()) for s in samples]
+        now = loop.time()
+        pending = [_Pending(s, loop.create_future(), now) for s in samples]
         self._busy += len(pending)
-        for p in pending:
-            self._queue.put_nowait(p)
+        self._queue.extend(pending)
+        self._poke()
         results = await asyncio.gather(*(p.future for p in pending), return_exceptions=True)
         for r in results:
-            if isinstance(r, (AimodelError, asyncio.CancelledError)):
-                raise r
+            if isinstance(r, BaseException) and not isinstance(r, InputFailed):
+                raise r  # the model cannot answer at all (or the request was cancelled)
         return results
+
+    def _poke(self) -> None:
+        """Wake the gathering loop: for a first sample, or when the open batch is complete."""
+        wake = self._wake
+        if wake is None or wake.done() or not self._queue:
+            return
+        if not self._gathering or len(self._queue) >= self.max_batch or self._expected <= 0:
+            wake.set_result(None)
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            deadline = loop.time() + self.timeout
-            while len(batch) < self.max_batch:
-                if not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                    continue
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except asyncio.TimeoutError:
-                    break
+            if not self._queue:
+                self._wake = loop.create_future()
+                await self._wake  # the first sample of the next batch
+            self._gathering = True
+            remaining = self._queue[0].arrived + self.timeout - loop.time()
+            if len(self._queue) < self.max_batch and self._expected > 0 and remaining > 0:
+                self._wake = loop.create_future()
+                timer = loop.call_later(remaining, lambda f=self._wake: f.done() or f.set_result(None))
+                await self._wake
+                timer.cancel()
+            self._gathering = False
+            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
             live = [p for p in batch if not p.future.done()]  # a timed-out request's inputs are skipped
             self._busy -= len(batch) - len(live)
             if not live:

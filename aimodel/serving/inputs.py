@@ -87,12 +87,8 @@ def _prepare_one(preparer: Preparer, item: Item) -> tuple[Any, Optional[str]]:
         return None, f"{item.name}: cannot use this input ({type(exc).__name__})"
 
 
-def check_pixels(data: bytes, name: str, max_pixels: int) -> None:
-    """Refuse an image whose header promises more than ``max_pixels``, before decoding a byte of it.
-
-    Raises:
-        RequestError: 413, naming the image's size and the limit.
-    """
+def image_pixels(data: bytes) -> Optional[int]:
+    """Width × height from an image's header (nothing decoded); -1 for a decompression bomb, None if not an image."""
     from PIL import Image
 
     try:
@@ -101,24 +97,68 @@ def check_pixels(data: bytes, name: str, max_pixels: int) -> None:
             with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
     except Image.DecompressionBombError:
-        width = height = None
+        return -1
     except Exception:  # not an image: the image reader says so, in the same words as predict
+        return None
+    return width * height
+
+
+def check_pixels(data: bytes, name: str, max_pixels: int, pixels: Optional[int] = None) -> None:
+    """Refuse an image whose header promises more than ``max_pixels``, before decoding a byte of it.
+
+    Args:
+        pixels: :func:`image_pixels` of ``data``, if already known.
+
+    Raises:
+        RequestError: 413, naming the image's size and the limit.
+    """
+    from PIL import Image
+
+    pixels = image_pixels(data) if pixels is None else pixels
+    if pixels is None or 0 <= pixels <= max_pixels:
         return
-    if width is None or width * height > max_pixels:
-        size = f"{width}×{height} pixels" if width is not None else \
-            f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb)"
-        raise RequestError(413, f"{name}: {size}; this server decodes images of up to {max_pixels:,} pixels "
-                                "(aimodel serve --max-pixels)")
+    if pixels < 0:
+        size = f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb)"
+    else:
+        with Image.open(io.BytesIO(data)) as img:
+            size = f"{img.width}×{img.height} pixels"
+    raise RequestError(413, f"{name}: {size}; this server decodes images of up to {max_pixels:,} pixels "
+                            "(aimodel serve --max-pixels)")
 
 
 # --- multipart uploads (POST /predict) -----------------------------------------------------------
 
+#: Uploads this small are prepared on the event loop: a thread hop would cost more than decoding them.
+LIGHT_BYTES = 16 * 1024
+LIGHT_PIXELS = 256 * 256
 
-def upload_items(name: str, data: bytes, content_type: str, kind: str, column: Optional[str], spec,
-                 max_pixels: int) -> list[Item]:
+
+@dataclass
+class FilePart:
+    """One uploaded file: the name the client gave, its bytes, its content type, its pixels if an image."""
+
+    name: str
+    data: bytes
+    content_type: str = ""
+    pixels: Optional[int] = None
+
+    def __post_init__(self):
+        if self.pixels is None:
+            self.pixels = image_pixels(self.data)
+
+
+def is_light(files: list[FilePart], texts: list[str]) -> bool:
+    """Whether preparing these uploads takes well under a millisecond (small files, small images)."""
+    if sum(len(f.data) for f in files) + sum(len(t) for t in texts) > LIGHT_BYTES:
+        return False
+    return all(0 <= (f.pixels or 0) <= LIGHT_PIXELS for f in files)
+
+
+def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pixels: int) -> list[Item]:
     """One uploaded file -> items, deciding by its name's suffix as ``aimodel predict`` does for files."""
+    name, data = part.name, part.data
     suffix = PurePosixPath(name).suffix.lower()
-    is_table = suffix in TABLE_SUFFIXES or content_type.split(";")[0].strip().lower() in TABLE_TYPES
+    is_table = suffix in TABLE_SUFFIXES or part.content_type.split(";")[0].strip().lower() in TABLE_TYPES
     if is_table:
         if kind not in ("tabular", "text"):
             return [Item(name, error=f"{name}: a table; this model takes {WHAT[kind]}")]
@@ -127,7 +167,7 @@ def upload_items(name: str, data: bytes, content_type: str, kind: str, column: O
     if kind == "image":
         if suffix in TEXT_SUFFIXES + SEQUENCE_SUFFIXES:
             return [Item(name, error=f"{name}: not an image; this model takes {WHAT[kind]}")]
-        check_pixels(data, name, max_pixels)
+        check_pixels(data, name, max_pixels, part.pixels)
         return [Item(name, value=Upload(data, name))]
     if kind == "text":
         if suffix in IMAGE_SUFFIXES:

@@ -39,7 +39,8 @@ def uvicorn_config(app, settings: ServeSettings, debug: bool = False, **extra):
     return uvicorn.Config(
         app, host=settings.host, port=settings.port, workers=settings.workers, lifespan="on",
         log_level="debug" if debug else "info", access_log=settings.access_log,
-        timeout_graceful_shutdown=int(settings.timeout_s + DRAIN_MARGIN_S), server_header=False, **extra)
+        timeout_graceful_shutdown=int(settings.timeout_s + DRAIN_MARGIN_S), server_header=False,
+        proxy_headers=False, **extra)  # no proxy in front by default: X-Forwarded-* are not trusted
 
 
 def serve(settings: ServeSettings, sock: Optional[socket.socket] = None, debug: bool = False) -> str:
