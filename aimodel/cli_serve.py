@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import sys
@@ -56,8 +57,15 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
     from aimodel.inference.checkpoint import resolve_checkpoint
     from aimodel.serving.model import default_name
     from aimodel.serving.server import bind, serve as run_server
-    from aimodel.serving.settings import ServeSettings
+    from aimodel.serving.settings import ServeError, ServeSettings
 
+    missing = [pkg for pkg, module in (("starlette", "starlette"), ("uvicorn", "uvicorn"),
+                                       ("python-multipart", "python_multipart"),
+                                       ("prometheus-client", "prometheus_client"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ServeError(f"aimodel serve needs {', '.join(missing)}: pip install 'aimodel[serve]' "
+                         "(make install includes it)")
     settings = ServeSettings(model=str(model), name=name, host=host, port=port, max_batch=max_batch,
                              batch_timeout_ms=batch_timeout_ms, workers=workers, api_key=api_key,
                              max_body_bytes=int(max_body_mb * 1024 * 1024), max_pixels=max_pixels, timeout_s=timeout_s,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,3 +106,12 @@ def test_serve_cli_fails_cleanly_on_a_bad_model_or_a_busy_port(trained_run, tmp_
     assert busy.exit_code == 1 and "cannot listen on 127.0.0.1" in busy.output
     bad = CliRunner().invoke(main, ["serve", str(trained_run), "--name", "a b"])
     assert bad.exit_code == 1 and "--name 'a b'" in bad.output
+    # A model whose outputs do not match its classes fails at the warm-up, before the server starts.
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken, ignore=shutil.ignore_patterns("checkpoints", "tensorboard"))
+    meta = json.loads((broken / "meta.json").read_text())
+    meta["input"]["class_names"] = ["a", "b", "c"]
+    (broken / "meta.json").write_text(json.dumps(meta))
+    mismatch = CliRunner().invoke(main, ["serve", str(broken), "--port", "0"])
+    assert mismatch.exit_code == 1 and "outputs 10 classes but its meta.json names 3" in mismatch.output
+    assert "Traceback" not in mismatch.output

@@ -37,6 +37,7 @@ class ServedModel:
             raise ServeError(f"model name {self.name!r} cannot be used in URLs; pass --name NAME")
         self.version = _version(self.checkpoint.run_dir)
         self._preparers: dict[tuple[str, bool], Preparer] = {("auto", True): self.predictor.preparer}
+        self.warmed = False
 
     @property
     def kind(self) -> str:
@@ -57,6 +58,21 @@ class ServedModel:
     def probabilities(self, samples: list) -> np.ndarray:
         """``(N, n_classes)`` class probabilities of prepared samples, in one model call."""
         return self.predictor.probabilities(samples)
+
+    def warm_up(self) -> None:
+        """Call the model on neutral samples once, so the first request does not pay for tracing it.
+
+        Two batch sizes: the model call traces once per new batch shape, then generalizes the
+        batch dimension. Does nothing the second time.
+
+        Raises:
+            CheckpointError: the model's output does not match its class names.
+        """
+        if not self.warmed:
+            sample = self.example_sample()
+            for n in (1, 2):
+                self.probabilities([sample] * n)
+            self.warmed = True
 
     def example_sample(self) -> Any:
         """A neutral prepared sample, for the warm-up call that traces the model before the first request."""

@@ -64,9 +64,14 @@ def serve(settings: ServeSettings, sock: Optional[socket.socket] = None, debug: 
             from aimodel.serving.app import create_app
             from aimodel.serving.model import ServedModel
 
-            app = create_app(ServedModel(settings.model, settings.name), settings)
+            model = ServedModel(settings.model, settings.name)
+            model.warm_up()  # here, so a model that cannot answer is a clean error, not a failed startup
+            app = create_app(model, settings, freeze_gc=True)
             server = uvicorn.Server(uvicorn_config(app, settings, debug))
-            server.run(sockets=[sock])
+            try:
+                server.run(sockets=[sock])
+            except SystemExit:  # uvicorn's answer to a failed startup
+                server.started = False
             if not server.started:
                 raise ServeError("the server did not start (see the messages above)")
         else:
@@ -88,4 +93,4 @@ def worker_app():
     from aimodel.serving.model import ServedModel
 
     settings = ServeSettings.from_json(os.environ[SETTINGS_ENV])
-    return create_app(ServedModel(settings.model, settings.name), settings)
+    return create_app(ServedModel(settings.model, settings.name), settings, freeze_gc=True)
