@@ -115,6 +115,9 @@ def create_app(model: ServedModel, settings: ServeSettings, freeze_gc: bool = Fa
 
         async def endpoint(request: Request) -> Response:
             try:
+                if hasattr(asyncio, "timeout"):  # Python 3.11+: no extra task per request
+                    async with asyncio.timeout(settings.timeout_s):
+                        return await handler(request)
                 return await asyncio.wait_for(handler(request), settings.timeout_s)
             except asyncio.TimeoutError:
                 return _error(504, f"no answer within {settings.timeout_s:g} s (aimodel serve --timeout)")

@@ -129,7 +129,13 @@ class Batcher:
         self._busy += len(pending)
         self._queue.extend(pending)
         self._poke()
-        results = await asyncio.gather(*(p.future for p in pending), return_exceptions=True)
+        if len(pending) == 1:
+            try:
+                results = [await pending[0].future]
+            except InputFailed as exc:
+                results = [exc]
+        else:
+            results = await asyncio.gather(*(p.future for p in pending), return_exceptions=True)
         for r in results:
             if isinstance(r, BaseException) and not isinstance(r, InputFailed):
                 raise r  # the model cannot answer at all (or the request was cancelled)
