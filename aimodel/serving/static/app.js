@@ -36,7 +36,8 @@ function showModel() {
   $("model-name").textContent = meta.name;
   const classes = meta.classes.length;
   const acc = meta.metrics && meta.metrics.evaluation && meta.metrics.evaluation.accuracy;
-  $("model-info").textContent = `${input.kind} model, input ${JSON.stringify(input.shape)}, ${classes} classes` +
+  const shape = input.kind === "text" ? "one string" : JSON.stringify(input.shape);
+  $("model-info").textContent = `${input.kind} model, input ${shape}, ${classes} classes` +
     (acc !== undefined ? `, test accuracy ${(acc * 100).toFixed(2)}%` : "");
   $("api-tf").textContent = `POST /v1/models/${meta.name}:predict`;
   const topK = $("top-k");
@@ -52,13 +53,13 @@ function showModel() {
   if (fileKinds[input.kind]) {
     $("file-panel").hidden = false;
     $("data-file").accept = fileKinds[input.kind][0];
-    $("file-kind").textContent = fileKinds[input.kind][0] + " files";
+    $("file-kind").textContent = "files";
     $("file-hint").textContent = "Upload " + fileKinds[input.kind][1] + ".";
   }
   setStatus(input.kind === "image" ? "Drop or choose image files, or draw in the box." : "Ready.");
 }
 
-async function predict(form, pictures) {
+async function predict(form, pictures, titles) {
   form.append("top_k", $("top-k").value || "3");
   setStatus("Predicting…");
   let response;
@@ -82,11 +83,11 @@ async function predict(form, pictures) {
     setStatus(body.error || `HTTP ${response.status}`, true);
     return;
   }
-  showResults(body.predictions, pictures);
+  showResults(body.predictions, pictures, titles);
   setStatus(body.failed ? body.error : `${body.predictions.length} prediction(s).`, body.failed > 0);
 }
 
-function showResults(predictions, pictures) {
+function showResults(predictions, pictures, titles) {
   const results = $("results");
   const fresh = [];
   predictions.forEach((p, i) => {
@@ -103,7 +104,8 @@ function showResults(predictions, pictures) {
     body.className = "body";
     const name = document.createElement("div");
     name.className = "name";
-    name.textContent = p.input;
+    name.textContent = titles && titles[i] ? titles[i] : p.input;
+    name.title = p.input;
     body.append(name);
     if (p.error) {
       const error = document.createElement("div");
@@ -226,7 +228,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!lines.length) { setStatus("Type something first.", true); return; }
     const form = new FormData();
     for (const line of lines) form.append("text", line);
-    predict(form, null);
+    predict(form, null, lines);
   });
   setUpCanvas();
   loadMetadata().catch((err) => setStatus(`Cannot reach the server (${err}).`, true));
