@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -56,7 +55,7 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
     """
     from aimodel.inference.checkpoint import resolve_checkpoint
     from aimodel.serving.model import default_name
-    from aimodel.serving.server import bind, serve as run_server
+    from aimodel.serving.server import bind, import_tensorflow_quietly, serve as run_server
     from aimodel.serving.settings import ServeError, ServeSettings
 
     missing = [pkg for pkg, module in (("starlette", "starlette"), ("uvicorn", "uvicorn"),
@@ -83,9 +82,9 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
                f"{batch_timeout_ms:g} ms, {workers} worker(s){', API key required' if api_key else ''})\n"
                f"  POST {url}/v1/models/{served_as}:predict   POST {url}/predict   GET {url}/metadata\n"
                "loading the model ...", err=True)
-    _import_tensorflow_quietly(debug)
+    import_tensorflow_quietly(debug)
     stopped_by = run_server(settings, sock=sock, debug=debug)
-    click.echo(f"stopped ({stopped_by}); requests in flight were answered", err=True)
+    click.echo(f"stopped{f' ({stopped_by})' if stopped_by else ''}; requests in flight were answered", err=True)
 
 
 def _is_loopback(host: str) -> bool:
@@ -96,18 +95,3 @@ def _is_loopback(host: str) -> bool:
     except ValueError:
         return False
 
-
-def _import_tensorflow_quietly(debug: bool) -> None:
-    """Import TensorFlow with its start-up log lines (printed before TF_CPP_MIN_LOG_LEVEL is read) hidden."""
-    if "tensorflow" in sys.modules or debug:
-        return
-    sys.stderr.flush()
-    devnull, saved = os.open(os.devnull, os.O_WRONLY), os.dup(2)
-    os.dup2(devnull, 2)
-    try:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

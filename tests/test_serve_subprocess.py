@@ -115,3 +115,28 @@ def test_serve_cli_fails_cleanly_on_a_bad_model_or_a_busy_port(trained_run, tmp_
     mismatch = CliRunner().invoke(main, ["serve", str(broken), "--port", "0"])
     assert mismatch.exit_code == 1 and "outputs 10 classes but its meta.json names 3" in mismatch.output
     assert "Traceback" not in mismatch.output
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers_answers_and_stops(trained_run):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([AIMODEL, "serve", str(trained_run), "--port", str(port), "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        _wait_ready(proc, url)
+        name, data = next(iter(digit_pngs(1).items()))
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: httpx.post(url + "/predict", files={"file": (name, data)}, timeout=60),
+                                    range(8)))
+        assert {r.status_code for r in answers} == {200}
+        assert len({r.json()["predictions"][0]["label"] for r in answers}) == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        output = proc.stdout.read()
+        assert output.count("Application startup complete") == 2 and "stopped;" in output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

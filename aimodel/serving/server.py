@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 #: How ``--workers N`` processes learn the settings (uvicorn starts them by importing :func:`worker_app`).
 SETTINGS_ENV = "AIMODEL_SERVE_SETTINGS"
+DEBUG_ENV = "AIMODEL_DEBUG"
 #: Extra seconds a stopping server gives requests in flight beyond the request timeout.
 DRAIN_MARGIN_S = 5.0
 
@@ -43,8 +44,8 @@ def uvicorn_config(app, settings: ServeSettings, debug: bool = False, **extra):
         proxy_headers=False, **extra)  # no proxy in front by default: X-Forwarded-* are not trusted
 
 
-def serve(settings: ServeSettings, sock: Optional[socket.socket] = None, debug: bool = False) -> str:
-    """Serve ``settings.model`` until a stop signal; returns the signal's name (``"SIGTERM"``).
+def serve(settings: ServeSettings, sock: Optional[socket.socket] = None, debug: bool = False) -> Optional[str]:
+    """Serve ``settings.model`` until a stop signal; returns the signal's name (``"SIGTERM"``) if known.
 
     A stop signal closes the listening socket, lets requests in flight finish (up to
     the request timeout), answers what the batcher holds, then returns.
@@ -78,13 +79,15 @@ def serve(settings: ServeSettings, sock: Optional[socket.socket] = None, debug: 
             from uvicorn.supervisors import Multiprocess
 
             os.environ[SETTINGS_ENV] = settings.to_json()
+            if debug:
+                os.environ[DEBUG_ENV] = "1"
             config = uvicorn_config("aimodel.serving.server:worker_app", settings, debug, factory=True)
             Multiprocess(config, sockets=[sock]).run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
-    return signal.Signals(received[-1]).name if received else "stopped"
+    return signal.Signals(received[-1]).name if received else None
 
 
 def worker_app():
@@ -93,4 +96,23 @@ def worker_app():
     from aimodel.serving.model import ServedModel
 
     settings = ServeSettings.from_json(os.environ[SETTINGS_ENV])
+    import_tensorflow_quietly(debug=bool(os.environ.get(DEBUG_ENV)))
     return create_app(ServedModel(settings.model, settings.name), settings, freeze_gc=True)
+
+
+def import_tensorflow_quietly(debug: bool = False) -> None:
+    """Import TensorFlow with its start-up log lines hidden (it prints them before reading TF_CPP_MIN_LOG_LEVEL)."""
+    import sys
+
+    if "tensorflow" in sys.modules or debug:
+        return
+    sys.stderr.flush()
+    devnull, saved = os.open(os.devnull, os.O_WRONLY), os.dup(2)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
