@@ -297,7 +297,7 @@ def memory(ctx: Context) -> list[Figure]:
     return [fig]
 
 
-# --- figure 7: aimodel serve under load ------------------------------------------------------------
+# --- figure 8: aimodel serve under load ------------------------------------------------------------
 
 
 def serve_load(ctx: Context) -> list[Figure]:
@@ -311,13 +311,13 @@ def serve_load(ctx: Context) -> list[Figure]:
     note = (f"64 clients posting one MNIST PNG each to POST /predict for 20 s; peer column = the same server with "
             f"--max-batch 1; p99 {b['p99_ms']} ms vs {one['p99_ms']} ms; errors {b['errors']} / {one['errors']}. "
             "See benchmarks/serve_results.md.")
-    f7 = Figure("7", "`aimodel serve` throughput: dynamic batching vs --max-batch 1", "≥ 3× at ≤ p99, 0 errors",
+    f8 = Figure("8", "`aimodel serve` throughput: dynamic batching vs --max-batch 1", "≥ 3× at ≤ p99, 0 errors",
                 b["requests_per_s"], one["requests_per_s"], "requests/s", s["throughput_ratio"], met=s["target_met"],
                 details={"summary": s}, note=note)
-    f7b = Figure("7b", "`aimodel serve` cold start to /readyz 200", "report", b["cold_start_s"], None, "s")
-    f7c = Figure("7c", "`aimodel serve` one request on an idle server (ms, batching on)", "report",
+    f8b = Figure("8b", "`aimodel serve` cold start to /readyz 200", "report", b["cold_start_s"], None, "s")
+    f8c = Figure("8c", "`aimodel serve` one request on an idle server (ms, batching on)", "report",
                  b["idle_p50_ms"], one["idle_p50_ms"], "ms", None)
-    return [f7, f7b, f7c]
+    return [f8, f8b, f8c]
 
 
 FIGURES: dict[str, Callable[[Context], list[Figure]]] = {

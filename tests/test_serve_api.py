@@ -327,3 +327,22 @@ def test_sequence_model_numbers_and_npy(tmp_path):
         assert _tf(c, {"instances": [x[:2].tolist()]}, name="seq").status_code == 400
         bad = c.post("/predict", files={"file": ("s.npy", b"not numpy", "application/octet-stream")})
         assert bad.status_code == 422 and "not a readable .npy" in bad.json()["error"]
+
+
+def test_an_exported_tflite_file_is_served_like_its_keras_model(trained_run, digits_model, tmp_path):
+    """The server loads through the backend registry: an export answers as best.keras does."""
+    import shutil
+
+    from aimodel.export import export_run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("checkpoints", "tensorboard", "exports"))
+    export_run(run, formats=["tflite"])
+    exported = ServedModel(run / "exports" / "model.tflite")
+    assert exported.checkpoint.format == "tflite" and exported.name == digits_model.name
+    files = [("file", (n, d, "image/png")) for n, d in digit_pngs(3).items()]
+    with _client(exported) as c, _client(digits_model) as k:
+        got, want = c.post("/predict", files=files).json(), k.post("/predict", files=files).json()
+        assert c.get("/metadata").json()["format"] == "tflite"
+    for a, b in zip(got["predictions"], want["predictions"]):
+        assert a["label"] == b["label"] and a["confidence"] == pytest.approx(b["confidence"], abs=1e-4)
