@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
-import os
 from pathlib import Path
 from typing import Optional
 
 import click
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from aimodel.cli_common import CONTEXT, import_tensorflow, is_debug
 
 
 @click.command("serve", context_settings=CONTEXT)
@@ -55,7 +54,7 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
     """
     from aimodel.inference.checkpoint import resolve_checkpoint
     from aimodel.serving.model import default_name
-    from aimodel.serving.server import bind, import_tensorflow_quietly, serve as run_server
+    from aimodel.serving.server import bind, serve as run_server
     from aimodel.serving.settings import ServeError, ServeSettings
 
     missing = [pkg for pkg, module in (("starlette", "starlette"), ("uvicorn", "uvicorn"),
@@ -72,7 +71,7 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
     ckpt = resolve_checkpoint(model)  # a wrong path fails here, before TensorFlow loads
     served_as = name or default_name(ckpt.model_path, ckpt.run_dir)
     sock = bind(host, port)  # so does a busy port
-    debug = bool((ctx.find_root().obj or {}).get("debug")) or bool(os.environ.get("AIMODEL_DEBUG"))
+    debug = is_debug(ctx.find_root())
     if not _is_loopback(host) and not api_key:
         click.secho(f"warning: listening on {host} without --api-key: anyone who reaches this machine can use "
                     "the model", fg="yellow", err=True)
@@ -82,7 +81,7 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
                f"{batch_timeout_ms:g} ms, {workers} worker(s){', API key required' if api_key else ''})\n"
                f"  POST {url}/v1/models/{served_as}:predict   POST {url}/predict   GET {url}/metadata\n"
                "loading the model ...", err=True)
-    import_tensorflow_quietly(debug)
+    import_tensorflow()
     stopped_by = run_server(settings, sock=sock, debug=debug)
     click.echo(f"stopped{f' ({stopped_by})' if stopped_by else ''}; requests in flight were answered", err=True)
 
