@@ -38,6 +38,27 @@ def _wait_ready(proc: subprocess.Popen, url: str, limit_s: float = 120) -> None:
     pytest.fail(f"aimodel serve was not ready within {limit_s} s")
 
 
+def _start_upload(port: int, name: str, data: bytes) -> tuple[socket.socket, bytes]:
+    """Send a POST /predict upload's headers and the first 100 bytes of its body; return the socket and the rest."""
+    request = httpx.Request("POST", f"http://127.0.0.1:{port}/predict", files={"file": (name, data, "image/png")})
+    body = request.read()
+    head = (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+            f"Content-Type: {request.headers['content-type']}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+    conn.sendall(head + body[:100])
+    return conn, body[100:]
+
+
+def _read_answer(conn: socket.socket) -> tuple[bytes, bytes]:
+    """(status line and headers, body) of the answer on a ``Connection: close`` socket, which is closed."""
+    answer = b""
+    with conn:
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return head, payload
+
+
 def _metric(text: str, name: str) -> float:
     match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
     assert match, name
@@ -60,8 +81,16 @@ def test_serve_process_batches_concurrent_requests_and_stops_gracefully(trained_
             assert r.status_code == 200, r.text
             return r.json()["predictions"][0]
 
-        with ThreadPoolExecutor(len(images)) as pool:
-            together = list(pool.map(post, images))
+        # Concurrent: every request's headers and the start of its body first, so all are in flight together.
+        started = [_start_upload(port, name, data) for name, data in images]
+        time.sleep(0.5)
+        for conn, rest in started:
+            conn.sendall(rest)
+        together = []
+        for conn, _ in started:
+            status, payload = _read_answer(conn)
+            assert status.startswith(b"HTTP/1.1 200"), payload[:300]
+            together.append(json.loads(payload)["predictions"][0])
         alone = [post(item) for item in images]
         for a, b in zip(together, alone):
             assert a["input"] == b["input"] and a["label"] == b["label"]
@@ -70,23 +99,14 @@ def test_serve_process_batches_concurrent_requests_and_stops_gracefully(trained_
         calls, inputs = _metric(metrics, "aimodel_batch_size_count"), _metric(metrics, "aimodel_batch_size_sum")
         assert inputs == 2 * len(images) and calls < inputs  # some model calls answered several requests
 
-        # SIGTERM while a request is in flight (half its body sent): it is still answered, then the process exits 0.
-        name, data = images[0]
-        request = httpx.Request("POST", url + "/predict", files={"file": (name, data, "image/png")})
-        body = request.read()
-        head = (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: "
-                f"{request.headers['content-type']}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-            conn.sendall(head + body[:100])
-            time.sleep(0.5)
-            proc.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            conn.sendall(body[100:])
-            answer = b""
-            while chunk := conn.recv(65536):
-                answer += chunk
-        status, _, payload = answer.partition(b"\r\n\r\n")
-        assert status.startswith(b"HTTP/1.1 200"), answer[:300]
+        # SIGTERM while a request is in flight (part of its body sent): it is answered, then the process exits 0.
+        conn, rest = _start_upload(port, *images[0])
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        conn.sendall(rest)
+        status, payload = _read_answer(conn)
+        assert status.startswith(b"HTTP/1.1 200"), payload[:300]
         assert json.loads(payload)["predictions"][0]["label"] == alone[0]["label"]
         assert proc.wait(timeout=60) == 0
         assert "stopped (SIGTERM)" in proc.stdout.read()
