@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,export]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,export,serve]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # aimodel versus plain Keras, side by side (5–11 minutes on 2 cores; the export figures 7a-7e add about 2,
-# reusing figure 3's run); writes benchmarks/results.md.
+# reusing figure 3's run), and aimodel serve under load (figure 8, about 3 more); writes benchmarks/results.md
+# and benchmarks/serve_results.md.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 

@@ -391,11 +391,13 @@ def predict(inputs: tuple[Path, ...], model: Path | None, texts: tuple[str, ...]
 
 # Commands that live in their own modules (see docs/contributing.md).
 from aimodel.cli_export import export  # noqa: E402
+from aimodel.cli_serve import serve  # noqa: E402
 from aimodel.cli_tune import cv_command, tune_command  # noqa: E402
 
 main.add_command(export)
 main.add_command(tune_command)
 main.add_command(cv_command)
+main.add_command(serve)
 
 
 def run() -> None:

@@ -297,12 +297,36 @@ def memory(ctx: Context) -> list[Figure]:
     return [fig]
 
 
+# --- figure 8: aimodel serve under load ------------------------------------------------------------
+
+
+def serve_load(ctx: Context) -> list[Figure]:
+    """``benchmarks/serve_load.py``: batching vs ``--max-batch 1`` (it also writes serve_results.md)."""
+    from benchmarks import data, serve_load as bench
+
+    report = bench.run(ctx.npz, data.prepare()[1], epochs=3, clients=64, seconds=20.0, reps=min(ctx.reps, 2),
+                       out=ROOT / "benchmarks")
+    s = report["summary"]
+    b, one = s["batching"], s["max_batch_1"]
+    note = (f"64 clients posting one MNIST PNG each to POST /predict for 20 s; peer column = the same server with "
+            f"--max-batch 1; p99 {b['p99_ms']} ms vs {one['p99_ms']} ms; errors {b['errors']} / {one['errors']}. "
+            "See benchmarks/serve_results.md.")
+    f8 = Figure("8", "`aimodel serve` throughput: dynamic batching vs --max-batch 1", "≥ 3× at ≤ p99, 0 errors",
+                b["requests_per_s"], one["requests_per_s"], "requests/s", s["throughput_ratio"], met=s["target_met"],
+                details={"summary": s}, note=note)
+    f8b = Figure("8b", "`aimodel serve` cold start to /readyz 200", "report", b["cold_start_s"], None, "s")
+    f8c = Figure("8c", "`aimodel serve` one request on an idle server (ms, batching on)", "report",
+                 b["idle_p50_ms"], one["idle_p50_ms"], "ms", None)
+    return [f8, f8b, f8c]
+
+
 FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "seed": seed_training,
     "cnn": cnn_accuracy,
     "startup": startup,
     "batch": batch_predict,
     "memory": memory,
+    "serve": serve_load,
 }
 
 from benchmarks.export_figures import exports  # noqa: E402  (it imports Figure and Context from here)

@@ -7,6 +7,7 @@ predicts, and one CSV reader, so a table reads the same in both.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -70,32 +71,50 @@ def read_csv(path: Path, delimiter: Optional[str] = None) -> Table:
             a file that is not UTF-8 text or not CSV.
     """
     path = Path(path)
-    if delimiter is None:
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            header = next(reader, None)
-            if header is None:
-                raise DataError(f"{path}: empty file (expected a header row)")
-            header = [h.strip() for h in header]
-            rows, lines = [], []
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise DataError(f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}")
-                rows.append(row)
-                lines.append(reader.line_num)
+            return _parse_csv(f, str(path), _delimiter(path.name, delimiter))
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
     except OSError as exc:
         raise _unreadable(path, exc, "a CSV file") from None
+
+
+def read_csv_bytes(data: bytes, name: str, delimiter: Optional[str] = None) -> Table:
+    """Read CSV content that arrived without a file (an upload named ``name``), exactly as :func:`read_csv`."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{name}: not UTF-8 text") from None
+    return _parse_csv(io.StringIO(text, newline=""), name, _delimiter(name, delimiter))
+
+
+def _delimiter(name: str, delimiter: Optional[str]) -> str:
+    if delimiter is not None:
+        return delimiter
+    return "\t" if name.lower().endswith(".tsv") else ","
+
+
+def _parse_csv(f, name: str, delimiter: str) -> Table:
+    try:
+        reader = csv.reader(f, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{name}: empty file (expected a header row)")
+        header = [h.strip() for h in header]
+        rows, lines = [], []
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{name}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}")
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(f"{name}: not a readable CSV file ({exc})") from None
     if not rows:
-        raise DataError(f"{path}: has a header but no rows")
+        raise DataError(f"{name}: has a header but no rows")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise DataError(f"{path}: column name(s) {', '.join(dupes)} appear more than once in the header")
+        raise DataError(f"{name}: column name(s) {', '.join(dupes)} appear more than once in the header")
     return Table(header, rows, lines)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from aimodel.data.files import FOLDER_SUFFIXES, IMAGE_SUFFIXES, SEQUENCE_SUFFIXES, TABLE_SUFFIXES, TEXT_SUFFIXES, read_csv
+from aimodel.data.files import FOLDER_SUFFIXES, IMAGE_SUFFIXES, SEQUENCE_SUFFIXES, TABLE_SUFFIXES, TEXT_SUFFIXES, Table, read_csv
 from aimodel.data.spec import InputSpec
 from aimodel.errors import DataError
 
@@ -109,25 +109,35 @@ def _file_items(path: Path, spec: InputSpec, column: Optional[str]) -> list[Item
 
 
 def _csv_items(path: Path, spec: InputSpec, column: Optional[str]) -> list[Item]:
+    return table_items(lambda: read_csv(path), str(path), spec, column)
+
+
+def table_items(read: Callable[[], Table], name: str, spec: InputSpec, column: Optional[str]) -> list[Item]:
+    """One item per row of the table ``read()`` returns (named ``name:line``), or one item with the error.
+
+    Args:
+        read: reads the table (a CSV file, or an upload's bytes); may raise :class:`DataError`.
+        name: the table's name in items and messages.
+    """
     try:
-        table = read_csv(path)
+        table = read()
         fields, rows = table.header, table.records()
         if spec.kind == "text":
-            column = text_column(fields, spec, column, path)
+            column = text_column(fields, spec, column, name)
             values = [(row.get(column) or "").strip() for _, row in rows]
         else:
             missing = [c for c in column_names(spec) if c not in fields]
             if missing:
-                raise DataError(f"{path}: missing column(s) {', '.join(missing)} that the model was trained on; "
+                raise DataError(f"{name}: missing column(s) {', '.join(missing)} that the model was trained on; "
                                 f"the file has: {', '.join(fields)}")
             values = [row for _, row in rows]
     except DataError as exc:
-        return [Item(str(path), error=str(exc))]
-    return [Item(f"{path}:{line}", value=value, row=row, source=str(path), columns=fields)
+        return [Item(name, error=str(exc))]
+    return [Item(f"{name}:{line}", value=value, row=row, source=name, columns=fields)
             for (line, row), value in zip(rows, values)]
 
 
-def text_column(fields: list[str], spec: InputSpec, column: Optional[str], path: Path) -> str:
+def text_column(fields: list[str], spec: InputSpec, column: Optional[str], path: Path | str) -> str:
     """The CSV column with the text: ``--column``, the one trained on, ``text``, or the only one."""
     if column:
         if column in fields:
@@ -142,16 +152,25 @@ def text_column(fields: list[str], spec: InputSpec, column: Optional[str], path:
 
 
 def _npy_items(path: Path, spec: InputSpec) -> list[Item]:
+    return array_items(path, str(path), spec)
+
+
+def array_items(source: Any, name: str, spec: InputSpec) -> list[Item]:
+    """A ``.npy`` file (a path or a binary file object named ``name``): one item, or one per row of a stack."""
     try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        return [Item(str(path), error=f"{path}: not a readable .npy file ({type(exc).__name__})")]
+        arr = np.load(source, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        return [Item(name, error=f"{name}: not a readable .npy file ({type(exc).__name__})")]
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+        if hasattr(arr, "close"):
+            arr.close()
+        return [Item(name, error=f"{name}: not a .npy file of numbers")]
     want = tuple(spec.shape)
     if arr.shape == want:
-        return [Item(str(path), value=arr)]
+        return [Item(name, value=arr)]
     if arr.ndim == len(want) + 1 and arr.shape[1:] == want:
-        return [Item(f"{path}[{i}]", value=a) for i, a in enumerate(arr)]
-    return [Item(str(path), error=f"{path}: shape {arr.shape}; the model takes {want} or (N, *{want})")]
+        return [Item(f"{name}[{i}]", value=a) for i, a in enumerate(arr)]
+    return [Item(name, error=f"{name}: shape {arr.shape}; the model takes {want} or (N, *{want})")]
 
 
 def column_names(spec: InputSpec) -> list[str]:

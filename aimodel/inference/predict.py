@@ -104,7 +104,7 @@ class Predictor:
         if not ready:
             return
         try:
-            probs = self.backend.predict_proba(self.preparer.stack(samples))
+            probs = self.probabilities(samples)
         except AimodelError:
             raise
         except Exception as exc:  # one bad input must not sink the batch: isolate it
@@ -112,18 +112,36 @@ class Predictor:
                 for i in ready:
                     self._predict_chunk(items, results, [i], k)
                 return
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            results[ready[0]].error = f"{items[ready[0]].name}: the model failed on this input ({first})"
+            results[ready[0]].error = f"{items[ready[0]].name}: {model_failure(exc)}"
             return
+        for i, top in zip(ready, top_classes(probs, self.spec.class_names, k)):
+            results[i].label, results[i].confidence = top[0]
+            results[i].top_k = top
+
+    def probabilities(self, samples: list) -> np.ndarray:
+        """Class probabilities ``(N, n_classes)`` of prepared samples, in one model call.
+
+        Raises:
+            CheckpointError: the model's output does not match its class names.
+        """
+        probs = self.backend.predict_proba(self.preparer.stack(samples))
         names = self.spec.class_names
         if probs.shape[1] != len(names):
             raise CheckpointError(f"{self.checkpoint.model_path}: the model outputs {probs.shape[1]} classes but "
                                   f"its meta.json names {len(names)}")
-        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-        for row, i in enumerate(ready):
-            top = [(names[j], round(float(probs[row, j]), 6)) for j in order[row]]
-            results[i].label, results[i].confidence = top[0]
-            results[i].top_k = top
+        return probs
+
+
+def top_classes(probs: np.ndarray, names: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+    """Per row of ``probs``: the ``k`` most likely ``(class name, probability)``, most likely first."""
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return [[(names[j], round(float(probs[row, j]), 6)) for j in order[row]] for row in range(len(probs))]
+
+
+def model_failure(exc: Exception) -> str:
+    """The message for an input the model itself could not take (first line of the error)."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return f"the model failed on this input ({first})"
 
 
 def predict(
