@@ -272,7 +272,9 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
                 train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial,
                 callbacks=[callback], class_weight=weights, shuffle=False, verbose=0,
             )
+        callback.close()  # every finished epoch is committed before the run says it finished
     except KeyboardInterrupt:
+        _close_quietly(callback)
         finish("interrupted")
         reporter.train_end()
         done = callback.completed_epochs
@@ -282,6 +284,7 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
             f"training interrupted; {saved}. Resume with:\n  aimodel train --resume {path}"
         ) from None
     except NonFiniteLoss as exc:
+        _close_quietly(callback)
         done = callback.completed_epochs
         finish("failed", error=str(exc))
         reporter.train_end()
@@ -295,6 +298,7 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
             f"{exc}; training stopped. {kept}{hint}, or check the data for extreme values"
         ) from None
     except BaseException as exc:
+        _close_quietly(callback)
         finish("failed", error=f"{type(exc).__name__}: {exc}")
         reporter.train_end()
         raise
@@ -310,6 +314,14 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
         resumed_from=initial if state is not None else None, final_model=s["final_model"] or "last.keras",
         model=model,
     )
+
+
+def _close_quietly(callback) -> None:
+    """Commit what the checkpoint writer still holds while another error is being reported."""
+    try:
+        callback.close()
+    except Exception as exc:
+        log.warning("a checkpoint write failed: %s: %s", type(exc).__name__, exc)
 
 
 def _read_meta(path: Path) -> dict:
