@@ -132,6 +132,11 @@ class TrainingConfig(Section):
     jit_compile: Union[bool, Literal["auto"]] = Field(
         "auto", description="Compile the training step with XLA (auto: on GPUs only)."
     )
+    fused_optimizer: bool = Field(
+        True,
+        description="adam/adamw: apply each update with TensorFlow's fused Adam kernel (same formula, one "
+        "operation instead of about twelve; last-bit rounding may differ). false: Keras' own update.",
+    )
     deterministic: bool = Field(
         False,
         description="TensorFlow op determinism: bit-for-bit repeatable runs (and resumes) on one "
