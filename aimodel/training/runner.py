@@ -183,6 +183,8 @@ class _Prepared:
     #: what the best checkpoint and early stopping watch (val_* falls back to training metrics)
     monitor: str
     es_monitor: str
+    #: where an image folder's decoded pixels are kept, and how long filling took (shown and logged)
+    data_note: Optional[str] = None
 
 
 @contextlib.contextmanager
@@ -210,11 +212,25 @@ def _prepare(cfg: Config, bundle=None) -> _Prepared:
     from aimodel.training.optim import compile_model
 
     bundle = bundle if bundle is not None else load_data(cfg.dataset, cfg.seed)
+    data_note = _fill_image_caches(bundle)  # before the model: standardization statistics read the cache too
     model = build_model(cfg, bundle)
     steps = -(-len(bundle.train) // cfg.training.batch_size)
     compile_model(model, cfg.training, steps)  # the only compile: optimizer with the epoch-based schedule
     monitor, es_monitor = cfg.training.monitors(bundle.val is not None)
-    return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps, monitor=monitor, es_monitor=es_monitor)
+    return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps, monitor=monitor, es_monitor=es_monitor,
+                     data_note=data_note)
+
+
+def _fill_image_caches(bundle) -> Optional[str]:
+    """Decode an image folder's training and validation files into their cache now, timed."""
+    note = bundle.notes.get("image_cache")
+    if not note:
+        return None
+    splits = [s for s in (bundle.train, bundle.val) if s is not None and s.streamed]
+    seconds = sum(s.x.fill() for s in splits)
+    if note["mode"] == "stream":
+        return f"images: {note['decision']}"
+    return f"images: {note['decision']}; {sum(len(s) for s in splits):,} images ready in {seconds:.1f} s"
 
 
 # --- fit --------------------------------------------------------------------------------------
@@ -252,6 +268,9 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
                        overrides=overrides, initial_epoch=initial, wall_offset=session.wall_offset,
                        log=train_log, tensorboard=tensorboard)
     record.begin()  # a kill -9 from here on leaves this session in summary.json
+    if prepared.data_note:
+        reporter.note(prepared.data_note)
+        train_log.write(prepared.data_note)
     reporter.train_begin(t.epochs, steps, str(path), initial_epoch=initial)
 
     def finish(status: str, error: Optional[str] = None) -> dict:
