@@ -128,3 +128,15 @@ def test_fused_adam_is_keras_adam(tmp_path, name):
     # Still an ordinary Keras optimizer when saved.
     assert keras.saving.serialize_keras_object(opt)["class_name"] == name
     assert fuse_updates(keras.optimizers.SGD()) is False  # others keep Keras' own update
+
+
+def test_threads_cannot_change_once_tensorflow_runs_and_the_log_says_so(caplog):
+    import tensorflow as tf
+
+    from aimodel.training.runner import _set_threads
+
+    tf.constant(1.0) + 1.0  # TensorFlow has started in this process
+    wanted = tf.config.threading.get_intra_op_parallelism_threads() + 3
+    with caplog.at_level(logging.WARNING, logger="aimodel.training.runner"):
+        _set_threads(wanted)
+    assert f"training.threads={wanted} not applied" in caplog.text

@@ -193,6 +193,7 @@ def _global_settings(cfg: Config):
     import keras
     import tensorflow as tf
 
+    _set_threads(cfg.training.threads)
     keras.utils.set_random_seed(cfg.seed)
     if cfg.training.deterministic:
         # Process-wide and not undone afterwards: TensorFlow cannot switch it off reliably.
@@ -203,6 +204,23 @@ def _global_settings(cfg: Config):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    """``training.threads``: TensorFlow's intra- and inter-op thread pools (fixed once TensorFlow has started)."""
+    import tensorflow as tf
+
+    if threads is None:
+        return
+    threading = tf.config.threading
+    if threading.get_intra_op_parallelism_threads() == threads == threading.get_inter_op_parallelism_threads():
+        return
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already ran something in this process
+        log.warning("training.threads=%d not applied: TensorFlow is already running in this process "
+                    "with its own thread settings", threads)
 
 
 def _prepare(cfg: Config, bundle=None) -> _Prepared:
