@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from aimodel.data.base import Split
 from aimodel.data.imagefiles import ImageFiles, choose_cache, scan_images, tf_decodable
 from aimodel.data.images import NOT_PLAIN, PLAIN_JPEG, PLAIN_PNG
-from aimodel.data.decoding import verified_plain
+from aimodel.data.decoding import file_decoder, verified_plain
 from aimodel.data.pipeline import make_inputs
 from aimodel.data.spec import InputSpec
 from aimodel.inference.images import prepare_image
@@ -82,6 +83,7 @@ def _files(root: Path) -> dict[str, int]:
 
 
 def _epoch(split: Split) -> np.ndarray:
+    """One pass over a split as the training pipeline decodes it."""
     return np.concatenate([b.numpy() for b in make_inputs(split, batch_size=5)])
 
 
@@ -107,7 +109,10 @@ def test_training_and_predict_decode_every_kind_of_file_identically(tmp_path, ch
 
     streamed = ImageFiles(root, rel, shape, None, plain)  # TensorFlow for plain files, Pillow for the rest
     assert verified_plain(streamed).tolist() == plain  # TensorFlow's decoders agree: no fallback to Pillow
-    np.testing.assert_array_equal(_epoch(Split(streamed, y)), predicted)
+    decode = file_decoder(streamed)  # one file per call, as a folder of mostly plain files streams
+    per_file = np.stack([decode(tf.constant(i, tf.int64)).numpy() for i in range(len(paths))])
+    np.testing.assert_array_equal(per_file, predicted)
+    np.testing.assert_array_equal(_epoch(Split(streamed, y)), predicted)  # a batch of files per Pillow call
     pillow_only = ImageFiles(root, rel, shape)
     np.testing.assert_array_equal(pillow_only.load(), predicted)
     cached = ImageFiles(root, rel, shape, "memory", plain)

@@ -1,13 +1,37 @@
 """Decoding image files inside tf.data: TensorFlow's decoders where they match Pillow exactly, Pillow elsewhere.
 
-Used by the training pipeline (one file per element of a parallel map) and to
-fill decoded-pixel caches (:meth:`aimodel.data.imagefiles.ImageFiles.fill`).
+Used by the training pipeline when a folder is decoded every epoch, and to fill
+decoded-pixel caches (:meth:`aimodel.data.imagefiles.ImageFiles.fill`).
+
+Measured (docs/speed.md): streaming MNIST PNGs, TensorFlow's decoder one file per
+element of a parallel map trains 1.26× faster than Pillow a batch per call,
+because it leaves the GIL to the training loop; but Pillow one file per call is
+2× slower than Pillow a batch per call. So a folder of mostly plain files is
+decoded per file, and any other folder a batch of files per Pillow call.
 """
 
 from __future__ import annotations
 
 
-def file_decoder(files):
+def decoded(files, positions, batch_size: int):
+    """Batches of ``(uint8 images, positions)`` for the file positions the dataset ``positions`` yields, in order."""
+    import tensorflow as tf
+
+    plain = verified_plain(files)
+    if len(plain) and (plain > 0).mean() >= 0.5:
+        decode = file_decoder(files, plain)
+        return positions.map(lambda i: (decode(i), i), num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+    shape = (None,) + tuple(files.sample_shape)
+
+    def load(idx):
+        images = tf.numpy_function(files.load, [idx], tf.uint8, stateful=False)
+        images.set_shape(shape)
+        return images, idx
+
+    return positions.batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def file_decoder(files, plain=None):
     """A tf.data map function: a file position (int64 scalar) → its uint8 (H, W, C) pixels.
 
     Files TensorFlow can decode exactly (``files.plain``) are read and decoded
@@ -22,7 +46,7 @@ def file_decoder(files):
     from aimodel.data.images import PLAIN_JPEG, PLAIN_PNG
 
     height, width, channels = files.sample_shape
-    plain = verified_plain(files)
+    plain = verified_plain(files) if plain is None else plain
     paths = tf.constant([str(files.absolute(i)) for i in range(len(files))])
     kinds = tf.constant(plain)
 
@@ -85,6 +109,5 @@ def decoded_batches(files, batch_size: int = 256):
     """Every image of ``files`` in order, decoded in parallel, as uint8 NumPy batches (fills caches)."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.range(len(files)).map(file_decoder(files), num_parallel_calls=tf.data.AUTOTUNE)
-    for batch in ds.batch(batch_size).prefetch(2):
-        yield batch.numpy()
+    for images, _ in decoded(files, tf.data.Dataset.range(len(files)), batch_size).prefetch(2):
+        yield images.numpy()

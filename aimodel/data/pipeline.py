@@ -6,9 +6,9 @@ batches of positions, then one parallel ``gather`` step that turns positions
 into inputs. The gather step is where the kinds differ: in-memory arrays
 (and image folders whose decoded pixels are cached in memory) are indexed as
 tensors, text and table columns likewise, a decoded-pixel file is read row by
-row, and streaming image folders decode each file in a parallel map before
-batching (TensorFlow decodes plain PNGs and JPEGs itself, off the GIL;
-Pillow the rest), so a folder never has to fit in memory.
+row, and streaming image folders decode their files in parallel (see
+:func:`aimodel.data.decoding.decoded`: TensorFlow decodes plain PNGs and JPEGs
+itself, off the GIL, Pillow the rest), so a folder never has to fit in memory.
 """
 
 from __future__ import annotations
@@ -93,12 +93,11 @@ def make_dataset(
         return tf.one_hot(y, one_hot) if one_hot else y
 
     if _decodes_files(split):
-        from aimodel.data.decoding import file_decoder
+        from aimodel.data.decoding import decoded
 
-        # One file per element, decoded in parallel; the order is kept (deterministic map).
-        decode, y_all = file_decoder(split.x), tf.constant(split.y)
-        ds = ds.map(lambda i: (decode(i), tf.gather(y_all, i)), num_parallel_calls=tf.data.AUTOTUNE)
-        ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), labels(y)))
+        # Files decoded in parallel (per file or per batch, see decoding.decoded); the order is kept.
+        y_all = tf.constant(split.y)
+        ds = decoded(split.x, ds, batch_size).map(lambda x, i: (tf.cast(x, tf.float32), labels(tf.gather(y_all, i))))
         return ds.prefetch(tf.data.AUTOTUNE)
     gather = gather_fn(split)
     ds = ds.batch(batch_size).map(lambda idx: (lambda x, y: (x, labels(y)))(*gather(idx)),
@@ -112,11 +111,9 @@ def make_inputs(split: Split, batch_size: int = 256):
 
     ds = tf.data.Dataset.range(len(split))
     if _decodes_files(split):
-        from aimodel.data.decoding import file_decoder
+        from aimodel.data.decoding import decoded
 
-        decode = file_decoder(split.x)
-        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
-        return ds.map(lambda x: tf.cast(x, tf.float32)).prefetch(tf.data.AUTOTUNE)
+        return decoded(split.x, ds, batch_size).map(lambda x, i: tf.cast(x, tf.float32)).prefetch(tf.data.AUTOTUNE)
     gather = gather_fn(split)
     ds = ds.batch(batch_size)
     return ds.map(lambda idx: gather(idx)[0], num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
