@@ -33,6 +33,10 @@ class PlainReporter(Reporter):
         self.quiet = quiet
         self.epochs = 0
 
+    def note(self, message):
+        if not self.quiet:
+            print(message, flush=True)
+
     def train_begin(self, epochs, steps_per_epoch, run_dir, initial_epoch=0):
         self.epochs = epochs
         if not self.quiet:
@@ -54,6 +58,9 @@ class RichReporter(Reporter):
             console=console, transient=False,
         )
         self.epochs = self.steps = 0
+
+    def note(self, message):
+        console.print(message)
 
     def train_begin(self, epochs, steps_per_epoch, run_dir, initial_epoch=0):
         self.epochs, self.steps = epochs, steps_per_epoch
@@ -217,6 +224,8 @@ def print_data_summary(summary: dict) -> None:
     head.add_row("skipped files", str(summary["skipped_count"]))
     if summary.get("ignored_count"):
         head.add_row("ignored files (not a data file type)", str(summary["ignored_count"]))
+    if summary.get("image_cache"):
+        head.add_row("image cache (training)", summary["image_cache"]["decision"])
     console.print(head)
     table = Table(title="class balance")
     table.add_column("class", overflow="fold")

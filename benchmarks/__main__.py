@@ -51,7 +51,9 @@ def main(argv=None) -> int:
         "settings": {"reps": args.reps, "epochs": args.epochs, "cnn_epochs": args.cnn_epochs,
                      "groups": groups},
     }
-    md, js = report.write(figures, meta, __import__("pathlib").Path(args.out))
+    out = __import__("pathlib").Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = report.write(figures, meta, out)
     print(f"[bench] wrote {md} and {js} in {meta['seconds']:.0f} s")
     return 0
 

@@ -8,6 +8,7 @@ a number; adding it later means filling in its function.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -17,6 +18,8 @@ import numpy as np
 from benchmarks.harness import AIMODEL, OUT, PYTHON, ROOT, Proc, Runner, alternate, median
 
 SEED_CONFIG = "configs/mnist_seed.yaml"
+QUICKSTART_CONFIG = "configs/quickstart.yaml"
+SEED_LIMIT = 35_000  # samples/s: 5.3 MFLOP per training sample at ~190 GFLOP/s fp32 (issue 16)
 CNN_CONFIG = "configs/mnist_cnn.yaml"
 CNN_BUDGET_S = 180.0
 PEER_EPOCHS = 10  # the classic example's epoch count; figure 3 compares at this many
@@ -78,6 +81,20 @@ def _spread(values):
     return [round(min(values), 4), round(max(values), 4)] if values else None
 
 
+def _run_figures(run: Path, p: Proc) -> dict:
+    """Throughput and epoch times of one aimodel run directory, and its start-up before epoch 1."""
+    import csv
+
+    summary = json.loads((run / "summary.json").read_text())
+    with open(run / "metrics.csv", newline="") as f:
+        seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
+    loop = summary.get("wall_seconds") or 0.0
+    ready = re.search(r"images ready in ([0-9.]+) s", (run / "train.log").read_text())
+    return {"samples_per_s": summary["samples_per_second"], "epoch_seconds": [round(x, 3) for x in seconds],
+            "first_epoch_s": round(seconds[0], 3), "steady_epoch_s": round(median(seconds[1:]) or seconds[0], 3),
+            "startup_s": round(p.wall - loop, 2), **({"cache_fill_s": float(ready.group(1))} if ready else {})}
+
+
 # --- figures 1 and 2: the seed model, trained by both --------------------------------------------
 
 
@@ -97,8 +114,7 @@ def seed_training(ctx: Context) -> list[Figure]:
         p = ctx.aimodel("train", SEED_CONFIG, "--set", f"dataset.path={npz}", "--set", f"seed={42 + rep}",
                         "--set", f"training.epochs={ctx.epochs}", "--run-dir", str(run),
                         name=f"aimodel-seed-{rep}")
-        s = json.loads((run / "summary.json").read_text())
-        return {**p.summary(), "samples_per_s": s["samples_per_second"], "run_dir": str(run.relative_to(ROOT))}
+        return {**p.summary(), **_run_figures(run, p), "run_dir": str(run.relative_to(ROOT))}
 
     res = alternate(ctx.reps, {"peer": None, "aimodel": None}, one)
     # Accuracy afterwards, untimed: the final (last-epoch) model, as the peer reports it.
@@ -110,10 +126,15 @@ def seed_training(ctx: Context) -> list[Figure]:
     sps = {k: median(r["samples_per_s"] for r in v) for k, v in res.items()}
     wall = {k: median(r["wall_s"] for r in v) for k, v in res.items()}
     acc = {k: median(r["test_accuracy"] for r in v) for k, v in res.items()}
-    f1 = Figure("1", f"Training throughput, steady state (epochs 2–{ctx.epochs})", "≥ 1.5×",
+    ctx.state["seed_runs"] = res
+    f1 = Figure("1", f"Training throughput, steady state (epochs 2–{ctx.epochs})", "≥ 2.0×",
                 sps["aimodel"], sps["peer"], "samples/s", _ratio(sps["aimodel"], sps["peer"]),
-                details={"runs": res, "fastest_run": {k: max(r["samples_per_s"] for r in v) for k, v in res.items()}})
-    f1.met = f1.ratio is not None and f1.ratio >= 1.5
+                details={"runs": res, "fastest_run": {k: max(r["samples_per_s"] for r in v) for k, v in res.items()},
+                         "share_of_compute_limit": round(sps["aimodel"] / SEED_LIMIT, 3) if sps["aimodel"] else None},
+                note=f"aimodel's samples/s include validation and the epoch checkpoints (written in the background); "
+                     f"the compute limit of this model on 2 AVX-512 cores is about {SEED_LIMIT:,} samples/s "
+                     "(5.3 MFLOP per training sample at about 190 GFLOP/s fp32), see docs/speed.md.")
+    f1.met = f1.ratio is not None and f1.ratio >= 2.0
     diff = (acc["aimodel"] - acc["peer"]) * 100
     # Two standard errors of the difference of two accuracies near 98%, each on 2,000 images.
     f1b = Figure("1b", f"Test accuracy after {ctx.epochs} epochs, same model (final epoch)",
@@ -262,38 +283,107 @@ def _image_folder(ctx: Context) -> Path:
     return root
 
 
-def memory(ctx: Context) -> list[Figure]:
-    title = "Peak memory (RSS) of training the seed model: image folder vs numpy source"
-    try:
-        from aimodel.data import folders  # noqa: F401  (registers image_folder)
-        from aimodel.data.base import DATASETS
-
-        has_folder = "image_folder" in DATASETS
-    except ImportError:
-        has_folder = False
-    if not has_folder:
-        return [Figure("6", title, "report", status="not measured yet (needs the image_folder data source)")]
+def folder(ctx: Context) -> list[Figure]:
+    """Figure 6: the seed model trained from a PNG folder versus the same images in an npz."""
+    title = "Training throughput of the seed model: PNG folder vs the same images as npz"
     folder = _image_folder(ctx)
-    epochs = str(min(ctx.epochs, 3))  # memory peaks in the first epoch; throughput needs two
-    sources = {"peer": ["--set", f"dataset.path={ctx.npz}"],
-               "aimodel": ["--set", "dataset.name=image_folder", "--set", f"dataset.path={folder}"]}
+    epochs = str(min(ctx.epochs, 3))
+    image_folder = ["--set", "dataset.name=image_folder", "--set", f"dataset.path={folder}"]
+    sources = {"npz": ["--set", f"dataset.path={ctx.npz}"], "folder": image_folder,
+               "folder_streamed": image_folder + ["--set", "dataset.cache=none"]}
 
     def one(side, args, rep):
-        run = ctx.run_dir(f"memory-{side}-{rep}")
+        run = ctx.run_dir(f"folder-{side}-{rep}")
         p = ctx.aimodel("train", SEED_CONFIG, *args, "--set", f"training.epochs={epochs}", "--run-dir", str(run),
-                        name=f"memory-{'folder' if side == 'aimodel' else 'numpy'}-{rep}")
-        s = json.loads((run / "summary.json").read_text())
-        return {**p.summary(), "samples_per_s": s.get("samples_per_second")}
+                        name=f"{side}-{rep}")
+        return {**p.summary(), **_run_figures(run, p)}
 
-    # Here both sides are aimodel: "aimodel" is the image folder, "peer" the numpy source.
-    res = alternate(min(ctx.reps, 2), sources, one)
+    res = alternate(ctx.reps, sources, one)
+    ctx.state["folder_runs"] = res
+    sps = {k: median(r["samples_per_s"] for r in v) for k, v in res.items()}
     rss = {k: median(r["max_rss_mb"] for r in v) for k, v in res.items()}
-    fig = Figure("6", title, "report (no target set)", rss["aimodel"], rss["peer"], "MB",
-                 _ratio(rss["aimodel"], rss["peer"]), status="measured",
-                 details={"runs": res, "epochs": int(epochs),
-                          "samples_per_s": {k: median(r["samples_per_s"] for r in v) for k, v in res.items()}},
-                 note="Both columns are aimodel: 'aimodel' trains from the PNG folder (streamed from disk), "
-                      "'peer' from the numpy npz; the ratio is folder ÷ numpy.")
+    first = {k: median(r["first_epoch_s"] for r in v) for k, v in res.items()}
+    fill = median(r.get("cache_fill_s") for r in res["folder"])
+    f6 = Figure("6", title + " (cache: auto)", "≥ 0.9×", sps["folder"], sps["npz"], "samples/s",
+                _ratio(sps["folder"], sps["npz"]),
+                details={"runs": res, "epochs": int(epochs), "first_epoch_s": first, "cache_fill_s": fill,
+                         "peak_rss_mb": rss},
+                note="Both columns are aimodel: 'aimodel' trains from the PNG folder, 'peer' from the npz; "
+                     "steady-state epochs (2 on), validation and checkpoints included. The folder's pixels are "
+                     "decoded once into memory (cache: auto) before epoch 1; that fill is cache_fill_s.")
+    f6.met = f6.ratio is not None and f6.ratio >= 0.9
+    f6c = Figure("6c", title + " (cache: none, decoded every epoch)", "report (no target set)",
+                 sps["folder_streamed"], sps["npz"], "samples/s", _ratio(sps["folder_streamed"], sps["npz"]),
+                 status="measured", note="Both columns are aimodel: the folder decoded every epoch by "
+                                         "TensorFlow's PNG decoder inside tf.data, versus the npz.")
+    return [f6, _streaming_memory(), f6c]
+
+
+def _streaming_memory() -> Figure:
+    """Figure 6b: peak RSS of streaming 20,000 versus 2,000 images (benchmarks/memory_folder.py)."""
+    from benchmarks import memory_folder
+
+    work = OUT / "memory"
+    results = memory_folder.measure(work, 2000, 20000, size=28, rgb=False, caches=["none"])
+    small, large = (next(r for r in results if r["images"] == n) for n in (2000, 20000))
+    fig = Figure("6b", "Peak memory streaming an image folder (cache: none): 20,000 vs 2,000 PNGs", "≤ 1.1×",
+                 large["peak_rss_mib"], small["peak_rss_mib"], "MB",
+                 _ratio(large["peak_rss_mib"], small["peak_rss_mib"]),
+                 details={"runs": results, "seconds": {"2000": small["seconds"], "20000": large["seconds"]}},
+                 note="Both columns are aimodel (python benchmarks/memory_folder.py): 'aimodel' is the "
+                      "20,000-image folder, 'peer' the 2,000-image one; one epoch of a small CNN each.")
+    fig.met = fig.ratio is not None and fig.ratio <= 1.1
+    return fig
+
+
+# --- figure 9: start-up costs -------------------------------------------------------------------
+
+
+def first_epoch(ctx: Context) -> list[Figure]:
+    """First epoch versus steady-state epochs, from the runs of figures 1 and 6."""
+    rows = []
+    sources = [("9", "seed model, npz", ctx.state.get("seed_runs", {}).get("aimodel")),
+               ("9b", "seed model, PNG folder (cache: auto)", ctx.state.get("folder_runs", {}).get("folder")),
+               ("9c", "classic Keras script (peer), npz", ctx.state.get("seed_runs", {}).get("peer"))]
+    for fid, what, runs in sources:
+        title = f"First epoch vs steady-state epoch: {what}"
+        if not runs:
+            rows.append(Figure(fid, title, "report", status="not measured (run the seed and folder groups)"))
+            continue
+        if "first_epoch_s" not in runs[0]:  # the peer reports its epoch times only
+            for r in runs:
+                r["first_epoch_s"] = r["epoch_seconds"][0]
+                r["steady_epoch_s"] = median(r["epoch_seconds"][1:])
+        first = median(r["first_epoch_s"] for r in runs)
+        steady = median(r["steady_epoch_s"] for r in runs)
+        details = {"startup_s": median(r.get("startup_s") for r in runs),
+                   "cache_fill_s": median(r.get("cache_fill_s") for r in runs)}
+        rows.append(Figure(fid, title, "report (no target set)", round(first, 3), round(steady, 3), "s",
+                           _ratio(first, steady), status="measured",
+                           details={k: v for k, v in details.items() if v is not None},
+                           note="'aimodel' is the first epoch (graph tracing included), 'peer' the median "
+                                "steady-state epoch of the same runs; startup_s is process start to epoch 1 "
+                                "(imports, data, cache fill, model)."))
+    return rows
+
+
+# --- figure 10: the quickstart ---------------------------------------------------------------------
+
+
+def quickstart(ctx: Context) -> list[Figure]:
+    def one(side, _, rep):
+        run = ctx.run_dir(f"quickstart-{rep}")
+        p = ctx.aimodel("train", QUICKSTART_CONFIG, "--run-dir", str(run), name=f"quickstart-{rep}")
+        return {**p.summary(), **_run_figures(run, p)}
+
+    res = alternate(ctx.reps, {"aimodel": None}, one)["aimodel"]
+    sps = median(r["samples_per_s"] for r in res)
+    fig = Figure("10", "`make train` (configs/quickstart.yaml) throughput, checkpoints included", "≥ 12,000 samples/s",
+                 sps, None, "samples/s", details={"runs": res, "spread": _spread([r["samples_per_s"] for r in res]),
+                                                  "wall_s": median(r["wall_s"] for r in res)},
+                 note="Epochs 2–30 of the quickstart from the start of epoch 2 to the last checkpoint's commit "
+                      "(validation and the background checkpoint writes included). The target is for an idle machine.")
+    fig.met = sps is not None and sps >= 12000
     return [fig]
 
 
@@ -325,7 +415,9 @@ FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "cnn": cnn_accuracy,
     "startup": startup,
     "batch": batch_predict,
-    "memory": memory,
+    "folder": folder,
+    "quickstart": quickstart,
+    "first_epoch": first_epoch,
     "serve": serve_load,
 }
 

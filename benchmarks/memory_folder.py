@@ -4,11 +4,11 @@ The larger folder holds the same images ten times over, so any difference in
 peak RSS is what the pipeline keeps per image. Each training runs in its own
 process (``aimodel train``); peak RSS is that process's ``ru_maxrss``.
 
-    python benchmarks/memory_folder.py                 # 28×28 grayscale PNGs
+    python benchmarks/memory_folder.py                 # 28×28 grayscale PNGs, streamed (cache: none)
     python benchmarks/memory_folder.py --size 64 --rgb --cache-memory
 
 ``--cache-memory`` also measures ``dataset.cache: memory`` (every image decoded
-into RAM), for contrast with streaming.
+into RAM) and ``auto`` (the default), for contrast with streaming.
 """
 
 from __future__ import annotations
@@ -69,28 +69,20 @@ def peak_rss_mb(config: Path, run_dir: Path) -> tuple[float, float]:
     return float(rss), float(seconds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--small", type=int, default=2000)
-    parser.add_argument("--large", type=int, default=20000)
-    parser.add_argument("--size", type=int, default=28, help="Image side in pixels.")
-    parser.add_argument("--rgb", action="store_true", help="Colour images instead of grayscale.")
-    parser.add_argument("--cache-memory", action="store_true", help="Also measure dataset.cache: memory.")
-    parser.add_argument("--workdir", type=Path, help="Where to put the folders (default: a temporary folder).")
-    args = parser.parse_args()
-
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="aimodel-mem-"))
+def measure(work: Path, small: int, large: int, size: int = 28, rgb: bool = False,
+            caches=("none",), verbose: bool = False) -> list[dict]:
+    """Peak RSS and wall time of one epoch per (folder size, cache setting); folders are made once in ``work``."""
     results = []
-    modes = [None] + (["memory"] if args.cache_memory else [])
-    for n in (args.small, args.large):
-        folder = work / f"images_{n}_{args.size}_{int(args.rgb)}"
-        if not folder.exists():
-            make_folder(folder, n, args.small, args.size, args.rgb)
-        for cache in modes:
+    for n in (small, large):
+        folder = work / f"images_{n}_{size}_{int(rgb)}"
+        if not (folder / ".complete").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            make_folder(folder, n, small, size, rgb)
+            (folder / ".complete").touch()
+        for cache in caches:
             config = work / f"config_{n}_{cache}.yaml"
-            dataset = {"name": "image_folder", "path": str(folder), "test_split": 0.1, "validation_split": 0.1}
-            if cache:
-                dataset["cache"] = cache
+            dataset = {"name": "image_folder", "path": str(folder), "test_split": 0.1, "validation_split": 0.1,
+                       "cache": cache}
             config.write_text(json.dumps({
                 "name": "memory-bench", "seed": 1, "dataset": dataset,
                 "model": {"architecture": "cnn", "filters": [8], "dense": [16]},
@@ -99,10 +91,26 @@ def main() -> None:
             run_dir = work / f"run_{n}_{cache}"
             shutil.rmtree(run_dir, ignore_errors=True)
             rss, seconds = peak_rss_mb(config, run_dir)
-            results.append({"images": n, "cache": cache or "stream", "peak_rss_mib": round(rss, 1),
-                             "seconds": round(seconds, 1)})
-            print(json.dumps(results[-1]), flush=True)
-    stream = {r["images"]: r["peak_rss_mib"] for r in results if r["cache"] == "stream"}
+            results.append({"images": n, "cache": cache, "peak_rss_mib": round(rss, 1), "seconds": round(seconds, 1)})
+            if verbose:
+                print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", type=int, default=2000)
+    parser.add_argument("--large", type=int, default=20000)
+    parser.add_argument("--size", type=int, default=28, help="Image side in pixels.")
+    parser.add_argument("--rgb", action="store_true", help="Colour images instead of grayscale.")
+    parser.add_argument("--cache-memory", action="store_true", help="Also measure dataset.cache: memory and auto.")
+    parser.add_argument("--workdir", type=Path, help="Where to put the folders (default: a temporary folder).")
+    args = parser.parse_args()
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="aimodel-mem-"))
+    caches = ["none"] + (["memory", "auto"] if args.cache_memory else [])
+    results = measure(work, args.small, args.large, args.size, args.rgb, caches, verbose=True)
+    stream = {r["images"]: r["peak_rss_mib"] for r in results if r["cache"] == "none"}
     growth = stream[args.large] / stream[args.small] - 1
     print(f"streaming: {args.large:,} images use {growth * 100:+.1f}% peak RSS versus {args.small:,} "
           f"({stream[args.small]:.0f} → {stream[args.large]:.0f} MiB)")

@@ -61,6 +61,31 @@ elif kind == "kill_write":  # the checkpoint file of epoch N is half written
             atomic_write(path, half, suffix=".keras")
         original(model, path)
     checkpointing.atomic_save_model = atomic_save_model
+elif kind == "kill_async_write":  # the writer thread is half-way through epoch N's file while N+1 trains
+    import threading
+    from aimodel.fileio import atomic_write
+    from aimodel.training import checkpointing
+    from aimodel.training.callbacks import RunCallback
+    epoch = int(arg)
+    next_epoch_training = threading.Event()
+    original_batch_end = RunCallback.on_train_batch_end
+    def on_train_batch_end(self, batch, logs=None):
+        original_batch_end(self, batch, logs)
+        if self._epoch == epoch + 1:
+            next_epoch_training.set()
+    RunCallback.on_train_batch_end = on_train_batch_end
+    original = checkpointing.atomic_save_model
+    def atomic_save_model(model, path):
+        in_background = threading.current_thread() is not threading.main_thread()
+        if path.name == f"epoch-{epoch:04d}.keras" and in_background and next_epoch_training.wait(120):
+            def half(tmp):
+                model.save(tmp)
+                with open(tmp, "r+b") as f:
+                    f.truncate(os.path.getsize(tmp) // 2)
+                die()
+            atomic_write(path, half, suffix=".keras")
+        original(model, path)
+    checkpointing.atomic_save_model = atomic_save_model
 elif kind in ("kill_before_state", "kill_before_links"):
     from aimodel.training import checkpointing
     epoch = int(arg)

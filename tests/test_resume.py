@@ -98,6 +98,23 @@ def test_kill_during_checkpoint_write_keeps_last_good_checkpoint(reference, tmp_
     assert _same_weights(run / "last.keras", reference / "last.keras")
 
 
+def test_kill_during_background_checkpoint_write_resumes_exactly(reference, tmp_path):
+    # Epoch 2 is written by the background writer while epoch 3 trains; kill -9 half-way through the file.
+    cfg = write_config(tmp_path)
+    killed = aimodel(["train", str(cfg), "--run-dir", "run", "-q"], tmp_path, fault="kill_async_write:2")
+    run = tmp_path / "run"
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert _state(run)["epoch"] == 1
+    assert [p.name for p in (run / "checkpoints").iterdir() if p.name.startswith(".")], "half-written file"
+    assert len(metrics_without_time(run)) == 1  # epoch 2's row follows its file, so it was never written
+    weights(run / "last.keras")
+
+    result = _resume_in_process(run)
+    assert result.global_step == 3 * STEPS_PER_EPOCH
+    assert metrics_without_time(run) == metrics_without_time(reference)
+    assert _same_weights(run / "last.keras", reference / "last.keras")
+
+
 @pytest.mark.parametrize("point, committed", [("kill_before_state", 1), ("kill_before_links", 2)])
 def test_kill_between_checkpoint_steps_resumes_exactly(reference, tmp_path, point, committed):
     cfg = write_config(tmp_path)

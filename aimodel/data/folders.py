@@ -44,10 +44,17 @@ class ImageFolderDataset(ImageOptions, FolderBase):
     """Images (.png .jpg .jpeg .bmp .gif .tif .webp .ppm ...) in class folders, streamed from disk while training."""
 
     name: Literal["image_folder"] = "image_folder"
-    cache: Optional[Union[Literal["memory"], Path]] = Field(
-        None,
-        description="Keep decoded images instead of decoding every epoch: memory (all in RAM), or a "
-        "folder for decoded-pixel files read from disk (reused by later runs). Default: stream.",
+    cache: Optional[Union[Literal["auto", "memory", "none"], Path]] = Field(
+        "auto",
+        description="Keep decoded pixels instead of decoding every epoch. auto: in memory when they fit "
+        "the memory budget (dataset.cache_memory_mb), else in a decoded-pixel file under "
+        "$AIMODEL_CACHE_DIR or ~/.cache/aimodel/images when the disk has room, else none; memory; "
+        "none (or null): decode every epoch; or a folder for decoded-pixel files (reused by later runs).",
+    )
+    cache_memory_mb: Optional[float] = Field(
+        None, gt=0,
+        description="cache: auto keeps decoded pixels in memory up to this many MB (default: a quarter of "
+        "the memory available when the data is loaded).",
     )
 
     @field_validator("cache")
@@ -170,8 +177,10 @@ def _check_classes_after_skipping(items, class_names, root: Path, what: str):
 
 @DATASETS.register("image_folder")
 def load_image_folder(cfg: ImageFolderDataset, seed: int):
+    import numpy as np
+
     from aimodel.data.files import IMAGE_SUFFIXES
-    from aimodel.data.imagefiles import ImageFiles, scan_images
+    from aimodel.data.imagefiles import ImageFiles, choose_cache, scan_images, tf_decodable
     from aimodel.data.images import GRAY_MODES
 
     root = cfg.path
@@ -180,8 +189,10 @@ def load_image_folder(cfg: ImageFolderDataset, seed: int):
     sizes: Counter = Counter()
     modes: Counter = Counter()
     checked: dict[str, list] = {}
+    info: dict = {}
     for split, items in found.items():
         scan = scan_images([p for p, _ in items], cfg.on_bad_file, root)
+        info.update(scan.info)
         good = set(scan.good)
         checked[split] = [(p, label) for p, label in items if p in good]
         _check_classes_after_skipping(checked[split], class_names, root, split)
@@ -197,21 +208,23 @@ def load_image_folder(cfg: ImageFolderDataset, seed: int):
     else:
         channels = 1 if cfg.color_mode == "grayscale" else 3
     train, val, test, how = _split_files(cfg, seed, checked, class_names)
+    shape = (height, width, channels)
+    # Training decodes the training and validation files; evaluate decodes the test files in its own process.
+    cache, cache_note = choose_cache(cfg.cache, (len(train) + len(val or ())) * height * width * channels,
+                                     cfg.cache_memory_mb)
 
     def make(items):
         if items is None:
             return None
-        import numpy as np
-
         rel = [str(p.relative_to(root)) for p, _ in items]
-        files = ImageFiles(root, rel, (height, width, channels), cfg.cache)
-
+        files = ImageFiles(root, rel, shape, cache, [tf_decodable(info[p], shape) for p, _ in items])
         return Split(files, np.array([label for _, label in items], np.int64))
 
     notes = {
         "source": "image_folder", "root": str(root), "test_from": how,
         "skipped": [{"file": f, "reason": r} for f, r in skipped], "ignored": ignored,
         "sizes": {f"{h}x{w}": n for (h, w), n in sizes.most_common(10)}, "modes": dict(modes),
+        "image_cache": cache_note,
     }
     return finish_bundle(make(train), make(test), class_names, cfg.validation_split, seed, val=make(val), notes=notes)
 

@@ -8,7 +8,7 @@ transparency composited onto white paper, 16-bit and palette images converted.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -16,6 +16,20 @@ from aimodel.errors import DataError
 
 #: Pillow modes with one channel of information.
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+
+#: ``ImageInfo.plain`` values: how TensorFlow can decode a file to exactly the pixels of :func:`read_image`.
+NOT_PLAIN, PLAIN_PNG, PLAIN_JPEG = 0, 1, 2
+
+
+class ImageInfo(NamedTuple):
+    """What a scan learns about a readable image file."""
+
+    height: int
+    width: int
+    mode: str
+    #: PLAIN_PNG / PLAIN_JPEG when the file needs no conversion that only Pillow does (no EXIF
+    #: rotation, transparency, palette, 16-bit or CMYK pixels), else NOT_PLAIN; see :func:`plain_kind`.
+    plain: int = NOT_PLAIN
 
 
 def read_image(path: str | Path, channels: int) -> np.ndarray:
@@ -67,8 +81,8 @@ def decode_file(path: str | Path, height: int, width: int, channels: int) -> np.
     return np.clip(np.rint(arr), 0, 255).astype(np.uint8).reshape(height, width, channels)
 
 
-def check_image(path: Path) -> tuple[Optional[tuple[int, int, str]], Optional[str]]:
-    """((height, width, mode), None) for a readable image, or (None, reason)."""
+def check_image(path: Path) -> tuple[Optional[ImageInfo], Optional[str]]:
+    """(ImageInfo, None) for a readable image, or (None, reason)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -77,6 +91,7 @@ def check_image(path: Path) -> tuple[Optional[tuple[int, int, str]], Optional[st
             if img.format == "JPEG":
                 img.draft(img.mode, (64, 64))  # decodes at reduced scale: fast, still reads every byte
             img.load()
+            plain = plain_kind(img, path)
     except UnidentifiedImageError:
         return None, "not an image Pillow can read"
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
@@ -84,7 +99,33 @@ def check_image(path: Path) -> tuple[Optional[tuple[int, int, str]], Optional[st
         return None, f"corrupt or truncated ({msg})"
     if width < 1 or height < 1:
         return None, "has no pixels"
-    return (height, width, mode), None
+    return ImageInfo(height, width, mode, plain), None
+
+
+def plain_kind(img, path: Path) -> int:
+    """Whether TensorFlow's decoder gives exactly the pixels :func:`read_image` gives for this file.
+
+    True for 8-bit grayscale or RGB PNGs without transparency and for grayscale
+    or YCbCr JPEGs (decoded with the accurate integer DCT, as Pillow does), in
+    both cases only without an EXIF rotation and with a single frame. Everything
+    else (palette, alpha, 16-bit, CMYK, rotated, animated) goes through Pillow.
+    """
+    if img.mode not in ("L", "RGB") or getattr(img, "n_frames", 1) != 1 or "transparency" in img.info:
+        return NOT_PLAIN
+    try:
+        if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation: read_image rotates
+            return NOT_PLAIN
+    except Exception:  # unreadable EXIF: leave the file to Pillow
+        return NOT_PLAIN
+    if img.format == "JPEG":
+        return PLAIN_JPEG
+    if img.format == "PNG":
+        with open(path, "rb") as f:
+            head = f.read(26)
+        # IHDR: bit depth at byte 24, colour type at 25 (0 gray, 2 RGB); Pillow shows 16-bit RGB as "RGB".
+        if len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 8 and head[25] in (0, 2):
+            return PLAIN_PNG
+    return NOT_PLAIN
 
 
 def convert_images(x: np.ndarray, image_size: Optional[Sequence[int]], color_mode: str) -> np.ndarray:

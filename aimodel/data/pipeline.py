@@ -3,10 +3,12 @@
 Every source goes through the same steps: an order of sample positions
 (a stateless per-epoch permutation when training, see :class:`EpochOrder`),
 batches of positions, then one parallel ``gather`` step that turns positions
-into inputs. The gather step is where the kinds differ: in-memory arrays are
-indexed as tensors, text and table columns likewise, and streaming image
-folders decode the batch's files (AUTOTUNE decides how many batches decode at
-once), so a folder never has to fit in memory.
+into inputs. The gather step is where the kinds differ: in-memory arrays
+(and image folders whose decoded pixels are cached in memory) are indexed as
+tensors, text and table columns likewise, a decoded-pixel file is read row by
+row, and streaming image folders decode their files in parallel (see
+:func:`aimodel.data.decoding.decoded`: TensorFlow decodes plain PNGs and JPEGs
+itself, off the GIL, Pillow the rest), so a folder never has to fit in memory.
 """
 
 from __future__ import annotations
@@ -75,7 +77,6 @@ def make_dataset(
     """
     import tensorflow as tf
 
-    gather = gather_fn(split)
     if order is not None:
         if order.size != len(split):
             raise ValueError(f"EpochOrder of size {order.size} for a split of {len(split)} samples")
@@ -87,15 +88,20 @@ def make_dataset(
         ds = tf.data.Dataset.range(len(split))
         if shuffle:
             ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
 
-    def prepare(idx):
-        x, y = gather(idx)
-        if one_hot:
-            y = tf.one_hot(y, one_hot)
-        return x, y
+    def labels(y):
+        return tf.one_hot(y, one_hot) if one_hot else y
 
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    if _decodes_files(split):
+        from aimodel.data.decoding import decoded
+
+        # Files decoded in parallel (per file or per batch, see decoding.decoded); the order is kept.
+        y_all = tf.constant(split.y)
+        ds = decoded(split.x, ds, batch_size).map(lambda x, i: (tf.cast(x, tf.float32), labels(tf.gather(y_all, i))))
+        return ds.prefetch(tf.data.AUTOTUNE)
+    gather = gather_fn(split)
+    ds = ds.batch(batch_size).map(lambda idx: (lambda x, y: (x, labels(y)))(*gather(idx)),
+                                  num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -103,9 +109,22 @@ def make_inputs(split: Split, batch_size: int = 256):
     """Batches of inputs only, in order (for ``model.predict`` on a split of any kind)."""
     import tensorflow as tf
 
+    ds = tf.data.Dataset.range(len(split))
+    if _decodes_files(split):
+        from aimodel.data.decoding import decoded
+
+        return decoded(split.x, ds, batch_size).map(lambda x, i: tf.cast(x, tf.float32)).prefetch(tf.data.AUTOTUNE)
     gather = gather_fn(split)
-    ds = tf.data.Dataset.range(len(split)).batch(batch_size)
+    ds = ds.batch(batch_size)
     return ds.map(lambda idx: gather(idx)[0], num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _decodes_files(split: Split) -> bool:
+    """True for a folder split that decodes its files every epoch (no cache)."""
+    if not split.streamed:
+        return False
+    split.x.fill()  # no-op without a cache or when already filled
+    return split.x.pixels is None
 
 
 def gather_fn(split: Split):
@@ -116,12 +135,15 @@ def gather_fn(split: Split):
     y = tf.constant(split.y)
     x = split.x
     if split.streamed:
-        source = _image_source(split)
+        x.fill()
+        source = x.pixels
+        if source is None:  # no cache: decode the batch's files here (make_dataset maps per file instead)
+            source = x
         if isinstance(source, np.ndarray) and not isinstance(source, np.memmap):
-            x = source  # cache: memory, decoded once; indexed like any in-memory array below
+            x = source  # decoded once into memory; indexed like any in-memory array below
         else:
-            # Stream: decode this batch's files, or read their rows of the decoded-pixel file.
-            load = split.x.load if source is None else (lambda idx: np.asarray(source[idx]))
+            # Read this batch's rows of the decoded-pixel file (or decode its files).
+            load = source.load if source is split.x else (lambda idx: np.asarray(source[idx]))
             shape = (None,) + tuple(split.x.sample_shape)
 
             def gather(idx):
@@ -151,17 +173,3 @@ def _prepare(t):
     import tensorflow as tf
 
     return t if t.dtype == tf.string else tf.cast(t, tf.float32)
-
-
-def _image_source(split: Split):
-    """Decoded pixels for a cached folder split (memory array or memory-mapped file), or None."""
-    from pathlib import Path
-
-    from aimodel.data.base import fingerprint
-
-    files = split.x
-    if not files.cache:
-        return None
-    if files.cache == "memory":
-        return files.load()
-    return files.cache_to(Path(files.cache), f"images-{fingerprint(split)}")

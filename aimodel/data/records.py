@@ -44,6 +44,7 @@ def summarize(bundle: DataBundle) -> dict:
         "skipped": notes.get("skipped", []),
         "ignored_count": len(notes.get("ignored", [])),
         "ignored": notes.get("ignored", [])[:100],
+        **({"image_cache": notes["image_cache"]} if notes.get("image_cache") else {}),
     }
 
 

@@ -15,8 +15,9 @@ import keras
 import numpy as np
 
 from aimodel.training import checkpointing as ckpt
+from aimodel.training.checkpoint_writer import CheckpointWriter, Snapshot
 from aimodel.training.progress import Reporter
-from aimodel.training.records import TrainLog, append_metrics_row
+from aimodel.training.records import TrainLog
 
 
 class NonFiniteLoss(Exception):
@@ -149,7 +150,7 @@ class RunCallback(keras.callbacks.Callback):
     """
 
     def __init__(self, session: Session, training, reporter: Reporter, order=None,
-                 log: Optional[TrainLog] = None, tensorboard=None):
+                 log: Optional[TrainLog] = None, tensorboard=None, background_checkpoints: bool = True):
         super().__init__()
         self.tensorboard = tensorboard
         self.s = session
@@ -174,9 +175,34 @@ class RunCallback(keras.callbacks.Callback):
         self._epoch = 0
         self._t0 = 0.0
         self._session_start = time.perf_counter()
+        #: the last committed state (set by the writer, which may be another thread)
         self.state: Optional[ckpt.RunState] = session.state
         if session.state is not None:
             self._load(session.state)
+        self.writer = CheckpointWriter(session.run_dir, self._committed, background=background_checkpoints)
+        self._epoch_starts: list[float] = []
+        self._committed_at: Optional[float] = None
+        self._first_epoch = self.completed_epochs  # of this session: epochs before it were trained earlier
+
+    def _committed(self, state: ckpt.RunState) -> None:
+        self.state, self.completed_epochs = state, state.epoch
+        self._committed_at = time.perf_counter()
+
+    def close(self) -> None:
+        """Wait for the checkpoint writer to commit every finished epoch; re-raise a failed write."""
+        self.writer.close()
+
+    def samples_per_second(self, n_train: int) -> Optional[float]:
+        """Training throughput after the session's first epoch (tracing), validation and checkpoints included.
+
+        Wall time from the start of the session's second epoch to the commit of its last one.
+        """
+        epochs = self.completed_epochs - self._first_epoch
+        if epochs < 1 or self._committed_at is None:
+            return None
+        first = 1 if epochs > 1 else 0
+        seconds = self._committed_at - self._epoch_starts[first]
+        return round(n_train * (epochs - first) / seconds, 1) if seconds > 0 else None
 
     def _load(self, st: ckpt.RunState) -> None:
         self.best.best, self.best_epoch, self.best_checkpoint = st.best_value, st.best_epoch, st.best_checkpoint
@@ -195,6 +221,7 @@ class RunCallback(keras.callbacks.Callback):
             self.order.set_epoch(epoch)
         reseed_layers(self.model, self.s.seed, epoch)
         self._t0 = time.perf_counter()
+        self._epoch_starts.append(self._t0)
         self.reporter.epoch_begin(self._epoch)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -217,8 +244,9 @@ class RunCallback(keras.callbacks.Callback):
         for key in ("loss", "val_loss"):
             if _is_bad(logs.get(key)):
                 raise NonFiniteLoss(e, None, float(logs[key]))
-        for w in self.model.weights:
-            arr = keras.ops.convert_to_numpy(w)
+        # The model as this epoch left it (before a plateau changes the rate); written in the background.
+        snapshot = Snapshot.take(self.model)
+        for w, arr in zip(self.model.weights, snapshot.weights()):
             if not np.isfinite(arr).all():
                 raise NonFiniteLoss(e, None, float(arr[~np.isfinite(arr)].flat[0]), what=f"weight {w.path}")
         seconds = time.perf_counter() - self._t0
@@ -228,7 +256,7 @@ class RunCallback(keras.callbacks.Callback):
 
         value = logs.get(self.s.monitor)
         improved = value is not None and self.best.improves(float(value))
-        ckpt_name = ckpt.write_checkpoint(self.s.run_dir, self.model, e)
+        ckpt_name = ckpt.checkpoint_name(e)
         if improved:
             self.best.best, self.best_epoch, self.best_checkpoint = float(value), e, ckpt_name
         if self.plateau is not None and value is not None:
@@ -251,7 +279,6 @@ class RunCallback(keras.callbacks.Callback):
         row.update({k: f"{float(v):.6g}" for k, v in sorted(logs.items()) if k != "learning_rate"})
         row["learning_rate"] = f"{lr:.6g}"
         row["seconds"] = f"{seconds:.3f}"
-        append_metrics_row(self.s.run_dir, row)
 
         state = ckpt.RunState(
             epoch=e,
@@ -272,9 +299,8 @@ class RunCallback(keras.callbacks.Callback):
             seed=self.s.seed,
             wall_seconds=round(self.s.wall_offset + time.perf_counter() - self._session_start, 3),
         )
-        ckpt.commit(self.s.run_dir, state)
-        self.state = state
-        self.completed_epochs = e
+        # Checkpoint file, metrics row, then state.json (see checkpoint_writer for the thread that does it).
+        self.writer.save(self.model, snapshot, state, row)
         if self.tensorboard is not None:
             self.tensorboard.write_epoch(e, logs, lr)
         if self.log:

@@ -132,6 +132,16 @@ class TrainingConfig(Section):
     jit_compile: Union[bool, Literal["auto"]] = Field(
         "auto", description="Compile the training step with XLA (auto: on GPUs only)."
     )
+    threads: Optional[int] = Field(
+        None, ge=1,
+        description="CPU threads TensorFlow gives one operation, and operations run side by side; null: its "
+        "default (one per core). 1 suits small models on a busy machine (see docs/speed.md). Process-wide.",
+    )
+    fused_optimizer: bool = Field(
+        True,
+        description="adam/adamw: apply each update with TensorFlow's fused Adam kernel (same formula, one "
+        "operation instead of about twelve; last-bit rounding may differ). false: Keras' own update.",
+    )
     deterministic: bool = Field(
         False,
         description="TensorFlow op determinism: bit-for-bit repeatable runs (and resumes) on one "

@@ -90,6 +90,48 @@ def compile_model(model, training: TrainingConfig, steps_per_epoch: Optional[int
         steps_per_execution=training.steps_per_execution,
         jit_compile=training.jit_compile,
     )
+    if training.fused_optimizer:
+        fuse_updates(model.optimizer)
+
+
+def fuse_updates(optimizer) -> bool:
+    """Apply Adam and AdamW updates with TensorFlow's fused kernel; True when it did.
+
+    Keras computes one Adam update as about a dozen separate tensor operations
+    per variable; ``ResourceApplyAdam`` does the same arithmetic (same formula,
+    same bias correction) in one pass. On a CPU, where small models are bound
+    by per-operation overhead, that is most of a training step (see
+    docs/speed.md). Only the instance's ``update_step`` changes: the optimizer
+    is still a ``keras.optimizers.Adam``, saved and loaded as one. Sparse
+    gradients, amsgrad and other backends keep Keras' own update.
+    """
+    import keras
+
+    opt = getattr(optimizer, "inner_optimizer", optimizer)  # mixed_float16 wraps it for loss scaling
+    if (keras.backend.backend() != "tensorflow" or type(opt) not in (keras.optimizers.Adam, keras.optimizers.AdamW)
+            or opt.amsgrad or not all(hasattr(opt, a) for a in ("_get_variable_index", "update_step"))):
+        return False
+    keras_update = opt.update_step
+
+    def update_step(gradient, variable, learning_rate):
+        import tensorflow as tf
+
+        if isinstance(gradient, tf.IndexedSlices) or not hasattr(variable, "handle"):
+            return keras_update(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        index = opt._get_variable_index(variable)
+        m, v = opt._momentums[index].value, opt._velocities[index].value
+        step = tf.cast(opt.iterations + 1, dtype)
+        beta_1, beta_2 = tf.constant(opt.beta_1, dtype), tf.constant(opt.beta_2, dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle, m=m.handle, v=v.handle,
+            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
+            lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
+            epsilon=tf.constant(opt.epsilon, dtype), grad=tf.cast(gradient, dtype),
+        )
+
+    opt.update_step = update_step
+    return True
 
 
 def class_weights(cfg, bundle) -> Optional[dict[int, float]]:

@@ -6,6 +6,9 @@ from __future__ import annotations
 class Reporter:
     """No-op base; subclass and override what you want to show."""
 
+    def note(self, message: str) -> None:
+        """A line worth showing before training starts (such as where decoded images are kept)."""
+
     def train_begin(self, epochs: int, steps_per_epoch: int, run_dir: str, initial_epoch: int = 0) -> None:
         """``initial_epoch`` > 0 when a resumed run continues after that epoch."""
 

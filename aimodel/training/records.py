@@ -228,8 +228,7 @@ class RunRecord:
             self.tensorboard.close()
         t, summary = self.cfg.training, self.summary
         st = callback.state
-        secs = callback.epoch_seconds[1:] or callback.epoch_seconds  # skip tracing in the first epoch
-        sps = round(self.n_train * len(secs) / sum(secs), 1) if secs and sum(secs) > 0 else None
+        sps = callback.samples_per_second(self.n_train)  # after the first epoch, checkpointing included
         rows = read_metrics(self.path)
         restore_best = t.early_stopping is None or t.early_stopping.restore_best
         final_model = "best.keras" if restore_best and st and st.best_checkpoint else "last.keras"

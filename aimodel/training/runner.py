@@ -183,6 +183,8 @@ class _Prepared:
     #: what the best checkpoint and early stopping watch (val_* falls back to training metrics)
     monitor: str
     es_monitor: str
+    #: where an image folder's decoded pixels are kept, and how long filling took (shown and logged)
+    data_note: Optional[str] = None
 
 
 @contextlib.contextmanager
@@ -191,6 +193,7 @@ def _global_settings(cfg: Config):
     import keras
     import tensorflow as tf
 
+    _set_threads(cfg.training.threads)
     keras.utils.set_random_seed(cfg.seed)
     if cfg.training.deterministic:
         # Process-wide and not undone afterwards: TensorFlow cannot switch it off reliably.
@@ -203,6 +206,23 @@ def _global_settings(cfg: Config):
         keras.config.set_dtype_policy(previous)
 
 
+def _set_threads(threads: Optional[int]) -> None:
+    """``training.threads``: TensorFlow's intra- and inter-op thread pools (fixed once TensorFlow has started)."""
+    import tensorflow as tf
+
+    if threads is None:
+        return
+    threading = tf.config.threading
+    if threading.get_intra_op_parallelism_threads() == threads == threading.get_inter_op_parallelism_threads():
+        return
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already ran something in this process
+        log.warning("training.threads=%d not applied: TensorFlow is already running in this process "
+                    "with its own thread settings", threads)
+
+
 def _prepare(cfg: Config, bundle=None) -> _Prepared:
     """Load data (unless given), build the model and compile it (before any file is written)."""
     from aimodel.data import load_data
@@ -210,11 +230,25 @@ def _prepare(cfg: Config, bundle=None) -> _Prepared:
     from aimodel.training.optim import compile_model
 
     bundle = bundle if bundle is not None else load_data(cfg.dataset, cfg.seed)
+    data_note = _fill_image_caches(bundle)  # before the model: standardization statistics read the cache too
     model = build_model(cfg, bundle)
     steps = -(-len(bundle.train) // cfg.training.batch_size)
     compile_model(model, cfg.training, steps)  # the only compile: optimizer with the epoch-based schedule
     monitor, es_monitor = cfg.training.monitors(bundle.val is not None)
-    return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps, monitor=monitor, es_monitor=es_monitor)
+    return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps, monitor=monitor, es_monitor=es_monitor,
+                     data_note=data_note)
+
+
+def _fill_image_caches(bundle) -> Optional[str]:
+    """Decode an image folder's training and validation files into their cache now, timed."""
+    note = bundle.notes.get("image_cache")
+    if not note:
+        return None
+    splits = [s for s in (bundle.train, bundle.val) if s is not None and s.streamed]
+    seconds = sum(s.x.fill() for s in splits)
+    if note["mode"] == "stream":
+        return f"images: {note['decision']}"
+    return f"images: {note['decision']}; {sum(len(s) for s in splits):,} images ready in {seconds:.1f} s"
 
 
 # --- fit --------------------------------------------------------------------------------------
@@ -252,6 +286,9 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
                        overrides=overrides, initial_epoch=initial, wall_offset=session.wall_offset,
                        log=train_log, tensorboard=tensorboard)
     record.begin()  # a kill -9 from here on leaves this session in summary.json
+    if prepared.data_note:
+        reporter.note(prepared.data_note)
+        train_log.write(prepared.data_note)
     reporter.train_begin(t.epochs, steps, str(path), initial_epoch=initial)
 
     def finish(status: str, error: Optional[str] = None) -> dict:
@@ -272,7 +309,9 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
                 train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial,
                 callbacks=[callback], class_weight=weights, shuffle=False, verbose=0,
             )
+        callback.close()  # every finished epoch is committed before the run says it finished
     except KeyboardInterrupt:
+        _close_quietly(callback)
         finish("interrupted")
         reporter.train_end()
         done = callback.completed_epochs
@@ -282,6 +321,7 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
             f"training interrupted; {saved}. Resume with:\n  aimodel train --resume {path}"
         ) from None
     except NonFiniteLoss as exc:
+        _close_quietly(callback)
         done = callback.completed_epochs
         finish("failed", error=str(exc))
         reporter.train_end()
@@ -295,6 +335,7 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
             f"{exc}; training stopped. {kept}{hint}, or check the data for extreme values"
         ) from None
     except BaseException as exc:
+        _close_quietly(callback)
         finish("failed", error=f"{type(exc).__name__}: {exc}")
         reporter.train_end()
         raise
@@ -310,6 +351,14 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
         resumed_from=initial if state is not None else None, final_model=s["final_model"] or "last.keras",
         model=model,
     )
+
+
+def _close_quietly(callback) -> None:
+    """Commit what the checkpoint writer still holds while another error is being reported."""
+    try:
+        callback.close()
+    except Exception as exc:
+        log.warning("a checkpoint write failed: %s: %s", type(exc).__name__, exc)
 
 
 def _read_meta(path: Path) -> dict:

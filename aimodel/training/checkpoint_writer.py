@@ -1,0 +1,203 @@
+"""Epoch checkpoints written off the training thread.
+
+At the end of an epoch the training thread only copies the values of the
+model's and the optimizer's variables (a snapshot: milliseconds) and hands
+them, with the epoch's metrics row and :class:`RunState`, to one writer
+thread. The writer puts the snapshot into a *shadow* copy of the model, saves
+that (temporary file, fsync, rename), appends the metrics row, then commits
+``state.json`` and re-points the links: the order of
+:mod:`aimodel.training.checkpointing`, so a ``kill -9`` at any moment, even
+in the middle of a background write, leaves a ``state.json`` that names
+complete files, and a resume is exact.
+
+Every epoch is written and committed, in order. When an epoch ends while the
+previous one is still being written, the training thread waits for it (so at
+most two snapshots exist at a time, and nothing is skipped).
+
+The shadow is loaded from the session's first checkpoint, which the training
+thread saves itself (safe mode, so it is exactly what a user would load). If
+the shadow does not match the model variable for variable, every later epoch
+is saved on the training thread instead, as before, and the log says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from aimodel.training import checkpointing as ckpt
+from aimodel.training.records import append_metrics_row
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Snapshot:
+    """Copies of a model's weights and optimizer variables, in a fixed order."""
+
+    values: list
+    n_weights: int  # the first n_weights values are model.weights, the rest optimizer.variables
+
+    @classmethod
+    def take(cls, model) -> "Snapshot":
+        variables = _variables(model)
+        # np.array copies: the training thread goes on updating the variables.
+        return cls([np.array(v.numpy(), copy=True) for v in variables], len(model.weights))
+
+    def weights(self):
+        return self.values[: self.n_weights]
+
+
+def _variables(model) -> list:
+    """What a ``.keras`` file holds for training: the layers' weights, then the optimizer's variables."""
+    optimizer = getattr(model, "optimizer", None)
+    return list(model.weights) + (list(optimizer.variables) if optimizer is not None else [])
+
+
+def _signature(variables) -> list[tuple]:
+    return [(v.path, tuple(v.shape), str(v.dtype)) for v in variables]
+
+
+@dataclass
+class _Job:
+    epoch: int
+    snapshot: Snapshot
+    state: ckpt.RunState
+    row: dict
+
+
+class CheckpointWriter:
+    """Writes and commits epoch checkpoints, in the background once a shadow model exists.
+
+    Args:
+        run_dir: the run directory.
+        on_commit: called (on the thread that committed) with each committed state.
+        background: False saves every epoch on the training thread (the old behaviour).
+    """
+
+    def __init__(self, run_dir: Path, on_commit: Callable[[ckpt.RunState], None], background: bool = True):
+        self.run_dir = Path(run_dir)
+        self.on_commit = on_commit
+        self.background = background
+        self._signature: Optional[list] = None
+        self._shadow = None
+        self._pending: Optional[_Job] = None
+        self._busy = False
+        self._loading = False
+        self._stop = False
+        self._error: Optional[BaseException] = None
+        self._cv = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+        #: seconds the training thread spent waiting for the writer (reported in train.log)
+        self.waited = 0.0
+
+    # -- training thread ---------------------------------------------------------------------------
+
+    def save(self, model, snapshot: Snapshot, state: ckpt.RunState, row: dict) -> None:
+        """Checkpoint the epoch of ``state`` from ``snapshot`` (taken when the epoch ended)."""
+        self._raise_error()
+        t0 = time.perf_counter()
+        with self._cv:
+            while (self._loading or self._pending is not None) and self._error is None:
+                self._cv.wait()
+            background = self._shadow is not None and self._error is None
+            if background:
+                self._pending = _Job(state.epoch, snapshot, state, row)
+                self._cv.notify_all()
+        self.waited += time.perf_counter() - t0
+        self._raise_error()
+        if background:
+            return
+        # The session's first epoch, or no shadow: save here, from the live model.
+        ckpt.write_checkpoint(self.run_dir, model, state.epoch)
+        self._commit(state, row)
+        if self.background and self._thread is None:
+            self._start(model, self.run_dir / state.checkpoint)
+
+    def flush(self) -> None:
+        """Wait until every submitted epoch is committed; re-raise a failed write."""
+        t0 = time.perf_counter()
+        with self._cv:
+            while (self._loading or self._pending is not None or self._busy) and self._error is None:
+                self._cv.wait()
+        self.waited += time.perf_counter() - t0
+        self._raise_error()
+
+    def close(self) -> None:
+        """Flush, then end the writer thread (safe to call more than once)."""
+        try:
+            self.flush()
+        finally:
+            with self._cv:
+                self._stop = True
+                self._cv.notify_all()
+            if self._thread is not None:
+                self._thread.join()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            self.background = False
+            raise error
+
+    # -- writer thread -----------------------------------------------------------------------------
+
+    def _start(self, model, first_file: Path) -> None:
+        self._signature = _signature(_variables(model))
+        self._loading = True
+        self._thread = threading.Thread(target=self._run, args=(first_file,), name="aimodel-checkpoints",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, first_file: Path) -> None:
+        try:
+            self._load_shadow(first_file)
+        except Exception as exc:  # no shadow: later epochs are saved on the training thread, as before
+            log.warning("checkpoints are written on the training thread (%s: %s)", type(exc).__name__, exc)
+        with self._cv:
+            self._loading = False
+            self._cv.notify_all()
+            if self._shadow is None:
+                return
+        while True:
+            with self._cv:
+                while self._pending is None and not self._stop:
+                    self._cv.wait()
+                if self._pending is None:
+                    return
+                job, self._pending, self._busy = self._pending, None, True
+                self._cv.notify_all()
+            try:
+                self._write(job)
+            except BaseException as exc:
+                with self._cv:
+                    self._error = exc
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()
+
+    def _load_shadow(self, path: Path) -> None:
+        import keras
+
+        shadow = keras.saving.load_model(path, safe_mode=True)
+        if _signature(_variables(shadow)) != self._signature:
+            raise RuntimeError("the reloaded checkpoint does not have the model's variables")
+        self._shadow = shadow
+
+    def _write(self, job: _Job) -> None:
+        for var, value in zip(_variables(self._shadow), job.snapshot.values):
+            var.assign(value)
+        ckpt.write_checkpoint(self.run_dir, self._shadow, job.epoch)
+        self._commit(job.state, job.row)
+
+    def _commit(self, state: ckpt.RunState, row: dict) -> None:
+        append_metrics_row(self.run_dir, row)
+        ckpt.commit(self.run_dir, state)
+        self.on_commit(state)
