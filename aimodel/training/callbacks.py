@@ -215,6 +215,9 @@ class RunCallback(keras.callbacks.Callback):
 
     # -- Keras hooks ---------------------------------------------------------------------------
 
+    def on_train_begin(self, logs=None):
+        self.writer.start(self.model)
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1
         if self.order is not None:

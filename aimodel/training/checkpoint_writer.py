@@ -14,15 +14,19 @@ Every epoch is written and committed, in order. When an epoch ends while the
 previous one is still being written, the training thread waits for it (so at
 most two snapshots exist at a time, and nothing is skipped).
 
-The shadow is loaded from the session's first checkpoint, which the training
-thread saves itself (safe mode, so it is exactly what a user would load). If
-the shadow does not match the model variable for variable, every later epoch
-is saved on the training thread instead, as before, and the log says so.
+The shadow is the model as training starts, saved once to a temporary file by
+the training thread (:meth:`CheckpointWriter.start`) and loaded back, in safe
+mode, by the writer thread while the first epoch trains (so its cost falls in
+the epoch that traces the graph anyway). If the shadow does not match the model
+variable for variable, every epoch is saved on the training thread instead, as
+before, and the log says so.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -99,6 +103,20 @@ class CheckpointWriter:
 
     # -- training thread ---------------------------------------------------------------------------
 
+    def start(self, model) -> None:
+        """Before the first epoch: hand the writer thread a copy of the model to load as its shadow."""
+        if not self.background or self._thread is not None:
+            return
+        model.optimizer.build(model.trainable_variables)  # the copy must hold the optimizer's variables
+        folder = Path(tempfile.mkdtemp(prefix="aimodel-shadow-"))
+        try:
+            model.save(folder / "model.keras")
+        except Exception as exc:  # no shadow: the first epoch's checkpoint will serve instead
+            shutil.rmtree(folder, ignore_errors=True)
+            log.info("no early shadow model (%s: %s)", type(exc).__name__, exc)
+            return
+        self._start(model, folder / "model.keras", cleanup=folder)
+
     def save(self, model, snapshot: Snapshot, state: ckpt.RunState, row: dict) -> None:
         """Checkpoint the epoch of ``state`` from ``snapshot`` (taken when the epoch ended)."""
         self._raise_error()
@@ -114,7 +132,7 @@ class CheckpointWriter:
         self._raise_error()
         if background:
             return
-        # The session's first epoch, or no shadow: save here, from the live model.
+        # No shadow (yet): save here, from the live model.
         ckpt.write_checkpoint(self.run_dir, model, state.epoch)
         self._commit(state, row)
         if self.background and self._thread is None:
@@ -148,18 +166,21 @@ class CheckpointWriter:
 
     # -- writer thread -----------------------------------------------------------------------------
 
-    def _start(self, model, first_file: Path) -> None:
+    def _start(self, model, first_file: Path, cleanup: Optional[Path] = None) -> None:
         self._signature = _signature(_variables(model))
         self._loading = True
-        self._thread = threading.Thread(target=self._run, args=(first_file,), name="aimodel-checkpoints",
+        self._thread = threading.Thread(target=self._run, args=(first_file, cleanup), name="aimodel-checkpoints",
                                         daemon=True)
         self._thread.start()
 
-    def _run(self, first_file: Path) -> None:
+    def _run(self, first_file: Path, cleanup: Optional[Path]) -> None:
         try:
             self._load_shadow(first_file)
         except Exception as exc:  # no shadow: later epochs are saved on the training thread, as before
             log.warning("checkpoints are written on the training thread (%s: %s)", type(exc).__name__, exc)
+        finally:
+            if cleanup is not None:
+                shutil.rmtree(cleanup, ignore_errors=True)
         with self._cv:
             self._loading = False
             self._cv.notify_all()
