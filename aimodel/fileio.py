@@ -78,6 +78,16 @@ def atomic_write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def atomic_save_model(model, path: str | Path) -> None:
-    """``model.save`` through a temporary ``.keras`` file and an atomic rename."""
-    atomic_write(path, lambda p: model.save(p), suffix=".keras")
+def atomic_save_model(model, path: str | Path, check: Callable[[Path], None] | None = None) -> None:
+    """``model.save`` through a temporary ``.keras`` file and an atomic rename.
+
+    ``check(tmp_path)``, when given, runs on the written file before the rename;
+    if it raises, the file is deleted and ``path`` keeps what it held.
+    """
+
+    def write(tmp: Path) -> None:
+        model.save(tmp)
+        if check is not None:
+            check(tmp)
+
+    atomic_write(path, write, suffix=".keras")

@@ -49,7 +49,7 @@ elif kind == "kill_write":  # the checkpoint file of epoch N is half written
     from aimodel.training import checkpointing
     epoch = int(arg)
     original = checkpointing.atomic_save_model
-    def atomic_save_model(model, path):
+    def atomic_save_model(model, path, check=None):
         if path.name == f"epoch-{epoch:04d}.keras":
             def half(tmp):
                 model.save(tmp)
@@ -59,7 +59,7 @@ elif kind == "kill_write":  # the checkpoint file of epoch N is half written
                 die()
             from aimodel.fileio import atomic_write
             atomic_write(path, half, suffix=".keras")
-        original(model, path)
+        original(model, path, check)
     checkpointing.atomic_save_model = atomic_save_model
 elif kind == "kill_async_write":  # the writer thread is half-way through epoch N's file while N+1 trains
     import threading

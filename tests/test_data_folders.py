@@ -161,10 +161,10 @@ def test_text_folder_reads_utf8_and_records_test_files(tmp_path):
     assert b.spec.max_tokens == 500 and b.spec.sequence_length == 16 and b.spec.shape == ()
     assert b.train.x.dtype == object and isinstance(b.train.x[0], str)
     assert len(b.train) + len(b.val) + len(b.test) == 20
-    (root / "pos" / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin1\.txt: not UTF-8 text"):
-        _bundle(tmp_path, {"name": "text_folder", "path": str(root)})
-    cfg = _cfg(tmp_path, {"name": "text_folder", "path": str(root), "on_bad_file": "skip"})
+    (root / "pos" / "latin1.txt").write_bytes("good\ncaf\xe9".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.txt: line 2: byte\(s\) e9 are not utf-8 text; set dataset\.enc"):
+        _bundle(tmp_path, {"name": "text_folder", "path": str(root), "encoding": "utf-8"})
+    cfg = _cfg(tmp_path, {"name": "text_folder", "path": str(root), "on_bad_file": "skip", "encoding": "utf-8"})
     b = load_data(cfg.dataset, cfg.seed)
     assert b.notes["skipped"][0]["file"] == "pos/latin1.txt"
     write_records(b, tmp_path)

@@ -6,6 +6,7 @@ predicts, and one CSV reader, so a table reads the same in both.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
@@ -32,18 +33,104 @@ def _unreadable(path: Path, exc: OSError, what: str) -> DataError:
     return DataError(f"{path}: cannot read ({exc.strerror or exc})")
 
 
-def read_text_file(path: Path) -> str:
-    """A UTF-8 text file (a byte-order mark is dropped), for training and predict alike.
+#: ``dataset.encoding`` / ``InputSpec.encoding``: "auto" or any Python codec name (utf-8, cp1252, latin-1, ...).
+AUTO = "auto"
+#: When several encodings explain a file's bytes equally well, this one wins: Windows-1252 is by far
+#: the most common legacy encoding of Western text, and the detector cannot tell it apart from its
+#: neighbours (cp1250, cp1257, ...) on a short text.
+PREFERRED_LEGACY = "cp1252"
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+class UndecodableText(DataError):
+    """Bytes that are not text in the encoding asked for (the message names the file and line)."""
+
+    #: what a dataset config can do about it (sources append it to the message)
+    HINT = ("set dataset.encoding to the file's encoding (auto detects it; cp1252 is common for files "
+            "from Windows), or dataset.encoding_errors: replace to replace the bad bytes")
+
+
+def check_encoding(name: str) -> str:
+    """``name`` if it is "auto" or a text codec Python knows; raises ValueError (for config validation) otherwise."""
+    if name == AUTO:
+        return name
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise ValueError(f"unknown encoding {name!r} (use auto, utf-8, cp1252, latin-1, ... any Python codec)") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ValueError(f"{name!r} is not a text encoding")
+    return name
+
+
+def detect_encoding(data: bytes) -> Optional[str]:
+    """The encoding of ``data``: UTF-8 (or the UTF-16/32 its byte-order mark names) when it fits,
+    else the best guess of charset-normalizer; None when no text encoding fits (binary data)."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        return None
+    best = matches[0]
+    tied = [m for m in matches if abs(m.chaos - best.chaos) < 1e-6 and abs(m.coherence - best.coherence) < 1e-6]
+    if any(PREFERRED_LEGACY in m.could_be_from_charset for m in tied):
+        return PREFERRED_LEGACY
+    return best.encoding
+
+
+def decode_text(data: bytes, path: Path, encoding: str = "utf-8", errors: str = "strict") -> str:
+    """Bytes of a text file or CSV to ``str``, as training and predict both read them.
+
+    Args:
+        encoding: a codec name, or "auto" (:func:`detect_encoding`).
+        errors: "strict" (undecodable bytes are an error) or "replace" (they become U+FFFD).
 
     Raises:
-        DataError: naming the file when it is missing, unreadable or not UTF-8 text.
+        UndecodableText: naming the file and the line of the first undecodable byte.
     """
+    name = detect_encoding(data) if encoding == AUTO else encoding
+    if name is None:
+        if errors == "strict":
+            raise UndecodableText(f"{path}: not text (no text encoding fits its bytes)")
+        name = "utf-8"
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text") from None
+        # a UTF-8 byte-order mark is not part of the text
+        codec = "utf-8-sig" if codecs.lookup(name).name == "utf-8" else name
+        return data.decode(codec, errors)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        shown = data[exc.start:exc.end].hex(" ")
+        raise UndecodableText(f"{path}: line {line}: byte(s) {shown} are not {name} text") from None
+    except LookupError:
+        raise DataError(f"{path}: unknown encoding {name!r}") from None
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
     except OSError as exc:
-        raise _unreadable(Path(path), exc, "a text file") from None
+        raise _unreadable(Path(path), exc, what) from None
+
+
+def read_text_file(path: Path, encoding: str = "utf-8", errors: str = "strict") -> str:
+    """A text file (a byte-order mark is dropped), for training and predict alike.
+
+    Args:
+        encoding, errors: see :func:`decode_text`.
+
+    Raises:
+        DataError: naming the file (and line) when it is missing, unreadable or not text in ``encoding``.
+    """
+    return decode_text(_read_bytes(Path(path), "a text file"), Path(path), encoding, errors)
 
 
 @dataclass
@@ -59,33 +146,28 @@ class Table:
         return [(line, dict(zip(self.header, row))) for line, row in zip(self.lines, self.rows)]
 
 
-def read_csv(path: Path, delimiter: Optional[str] = None) -> Table:
+def read_csv(path: Path, delimiter: Optional[str] = None, encoding: str = "utf-8",
+             errors: str = "strict") -> Table:
     """Read a CSV file with a header row.
 
     Args:
         delimiter: the field separator; default ``\\t`` for ``.tsv`` files, else ``,``.
+        encoding, errors: see :func:`decode_text`.
 
     Raises:
         DataError: naming the file (and line) for an empty file, a header without
             rows, a row with the wrong number of fields, a repeated column name,
-            a file that is not UTF-8 text or not CSV.
+            bytes that are not text in ``encoding``, or a file that is not CSV.
     """
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return _parse_csv(f, str(path), _delimiter(path.name, delimiter))
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise _unreadable(path, exc, "a CSV file") from None
+    text = decode_text(_read_bytes(path, "a CSV file"), path, encoding, errors)
+    return _parse_csv(io.StringIO(text, newline=""), str(path), _delimiter(path.name, delimiter))
 
 
-def read_csv_bytes(data: bytes, name: str, delimiter: Optional[str] = None) -> Table:
+def read_csv_bytes(data: bytes, name: str, delimiter: Optional[str] = None, encoding: str = "utf-8",
+                   errors: str = "strict") -> Table:
     """Read CSV content that arrived without a file (an upload named ``name``), exactly as :func:`read_csv`."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError(f"{name}: not UTF-8 text") from None
+    text = decode_text(data, Path(name), encoding, errors)
     return _parse_csv(io.StringIO(text, newline=""), name, _delimiter(name, delimiter))
 
 

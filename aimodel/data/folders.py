@@ -19,7 +19,7 @@ from pydantic import DirectoryPath, Field, field_validator
 from aimodel.data.base import DATASETS, DatasetBase, absolute_path, Split, finish_bundle, stratified_indices
 from aimodel.data.spec import InputSpec
 from aimodel.data.files import TEXT_SUFFIXES
-from aimodel.data.options import ImageOptions, TextOptions
+from aimodel.data.options import EncodingOptions, ImageOptions, TextOptions
 from aimodel.errors import DataError
 
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "validation"), "test": ("test",)}
@@ -63,8 +63,8 @@ class ImageFolderDataset(ImageOptions, FolderBase):
         return absolute_path(v) if isinstance(v, Path) else v
 
 
-class TextFolderDataset(TextOptions, FolderBase):
-    """UTF-8 ``.txt`` (or ``.text``) files in class folders, for text classification."""
+class TextFolderDataset(EncodingOptions, TextOptions, FolderBase):
+    """``.txt`` (or ``.text``) files in class folders, for text classification (encoding: dataset.encoding)."""
 
     name: Literal["text_folder"] = "text_folder"
 
@@ -232,17 +232,19 @@ def load_image_folder(cfg: ImageFolderDataset, seed: int):
 # --- text_folder ----------------------------------------------------------------------------
 
 
-def read_texts(paths, on_bad_file: str, root: Path) -> tuple[list, list[tuple[str, str]]]:
-    """Read UTF-8 files as predict reads them; returns ([text or None per path], skipped)."""
-    from aimodel.data.files import read_text_file
+def read_texts(paths, on_bad_file: str, root: Path, encoding: str = "utf-8",
+               errors: str = "strict") -> tuple[list, list[tuple[str, str]]]:
+    """Read text files as predict reads them; returns ([text or None per path], skipped)."""
+    from aimodel.data.files import UndecodableText, read_text_file
 
     texts, skipped = [], []
     for p in paths:
         try:
-            texts.append(read_text_file(Path(p)))
+            texts.append(read_text_file(Path(p), encoding, errors))
         except DataError as exc:
             if on_bad_file == "error":
-                raise DataError(f"{exc}; fix it, or set `dataset.on_bad_file: skip` to leave bad files out") from None
+                hint = f"{UndecodableText.HINT}; or " if isinstance(exc, UndecodableText) else "fix it, or "
+                raise DataError(f"{exc}; {hint}set `dataset.on_bad_file: skip` to leave bad files out") from None
             skipped.append((str(Path(p).relative_to(root)), str(exc).partition(": ")[2]))
             texts.append(None)
     return texts, skipped
@@ -257,7 +259,7 @@ def load_text_folder(cfg: TextFolderDataset, seed: int):
     skipped: list[tuple[str, str]] = []
     loaded: dict[str, list] = {}
     for split, items in found.items():
-        texts, bad = read_texts([p for p, _ in items], cfg.on_bad_file, root)
+        texts, bad = read_texts([p for p, _ in items], cfg.on_bad_file, root, cfg.encoding, cfg.encoding_errors)
         skipped += bad
         loaded[split] = [(p, label, t) for (p, label), t in zip(items, texts) if t is not None]
         _check_classes_after_skipping(loaded[split], class_names, root, split)
@@ -273,7 +275,8 @@ def load_text_folder(cfg: TextFolderDataset, seed: int):
         return Split(x, np.array([label for _, label in items], np.int64))
 
     spec = InputSpec(kind="text", shape=(), class_names=class_names, max_tokens=cfg.max_tokens,
-                     sequence_length=cfg.sequence_length)
+                     sequence_length=cfg.sequence_length, encoding=cfg.encoding,
+                     encoding_errors=cfg.encoding_errors)
     notes = {
         "source": "text_folder", "root": str(root), "test_from": how,
         "skipped": [{"file": f, "reason": r} for f, r in skipped], "ignored": ignored,

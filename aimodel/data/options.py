@@ -65,6 +65,27 @@ class TextOptions(Section):
     sequence_length: int = Field(DEFAULT_SEQUENCE_LENGTH, ge=1, description="Tokens per sample (longer texts are cut, shorter padded).")
 
 
+class EncodingOptions(Section):
+    """Keys of the sources that read text files or CSVs (text_folder, csv)."""
+
+    encoding: str = Field(
+        "auto", description="How the files' bytes become text: auto (UTF-8 when they are UTF-8, else the "
+        "encoding charset-normalizer detects, Windows-1252 when it cannot tell), or a codec: utf-8, cp1252, "
+        "latin-1, utf-16, ... Saved with the model, so evaluate --data and predict read files the same way.",
+    )
+    encoding_errors: Literal["strict", "replace"] = Field(
+        "strict", description="Bytes that are not valid in the encoding: strict (an error naming the file and "
+        "line) or replace (they become U+FFFD and training goes on).",
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v):
+        from aimodel.data.files import check_encoding
+
+        return check_encoding(v)
+
+
 def apply_image_options(bundle, cfg) -> None:
     """Resize/convert the in-memory images of ``bundle`` as ``cfg`` (an ImageOptions) asks."""
     from aimodel.data.images import convert_images

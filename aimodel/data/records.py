@@ -112,7 +112,7 @@ def recorded_test_split(run_dir: Path, cfg, spec) -> Optional[Split]:
         return Split(ImageFiles(root, rel, tuple(spec.shape)), y)
     from aimodel.data.folders import read_texts
 
-    texts, _ = read_texts([root / p for p in rel], "error", root)
+    texts, _ = read_texts([root / p for p in rel], "error", root, *spec.text_encoding())
     x = np.empty(len(texts), dtype=object)
     x[:] = texts
     return Split(x, y)

@@ -50,6 +50,14 @@ class InputSpec:
     text_column: Optional[str] = None
     #: CSV sources: the column that held the class label in training (evaluate --data looks for it).
     label_column: Optional[str] = None
+    #: Text files and CSVs: how training decoded them (``dataset.encoding``, "auto" or a codec, and
+    #: ``dataset.encoding_errors``); evaluate --data and predict read files the same way. None: UTF-8, strict.
+    encoding: Optional[str] = None
+    encoding_errors: Optional[str] = None
+
+    def text_encoding(self) -> tuple[str, str]:
+        """``(encoding, errors)`` to read this model's text files and CSVs with."""
+        return self.encoding or "utf-8", self.encoding_errors or "strict"
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -15,14 +15,14 @@ from typing import Literal, Optional
 from pydantic import Field, FilePath, field_validator, model_validator
 
 from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, stratified_split
-from aimodel.data.files import read_csv
+from aimodel.data.files import UndecodableText, read_csv
 from aimodel.data.npz import absolute_path
 from aimodel.data.spec import InputSpec
-from aimodel.data.options import TextOptions
+from aimodel.data.options import EncodingOptions, TextOptions
 from aimodel.errors import DataError
 
 
-class CsvDataset(TextOptions, DatasetBase):
+class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
     """A CSV file (or a train and a test file) with a header row and a label column."""
 
     name: Literal["csv"] = "csv"
@@ -84,12 +84,19 @@ def _class_names(labels: list[str]) -> list[str]:
     return unique
 
 
+def _read(path: Path, cfg: CsvDataset):
+    try:
+        return read_csv(path, cfg.delimiter, cfg.encoding, cfg.encoding_errors)
+    except UndecodableText as exc:
+        raise DataError(f"{exc}; {UndecodableText.HINT}") from None
+
+
 @DATASETS.register("csv")
 def load_csv(cfg: CsvDataset, seed: int):
     import numpy as np
 
     train_file = cfg.path or cfg.train_path
-    train_table = read_csv(train_file, cfg.delimiter)
+    train_table = _read(train_file, cfg)
     header, rows = train_table.header, train_table.rows
     train_labels = _column(train_file, header, rows, cfg.label, "dataset.label")
     empty = [i for i, v in enumerate(train_labels) if v == ""]
@@ -146,16 +153,17 @@ def load_csv(cfg: CsvDataset, seed: int):
 
     train = table(train_file, header, rows)
     if cfg.test_path is not None:
-        test_table = read_csv(cfg.test_path, cfg.delimiter)
+        test_table = _read(cfg.test_path, cfg)
         test = table(cfg.test_path, test_table.header, test_table.rows)
     else:
         train, test = stratified_split(train.x, train.y, cfg.test_split, seed, "dataset.test_split")
     if cfg.text_column is not None:
         spec = InputSpec(kind="text", shape=(), class_names=names, max_tokens=cfg.max_tokens,
                          sequence_length=cfg.sequence_length, text_column=cfg.text_column,
-                         label_column=cfg.label)
+                         label_column=cfg.label, encoding=cfg.encoding, encoding_errors=cfg.encoding_errors)
     else:
         spec = InputSpec(kind="tabular", shape=(len(features),), class_names=names,
-                         columns=[{"name": c, "type": kinds[c]} for c in features], label_column=cfg.label)
+                         columns=[{"name": c, "type": kinds[c]} for c in features], label_column=cfg.label,
+                         encoding=cfg.encoding, encoding_errors=cfg.encoding_errors)
     notes = {"source": "csv", "files": [str(train_file)] + ([str(cfg.test_path)] if cfg.test_path else [])}
     return finish_bundle(train, test, names, cfg.validation_split, seed, spec=spec, notes=notes)

@@ -62,7 +62,7 @@ def read_labelled_csv(path: Path, spec: InputSpec, input_dtypes: dict[str, str],
     what = f"--data {path}"
     if spec.kind not in ("tabular", "text"):
         raise DataError(f"{what}: CSV files hold tables or texts; this model takes {spec.kind} data")
-    table = read_csv(path)
+    table = read_csv(path, None, *spec.text_encoding())
     fields, rows = table.header, table.records()
     if label not in fields:
         raise DataError(f"{what}: no label column '{label}' (pass --label NAME); the file has: {', '.join(fields)}")

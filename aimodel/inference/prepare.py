@@ -74,7 +74,7 @@ class TextPreparer(Preparer):
     def prepare(self, item: Item):
         text = item.value
         if isinstance(text, Path):
-            text = read_text_file(text)
+            text = read_text_file(text, *self.spec.text_encoding())
         if not str(text).strip():
             raise DataError(f"{item.name}: empty text")
         return str(text)

@@ -29,18 +29,25 @@ def spec_only(bundle: DataBundle) -> bool:
 def text_inputs(bundle: DataBundle, cfg):
     """Raw strings ``(batch,)`` in; int token ids ``(batch, sequence_length)`` out (0 = padding).
 
+    Texts are standardized by :func:`aimodel.models.layers.standardize_text`
+    (separators to spaces, control characters removed, lower case, no
+    punctuation) inside the model, for training and prediction alike.
+
     Sets ``spec.vocab_size`` (padding and out-of-vocabulary ids included) for
     the embedding layer of the architecture.
     """
     import keras
     from keras import layers
 
+    from aimodel.models.layers import standardize_text
+
     spec = bundle.spec
     max_tokens = int(spec.max_tokens or DEFAULT_MAX_TOKENS)
     length = int(spec.sequence_length or DEFAULT_SEQUENCE_LENGTH)
     inputs = keras.Input(shape=(), dtype="string", name="text")
     vectorize = layers.TextVectorization(
-        max_tokens=max_tokens, output_mode="int", output_sequence_length=length, name="vectorize"
+        max_tokens=max_tokens, output_mode="int", output_sequence_length=length, standardize=standardize_text,
+        name="vectorize",
     )
     if spec_only(bundle):
         vocab_size = max_tokens
@@ -49,7 +56,7 @@ def text_inputs(bundle: DataBundle, cfg):
         vocab_size = int(vectorize.vocabulary_size())
         if vocab_size <= 2:
             raise DataError("the training texts hold no words (the vocabulary is empty after lower-casing "
-                            "and removing punctuation)")
+                            "and removing punctuation and control characters)")
     spec.vocab_size = vocab_size
     spec.sequence_length = length
     return inputs, vectorize(inputs)

@@ -1,4 +1,4 @@
-"""Custom Keras layers, each serializable so saved models load in safe mode.
+"""Custom Keras layers and the text standardization, each serializable so saved models load in safe mode.
 
 Every layer keeps its ``__init__`` arguments as attributes and returns them
 from ``get_config``; ``keras.models.load_model(path)`` then rebuilds it with
@@ -10,6 +10,42 @@ from __future__ import annotations
 
 import keras
 from keras import layers, ops
+
+#: Characters that end a line for Python's ``str.splitlines`` (which reads a saved vocabulary back),
+#: the other Unicode separators and spaces (``\p{Z}``: no-break space, U+2028, U+2029, ...),
+#: ASCII whitespace and the zero-width space: each becomes one plain space, so no token holds one.
+_SEPARATORS = r"[\t\n\v\f\r\x{1c}-\x{1f}\x{85}\x{200b}\p{Z}]+"
+#: Control and format characters left after that (NUL, DEL, soft hyphen, byte-order mark, ...): removed.
+_INVISIBLE = r"[\p{Cc}\p{Cf}]"
+#: Punctuation of any script, plus the ASCII symbols Keras' own "lower_and_strip_punctuation" removes.
+_PUNCTUATION = r"[\p{P}$+<=>^`|~]"
+
+
+@keras.saving.register_keras_serializable(package="aimodel")
+def standardize_text(inputs):
+    """The ``standardize`` step of aimodel's ``TextVectorization``: clean, lower-case, drop punctuation.
+
+    Keras' default (``lower_and_strip_punctuation``) keeps Unicode line and
+    paragraph separators (U+0085, U+2028, U+2029) and the ASCII file/group/record
+    separators (``\\x1c``-``\\x1e``) inside tokens. The saved vocabulary is one
+    token per line, and reading it back splits such a token in two: the model
+    then either fails to load ("repeated term") or, worse, loads with every
+    later token id shifted. Here every separator and whitespace character
+    becomes a space (so the whitespace split never keeps one inside a token),
+    other control and format characters are removed, letters of any script are
+    lower-cased and punctuation of any script is removed.
+
+    Registered with Keras, so a saved model names it and loads it in safe
+    mode; it runs inside the model, so training, evaluate, predict and exports
+    tokenize a text identically. Takes and returns a ``tf.string`` tensor
+    (the TensorFlow backend passes one).
+    """
+    import tensorflow as tf
+
+    x = tf.strings.regex_replace(inputs, _SEPARATORS, " ")
+    x = tf.strings.regex_replace(x, _INVISIBLE, "")
+    x = tf.strings.lower(x, encoding="utf-8")
+    return tf.strings.regex_replace(x, _PUNCTUATION, "")
 
 
 @keras.saving.register_keras_serializable(package="aimodel")

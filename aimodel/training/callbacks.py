@@ -179,7 +179,8 @@ class RunCallback(keras.callbacks.Callback):
         self.state: Optional[ckpt.RunState] = session.state
         if session.state is not None:
             self._load(session.state)
-        self.writer = CheckpointWriter(session.run_dir, self._committed, background=background_checkpoints)
+        self.writer = CheckpointWriter(session.run_dir, self._committed, background=background_checkpoints,
+                                       last_good=session.state.epoch if session.state is not None else None)
         self._epoch_starts: list[float] = []
         self._committed_at: Optional[float] = None
         self._first_epoch = self.completed_epochs  # of this session: epochs before it were trained earlier

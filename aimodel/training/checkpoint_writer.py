@@ -35,6 +35,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from aimodel.errors import CheckpointError
 from aimodel.training import checkpointing as ckpt
 from aimodel.training.records import append_metrics_row
 
@@ -83,9 +84,11 @@ class CheckpointWriter:
         run_dir: the run directory.
         on_commit: called (on the thread that committed) with each committed state.
         background: False saves every epoch on the training thread (the old behaviour).
+        last_good: the epoch of the run's last committed checkpoint, when resuming.
     """
 
-    def __init__(self, run_dir: Path, on_commit: Callable[[ckpt.RunState], None], background: bool = True):
+    def __init__(self, run_dir: Path, on_commit: Callable[[ckpt.RunState], None], background: bool = True,
+                 last_good: Optional[int] = None):
         self.run_dir = Path(run_dir)
         self.on_commit = on_commit
         self.background = background
@@ -100,6 +103,9 @@ class CheckpointWriter:
         self._thread: Optional[threading.Thread] = None
         #: seconds the training thread spent waiting for the writer (reported in train.log)
         self.waited = 0.0
+        #: the first checkpoint of a session is loaded back (safe mode) and compared before it is kept
+        self._verified = False
+        self._last_good = last_good  # the epoch last.keras holds (a resumed session starts with one)
 
     # -- training thread ---------------------------------------------------------------------------
 
@@ -133,7 +139,7 @@ class CheckpointWriter:
         if background:
             return
         # No shadow (yet): save here, from the live model.
-        ckpt.write_checkpoint(self.run_dir, model, state.epoch)
+        self._checkpoint(model, state.epoch)
         self._commit(state, row)
         if self.background and self._thread is None:
             self._start(model, self.run_dir / state.checkpoint)
@@ -215,10 +221,28 @@ class CheckpointWriter:
     def _write(self, job: _Job) -> None:
         for var, value in zip(_variables(self._shadow), job.snapshot.values):
             var.assign(value)
-        ckpt.write_checkpoint(self.run_dir, self._shadow, job.epoch)
+        self._checkpoint(self._shadow, job.epoch)
         self._commit(job.state, job.row)
+
+    def _checkpoint(self, model, epoch: int) -> None:
+        """Write epoch ``epoch``'s file; the session's first is verified to load back before it is kept.
+
+        What could make a file unloadable (architecture, custom layers, vocabularies) is fixed for the
+        session, so checking the first one surfaces a problem after one epoch; ``best.keras`` is
+        checked again when training ends (see the runner).
+        """
+        verify = not self._verified
+        try:
+            ckpt.write_checkpoint(self.run_dir, model, epoch, verify=verify)
+        except CheckpointError as exc:
+            kept = (f"the last good checkpoint (epoch {self._last_good}) stays in {self.run_dir / 'last.keras'}"
+                    if self._last_good else "no earlier checkpoint exists")
+            raise CheckpointError(f"{exc}; training stopped, {kept}. This is a bug in aimodel or Keras; "
+                                  "please report it with the run's config.yaml") from None
+        self._verified = True
 
     def _commit(self, state: ckpt.RunState, row: dict) -> None:
         append_metrics_row(self.run_dir, row)
         ckpt.commit(self.run_dir, state)
+        self._last_good = state.epoch
         self.on_commit(state)

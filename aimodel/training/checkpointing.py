@@ -67,12 +67,59 @@ def checkpoint_name(epoch: int) -> str:
     return f"{CHECKPOINT_DIR}/epoch-{epoch:04d}.keras"
 
 
-def write_checkpoint(run_dir: Path, model, epoch: int) -> str:
-    """Save model + optimizer after ``epoch`` atomically; returns its relative path."""
+def write_checkpoint(run_dir: Path, model, epoch: int, verify: bool = False) -> str:
+    """Save model + optimizer after ``epoch`` atomically; returns its relative path.
+
+    With ``verify``, the written file must load back (:func:`verify_model_file`)
+    before it replaces anything; otherwise it is deleted and CheckpointError
+    is raised, so ``state.json``, ``last.keras`` and ``best.keras`` keep
+    naming the previous good checkpoint.
+    """
     name = checkpoint_name(epoch)
     (run_dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
-    atomic_save_model(model, run_dir / name)
+
+    def check(tmp: Path) -> None:
+        try:
+            verify_model_file(tmp, model)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{run_dir / name}: the checkpoint of epoch {epoch} was not kept: "
+                                  f"{str(exc).partition(': ')[2]}") from None
+
+    atomic_save_model(model, run_dir / name, check if verify else None)
     return name
+
+
+def verify_model_file(path: Path, model, same_weights: bool = True) -> None:
+    """Check that ``path`` loads with Keras safe mode, as evaluate and predict load it, and holds
+    ``model``: weights of the same shapes (and values, with ``same_weights``) and the same
+    vocabularies (a vocabulary that reads back differently shifts every token id without any error).
+
+    Raises:
+        CheckpointError: naming the file and what differs.
+    """
+    import numpy as np
+
+    from aimodel.inference.checkpoint import load_model
+
+    loaded = load_model(Path(path))  # CheckpointError "<path>: cannot load model (...)"
+    ours, theirs = model.get_weights(), loaded.get_weights()
+    if [a.shape for a in ours] != [b.shape for b in theirs]:
+        raise CheckpointError(f"{path}: loads, but its weights have other shapes than the model that was saved")
+    if same_weights and not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(ours, theirs)):
+        raise CheckpointError(f"{path}: loads, but its weights differ from the model that was saved")
+    vocabularies, others = _vocabularies(model), _vocabularies(loaded)
+    if len(vocabularies) != len(others):
+        raise CheckpointError(f"{path}: loads, but has {len(others)} vocabularies instead of {len(vocabularies)}")
+    for (name, vocabulary), (_, other) in zip(vocabularies, others):
+        if vocabulary != other:
+            raise CheckpointError(f"{path}: loads, but the vocabulary of layer '{name}' reads back differently "
+                                  f"({len(other)} tokens instead of {len(vocabulary)})")
+
+
+def _vocabularies(model) -> list[tuple[str, list[str]]]:
+    """``(layer name, tokens)`` of every lookup layer (TextVectorization, StringLookup), nested ones too."""
+    return [(layer.name, [str(t) for t in layer.get_vocabulary()])
+            for layer in model._flatten_layers(include_self=False) if hasattr(layer, "get_vocabulary")]
 
 
 def commit(run_dir: Path, state: RunState) -> None:

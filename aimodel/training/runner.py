@@ -340,6 +340,11 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
         reporter.train_end()
         raise
     reporter.train_end()
+    try:
+        _verify_run_model(path, model, callback)
+    except CheckpointError as exc:
+        finish("failed", error=str(exc))
+        raise
     s = finish("finished")
     if s["final_model"] == "best.keras" and callback.best_checkpoint:
         model.load_weights(path / callback.best_checkpoint)
@@ -359,6 +364,25 @@ def _close_quietly(callback) -> None:
         callback.close()
     except Exception as exc:
         log.warning("a checkpoint write failed: %s: %s", type(exc).__name__, exc)
+
+
+def _verify_run_model(path: Path, model, callback) -> None:
+    """Load ``best.keras`` (what evaluate and predict load first) in safe mode before reporting success.
+
+    Its weights are compared with the model's when it is the last epoch's checkpoint; otherwise
+    their shapes and the vocabularies are (the first checkpoint was compared in full).
+    """
+    final = path / "best.keras"
+    if not final.is_file():
+        return  # no epoch completed in this session and none before: nothing was written
+    state = callback.state
+    current = state is not None and state.best_checkpoint == state.checkpoint
+    try:
+        ckpt.verify_model_file(final, model, same_weights=current)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}; training is not reported as finished, because evaluate and predict "
+                              "could not use this file. This is a bug in aimodel or Keras; please report it "
+                              "with the run's config.yaml") from None
 
 
 def _read_meta(path: Path) -> dict:
