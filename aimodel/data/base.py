@@ -184,15 +184,17 @@ def finish_bundle(
     if spec is None:
         spec = InputSpec(kind="image", shape=tuple(int(d) for d in train.x.shape[1:]), class_names=class_names)
         if spec.shape[-1] == 1 and not train.streamed:
-            spec.background, spec.content_fraction, spec.ink_coverage = describe_ink(train.x)
+            spec.background, spec.content_fraction, spec.ink_coverage, spec.stroke_width = describe_ink(train.x)
     spec.class_names = list(class_names)
     return DataBundle(train=train, val=val, test=test, spec=spec, notes=dict(notes or {}))
 
 
 def describe_ink(x: "np.ndarray", sample: int = 500):
-    """Background polarity and typical ink extent of grayscale images.
+    """Background polarity, typical ink extent, ink coverage and stroke width of grayscale images.
 
-    Predict uses these to bring a user's photo to the look of the training data.
+    Predict uses these to bring a user's photo to the look of the training data
+    (:mod:`aimodel.inference.images`). Returns ``(background, content_fraction,
+    ink_coverage, stroke_width)``; see :class:`InputSpec` for each.
     """
     import numpy as np
 
@@ -205,7 +207,7 @@ def describe_ink(x: "np.ndarray", sample: int = 500):
     background = "dark" if float(np.median(border)) < 128 else "light"
     if background == "light":
         imgs = 255.0 - imgs
-    fractions, coverage = [], []
+    fractions, coverage, strokes = [], [], []
     for img in imgs:
         ink = img > 0.3 * img.max() if img.max() > 0 else np.zeros_like(img, bool)
         rows, cols = np.nonzero(ink)
@@ -213,9 +215,38 @@ def describe_ink(x: "np.ndarray", sample: int = 500):
             extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
             fractions.append(extent / max(img.shape))
             coverage.append(float(ink.mean()))
+            box = img[rows.min():rows.max() + 1, cols.min():cols.max() + 1] / img.max()
+            stroke = stroke_fraction(box, 4 * max(box.shape))
+            if stroke is not None:
+                strokes.append(stroke)
     if not fractions:
-        return background, None, None
-    return background, round(float(np.median(fractions)), 3), round(float(np.median(coverage)), 3)
+        return background, None, None, None
+    return (background, round(float(np.median(fractions)), 3), round(float(np.median(coverage)), 3),
+            round(float(np.median(strokes)), 3) if strokes else None)
+
+
+def stroke_fraction(ink: "np.ndarray", side: int) -> "Optional[float]":
+    """Mean stroke width of ``ink`` (0..1, cropped to its strokes) as a share of its box's larger side.
+
+    Measured with the box's larger side at ``side`` pixels (training images and photos are
+    compared at the same scale): strokes are where the ink exceeds half, and a band of width
+    w has a mean distance to its edge of about w/4. None when there is no ink.
+    """
+    import numpy as np
+    from PIL import Image
+    from scipy import ndimage
+
+    h, w = ink.shape
+    if not h or not w:
+        return None
+    scale = side / max(h, w)
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    if size != (w, h):
+        ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC))
+    strokes = ink > 0.5
+    if not strokes.any():
+        return None
+    return float(4.0 * ndimage.distance_transform_edt(strokes)[strokes].mean() / side)
 
 
 def to_images(x: "np.ndarray", what: str) -> "np.ndarray":

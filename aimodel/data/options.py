@@ -101,8 +101,10 @@ def apply_image_options(bundle, cfg) -> None:
 
         bundle.spec.shape = shape
         if shape[-1] == 1:
-            bundle.spec.background, bundle.spec.content_fraction, bundle.spec.ink_coverage = describe_ink(
+            spec = bundle.spec
+            spec.background, spec.content_fraction, spec.ink_coverage, spec.stroke_width = describe_ink(
                 bundle.train.x
             )
         else:
-            bundle.spec.background = bundle.spec.content_fraction = bundle.spec.ink_coverage = None
+            spec = bundle.spec
+            spec.background = spec.content_fraction = spec.ink_coverage = spec.stroke_width = None

@@ -38,6 +38,9 @@ class InputSpec:
     content_fraction: Optional[float] = None
     #: Images: median share of pixels that are ink (> 30% of the image's maximum).
     ink_coverage: Optional[float] = None
+    #: Images: median stroke width as a share of the ink box's larger side (the pen; see
+    #: ``aimodel.data.base.stroke_fraction``); predict brings a photo's strokes to it.
+    stroke_width: Optional[float] = None
     #: Tabular: one ``{"name": ..., "type": "numeric" | "categorical"}`` per feature column, in order.
     columns: Optional[list[dict]] = None
     #: Text: vocabulary size asked for and tokens per sample of the model's TextVectorization.

@@ -1,0 +1,169 @@
+"""Real sentences: the IMDB text configs against a TF-IDF bigram + logistic regression baseline.
+
+The data is the UCI "Sentiment Labelled Sentences" set (Kotzias et al., KDD 2015): 3,000
+review sentences from imdb.com, amazon.com and yelp.com, 1,500 positive and 1,500 negative,
+as three ``<sentence>\\t<0|1>`` files. Several public repositories hold a copy; it is never
+committed here. Point ``$AIMODEL_SENTIMENT_DIR`` (or ``--sentiment-dir``) at the folder
+holding ``imdb_labelled.txt``, ``amazon_cells_labelled.txt`` and ``yelp_labelled.txt``.
+
+The imdb file holds U+0085 (a Windows-1252 "…" decoded as Latin-1), the character that made
+a trained model unloadable before issue 11; the sentences are used exactly as published.
+
+Each config keeps its model and training sections; only its dataset becomes this CSV
+(test_split 0.2: 2,400 train of which 10% validation, 600 test). The baseline is fitted on
+the same 2,400 sentences (training and validation) and scored on the same 600.
+Run alone: ``python -m benchmarks.text_real [--seeds 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out"
+FILES = ("imdb_labelled.txt", "amazon_cells_labelled.txt", "yelp_labelled.txt")
+CONFIGS = ("configs/imdb_lstm.yaml", "configs/imdb_transformer.yaml")
+SOURCE = ("UCI Sentiment Labelled Sentences (Kotzias et al., KDD 2015; 3,000 sentences from imdb, "
+          "amazon and yelp reviews)")
+
+
+def sentiment_dir() -> Optional[Path]:
+    env = os.environ.get("AIMODEL_SENTIMENT_DIR")
+    folder = Path(env).expanduser() if env else None
+    return folder if folder and all((folder / f).is_file() for f in FILES) else None
+
+
+def write_csv(folder: Path, out: Path) -> Path:
+    """The three files as one ``text,label`` CSV (UTF-8). Lines split on "\\n" only: the sentences
+    hold U+0085, which Python's ``splitlines`` would treat as a line end."""
+    import csv
+
+    from aimodel.data.files import read_text_file
+
+    rows = []
+    for name in FILES:
+        # Copies of the set differ in encoding (UTF-8 or Windows-1252): read as aimodel reads text (auto).
+        for line in read_text_file(folder / name, "auto").split("\n"):
+            text, sep, label = line.rstrip("\r").rpartition("\t")
+            if sep and label.strip() in ("0", "1"):
+                rows.append([text.strip(), "positive" if label.strip() == "1" else "negative"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return out
+
+
+def dataset_section(csv_path: Path) -> dict:
+    return {"name": "csv", "path": str(csv_path), "label": "label", "text_column": "text",
+            "test_split": 0.2, "validation_split": 0.1}
+
+
+def config_for(config: str, csv_path: Path, seed: int, folder: Path) -> Path:
+    """``config`` with its dataset replaced by the sentences and its seed set."""
+    data = yaml.safe_load((ROOT / config).read_text(encoding="utf-8"))
+    data["dataset"] = dataset_section(csv_path)
+    data["seed"] = seed
+    data["name"] = f"{data.get('name', Path(config).stem)}_sentences"
+    path = folder / f"{Path(config).stem}_seed{seed}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def baseline(config: Path) -> dict:
+    """TF-IDF of words and word pairs + logistic regression (C chosen by 5-fold CV) on the config's split."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    from aimodel.config import load_config
+    from aimodel.data import load_data
+
+    cfg = load_config(config)
+    bundle = load_data(cfg.dataset, cfg.seed)
+    parts = [bundle.train] + ([bundle.val] if bundle.val is not None else [])
+    x = np.concatenate([p.x for p in parts]).astype(str)
+    y = np.concatenate([p.y for p in parts])
+    pipe = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                         LogisticRegression(max_iter=2000))
+    search = GridSearchCV(pipe, {"logisticregression__C": [0.3, 1, 3, 10, 30]}, cv=5)
+    search.fit(x, y)
+    acc = float((search.predict(bundle.test.x.astype(str)) == bundle.test.y).mean())
+    return {"accuracy": round(acc, 4), "C": search.best_params_["logisticregression__C"],
+            "train": int(len(y)), "test": int(len(bundle.test))}
+
+
+def train_and_evaluate(config: Path, run: Path, aimodel: str, run_cmd=None) -> dict:
+    """Train with the aimodel CLI, then evaluate best.keras on the test split."""
+    import shutil
+
+    shutil.rmtree(run, ignore_errors=True)
+    run.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [aimodel, "train", str(config), "--run-dir", str(run), "--quiet"]
+    if run_cmd is not None:
+        proc = run_cmd(cmd)
+        wall = proc.wall
+    else:
+        import time
+
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+        wall = time.perf_counter() - t0
+    out = subprocess.run([aimodel, "evaluate", str(run), "--json"], check=True, cwd=ROOT,
+                         capture_output=True, text=True).stdout
+    report = json.loads(out[out.index("{"):])
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    return {"accuracy": round(float(report["accuracy"]), 4), "epochs": summary.get("epochs_completed"),
+            "best_epoch": summary.get("best_epoch"), "train_wall_s": round(wall, 1)}
+
+
+def measure(seeds: list[int], configs=CONFIGS, aimodel: Optional[str] = None, run_cmd=None) -> dict:
+    """``{"baseline": [per seed], config: [per seed], ...}`` on the sentences; raises if the data is absent."""
+    folder = sentiment_dir()
+    if folder is None:
+        raise FileNotFoundError("set AIMODEL_SENTIMENT_DIR to the folder of the UCI 'sentiment labelled "
+                                f"sentences' files ({', '.join(FILES)})")
+    aimodel = aimodel or str(Path(sys.executable).parent / "aimodel")
+    work = OUT / "text_real"
+    csv_path = write_csv(folder, work / "sentences.csv")
+    results: dict[str, list] = {"baseline": [], **{c: [] for c in configs}}
+    for seed in seeds:
+        results["baseline"].append(baseline(config_for(CONFIGS[0], csv_path, seed, work)))
+        for config in configs:
+            cfg = config_for(config, csv_path, seed, work)
+            results[config].append(train_and_evaluate(cfg, work / "runs" / f"{cfg.stem}", aimodel, run_cmd))
+    return results
+
+
+def mean_accuracy(rows: list[dict]) -> float:
+    return round(statistics.mean(r["accuracy"] for r in rows), 4)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.text_real", description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds (splits and initialisations) to average")
+    parser.add_argument("--config", action="append", help="config(s) to measure (default: both IMDB text configs)")
+    parser.add_argument("--sentiment-dir", help="folder of the UCI files (default: $AIMODEL_SENTIMENT_DIR)")
+    args = parser.parse_args(argv)
+    if args.sentiment_dir:
+        os.environ["AIMODEL_SENTIMENT_DIR"] = args.sentiment_dir
+    res = measure(list(range(1, args.seeds + 1)), tuple(args.config or CONFIGS))
+    for name, rows in res.items():
+        print(f"{name}: mean {mean_accuracy(rows):.4f}  " + json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
