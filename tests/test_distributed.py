@@ -27,7 +27,9 @@ from tests._resume_support import DRIVER, metrics_without_time, weights
 TINY = {
     **conftest.TINY,
     "model": {"architecture": "cnn", "filters": [4], "dense": [8], "dropout": 0.0},
-    "training": {"epochs": 2, "batch_size": 32, "learning_rate": 0.003, "worker_timeout": 8},
+    "training": {"epochs": 2, "batch_size": 32, "learning_rate": 0.003, "worker_timeout": 8,
+                 # class weights and a schedule go through the multi-worker loop too
+                 "class_weight": "balanced", "lr_schedule": {"type": "cosine"}},
 }
 TIMEOUT = 180  # seconds for any one process; the tests' own bound
 #: weights of a 2-worker run against one process with the same global batch: equal up to float32 rounding
@@ -142,6 +144,30 @@ def test_workers_flag_errors_are_one_line(tmp_path):
         result = CliRunner().invoke(main, ["train", str(cfg), *args])
         assert result.exit_code != 0 and message in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_workers_split_every_global_batch_of_the_single_process_order():
+    import tensorflow as tf
+
+    from aimodel.data.base import Split
+    from aimodel.data.pipeline import EpochOrder, make_dataset, steps_per_epoch
+
+    n, batch = 103, 8  # 12 full batches and one of 7; with 4 workers every one gets a share of it
+    split = Split(np.arange(n, dtype="float32")[:, None], np.arange(n) % 3)
+    for workers, last in ((2, 7), (4, 7), (8, None)):  # 7 samples cannot feed 8 workers: that batch is left out
+        order = EpochOrder(n, seed=5)
+        order.set_epoch(3)
+        whole = [x.numpy()[:, 0] for x, _ in make_dataset(split, batch, order=order)]
+        shards = [[x.numpy()[:, 0] for x, _ in make_dataset(split, batch, order=order, shard=(r, workers))]
+                  for r in range(workers)]
+        steps = steps_per_epoch(n, batch, workers)
+        assert steps == (13 if last else 12) and all(len(s) == steps for s in shards)
+        for k in range(steps):
+            assert np.array_equal(np.concatenate([s[k] for s in shards]), whole[k])
+        val = [np.concatenate([x.numpy()[:, 0] for x, _ in make_dataset(split, batch, shard=(r, workers))])
+               for r in range(workers)]
+        assert np.array_equal(np.concatenate(val), np.arange(n))  # validation: contiguous shares, all of it
+        assert tf.data.experimental.cardinality(make_dataset(split, batch, order=order, shard=(0, workers))) == steps
 
 
 # --- two real workers ---------------------------------------------------------------------------
