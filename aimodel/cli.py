@@ -145,14 +145,18 @@ def config_reference() -> None:
               help="Continue RUN_DIR from its last completed epoch (instead of CONFIG); "
               "--set training.epochs=N extends a finished run.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the run directory.")
+@click.option("--workers", metavar="HOST:PORT,...", help="Train across these worker processes (the same list on "
+              "every worker; rank 0 is the chief and writes the run). Sets TF_CONFIG; see docs/distributed.md.")
+@click.option("--rank", type=int, metavar="N", help="With --workers: this worker's position in the list.")
 def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None, runs_root: Path,
-          resume_dir: Path | None, quiet: bool) -> None:
+          resume_dir: Path | None, quiet: bool, workers: str | None, rank: int | None) -> None:
     """Train the model described by CONFIG and save it to a new run directory.
 
     \b
       aimodel train configs/quickstart.yaml
       aimodel train --resume runs/quickstart/1
       aimodel train --resume runs/quickstart/1 --set training.epochs=50
+      aimodel train configs/quickstart.yaml --workers host1:2222,host2:2222 --rank 0
     """
     from aimodel.config import load_config
 
@@ -161,6 +165,21 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
     if resume_dir is not None and run_dir is not None:
         raise click.UsageError("--run-dir is for new runs; --resume continues in RUN_DIR itself")
     cfg = load_config(config, overrides) if config is not None else None
+    if rank is not None and workers is None:
+        raise click.UsageError("--rank goes with --workers HOST:PORT,... (the cluster it is a rank in)")
+    if workers is not None:
+        from aimodel.training.distribute import TF_CONFIG, parse_workers
+
+        from aimodel.errors import ConfigError
+
+        cluster = parse_workers(workers, rank)
+        run_config = resume_dir / "config.yaml" if resume_dir is not None else None
+        setting = (cfg.training.distribute if cfg is not None else
+                   load_config(run_config, overrides).training.distribute if run_config.is_file() else None)
+        if setting in ("none", "mirrored"):
+            raise ConfigError(f"--workers trains across processes, but training.distribute is {setting!r}; "
+                              "use --set training.distribute=multi_worker (or auto)")
+        os.environ[TF_CONFIG] = cluster.tf_config()  # read when the strategy starts, as for TFJob and Ray
     import_tensorflow()
     from aimodel.cli_render import make_reporter, print_train_summary
     from aimodel.training.runner import resume as resume_training
@@ -171,7 +190,10 @@ def train(config: Path | None, overrides: tuple[str, ...], run_dir: Path | None,
         result = resume_training(resume_dir, overrides=overrides, reporter=reporter)
     else:
         result = run_training(cfg, runs_root=runs_root, run_dir=run_dir, reporter=reporter)
-    if quiet:
+    if result.rank:
+        click.echo(f"worker {result.rank} of {result.world_size}: trained {result.epochs} epochs; the chief "
+                   "(rank 0) wrote the run directory")
+    elif quiet:
         click.echo(str(result.run_dir))
     else:
         print_train_summary(result)

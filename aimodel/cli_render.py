@@ -118,8 +118,8 @@ def print_runs(runs, root=None) -> None:
     from rich import box
 
     table = Table(title=f"{len(runs)} run(s)" + (f" in {root}" if root else ""), box=box.SIMPLE_HEAD)
-    for col in ("run", "name", "started", "epochs", "best", "status"):
-        table.add_column(col, justify="right" if col == "epochs" else "left", no_wrap=col != "best")
+    for col in ("run", "name", "started", "epochs", "batch", "best", "status"):
+        table.add_column(col, justify="right" if col in ("epochs", "batch") else "left", no_wrap=col != "best")
     colors = {"finished": "green", "interrupted": "yellow", "failed": "red", "running": "cyan"}
     for r in runs:
         best = (f"{r.monitor} {r.best_value:.4f} @{r.best_epoch}"
@@ -130,7 +130,9 @@ def print_runs(runs, root=None) -> None:
         except ValueError:
             shown = str(r.path)
         color = colors.get(r.status, "white")
-        table.add_row(shown or ".", r.name, r.started.replace("T", " ")[:16], epochs, best,
+        # the global batch, and across how many worker processes it was split
+        batch = ("-" if r.global_batch is None else str(r.global_batch)) + (f" ×{r.world_size}w" if r.world_size > 1 else "")
+        table.add_row(shown or ".", r.name, r.started.replace("T", " ")[:16], epochs, batch, best,
                       f"[{color}]{r.status}[/]")
     console.print(table)
 

@@ -410,6 +410,32 @@ def serve_load(ctx: Context) -> list[Figure]:
     return [f8, f8b, f8c]
 
 
+# --- figure 11: two worker processes (multi_worker) versus one -------------------------------------
+
+
+def distributed(ctx: Context) -> list[Figure]:
+    """``benchmarks/distributed.py``: the seed model on 2 workers (same 2 cores) versus 1 process."""
+    npz, epochs = str(ctx.npz), str(min(ctx.epochs, 4))
+
+    def one(side, _, rep):
+        run = ctx.run_dir(f"workers-{side}-{rep}")
+        if side == "two":
+            p = ctx.python("distributed.py", npz, epochs, str(run), name=f"two-workers-{rep}")
+            return {**p.summary(), **p.bench_line()}
+        p = ctx.aimodel("train", SEED_CONFIG, "--set", f"dataset.path={npz}", "--set", f"training.epochs={epochs}",
+                        "--run-dir", str(run), name=f"one-process-{rep}")
+        return {**p.summary(), **_run_figures(run, p)}
+
+    res = alternate(min(ctx.reps, 2), {"one": None, "two": None}, one)
+    two, single = (median(r["samples_per_s"] for r in res[k]) for k in ("two", "one"))
+    return [Figure("11", f"Seed model, 2 worker processes (multi_worker, global batch 32) vs 1 process, "
+                         f"epochs 2–{epochs}", "report", two, single, "samples/s", _ratio(two, single),
+                   details={"runs": res},
+                   note="Both workers run on the same 2 pinned cores over 127.0.0.1, so this is the cost of the "
+                        "gradient all-reduce and of two processes sharing the CPU, not a speed-up; on separate "
+                        "hosts or GPUs each worker has its own compute.")]
+
+
 FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "seed": seed_training,
     "cnn": cnn_accuracy,
@@ -419,6 +445,7 @@ FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "quickstart": quickstart,
     "first_epoch": first_epoch,
     "serve": serve_load,
+    "distributed": distributed,
 }
 
 from benchmarks.export_figures import exports  # noqa: E402  (it imports Figure and Context from here)

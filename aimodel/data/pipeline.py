@@ -50,6 +50,15 @@ class EpochOrder:
         return tf.random.experimental.stateless_shuffle(tf.range(self.size, dtype=tf.int64), seed=seed)
 
 
+def steps_per_epoch(n: int, batch_size: int, workers: int = 1) -> int:
+    """Batches in one training epoch: ``ceil(n / batch_size)``; split over several workers, a last
+    batch smaller than the number of workers is left out (every worker takes part in every step)."""
+    full, rest = divmod(n, batch_size)
+    if workers == 1:
+        return full + (1 if rest else 0)
+    return full + (1 if rest >= workers else 0)
+
+
 def make_dataset(
     split: Split,
     batch_size: int,
@@ -58,6 +67,7 @@ def make_dataset(
     seed: int = 0,
     order: Optional[EpochOrder] = None,
     one_hot: Optional[int] = None,
+    shard: Optional[tuple[int, int]] = None,
 ):
     """Batches of (inputs, labels), prefetched.
 
@@ -88,6 +98,10 @@ def make_dataset(
         ds = tf.data.Dataset.range(len(split))
         if shuffle:
             ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    steps = steps_per_epoch(len(split), batch_size)
+    if shard is not None and shard[1] > 1:
+        steps = steps_per_epoch(len(split), batch_size, shard[1]) if order is not None else None
+        ds, batch_size = _shard(ds, len(split), batch_size, *shard, ordered=order is not None)
 
     def labels(y):
         return tf.one_hot(y, one_hot) if one_hot else y
@@ -98,11 +112,32 @@ def make_dataset(
         # Files decoded in parallel (per file or per batch, see decoding.decoded); the order is kept.
         y_all = tf.constant(split.y)
         ds = decoded(split.x, ds, batch_size).map(lambda x, i: (tf.cast(x, tf.float32), labels(tf.gather(y_all, i))))
-        return ds.prefetch(tf.data.AUTOTUNE)
-    gather = gather_fn(split)
-    ds = ds.batch(batch_size).map(lambda idx: (lambda x, y: (x, labels(y)))(*gather(idx)),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        gather = gather_fn(split)
+        ds = ds.batch(batch_size).map(lambda idx: (lambda x, y: (x, labels(y)))(*gather(idx)),
+                                      num_parallel_calls=tf.data.AUTOTUNE)
+    if order is not None and steps is not None:
+        # The per-epoch order hides the length from tf.data; stated, Keras under a MirroredStrategy does
+        # not take an extra (empty-batch) optimizer step at the end of each epoch.
+        ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _shard(ds, size: int, batch_size: int, rank: int, workers: int, ordered: bool):
+    """This worker's positions and its batch size (see ``make_dataset``'s ``shard``)."""
+    import tensorflow as tf
+
+    if batch_size % workers:
+        raise ValueError(f"batch size {batch_size} is not a multiple of {workers} workers")
+    if not ordered:
+        return tf.data.Dataset.range(rank * size // workers, (rank + 1) * size // workers), batch_size // workers
+
+    def part(idx):
+        n = tf.shape(idx, out_type=tf.int64)[0]
+        return idx[rank * n // workers:(rank + 1) * n // workers]
+
+    ds = ds.batch(batch_size).filter(lambda idx: tf.shape(idx)[0] >= workers).map(part).unbatch()
+    return ds, batch_size // workers
 
 
 def make_inputs(split: Split, batch_size: int = 256):

@@ -106,6 +106,8 @@ class Session:
     es_monitor: str = ""
     state: Optional[ckpt.RunState] = None
     wall_offset: float = 0.0
+    #: this worker's rank (multi_worker): its dropout masks differ from the other workers'
+    rank: int = 0
 
 
 @contextlib.contextmanager
@@ -127,7 +129,7 @@ def deferred_sigint():
         raise KeyboardInterrupt
 
 
-def reseed_layers(model, seed: int, epoch: int) -> None:
+def reseed_layers(model, seed: int, epoch: int, rank: int = 0) -> None:
     """Set every layer's random state (Dropout, ...) from (seed, epoch, layer index).
 
     Keras does not save ``SeedGenerator`` state in ``.keras`` files, so a resumed
@@ -138,7 +140,7 @@ def reseed_layers(model, seed: int, epoch: int) -> None:
     for layer in model._flatten_layers(include_self=False):
         generators.extend(getattr(layer, "_seed_generators", []))
     for i, gen in enumerate(generators):
-        value = np.random.SeedSequence([seed, epoch, i]).generate_state(1, dtype=np.uint32)[0] % (2**31 - 1)
+        value = np.random.SeedSequence([seed, epoch, i] + ([rank] if rank else [])).generate_state(1, dtype=np.uint32)[0] % (2**31 - 1)
         gen.state.assign(np.array([value, 0], dtype=gen.state.dtype))
 
 
@@ -223,7 +225,7 @@ class RunCallback(keras.callbacks.Callback):
         self._epoch = epoch + 1
         if self.order is not None:
             self.order.set_epoch(epoch)
-        reseed_layers(self.model, self.s.seed, epoch)
+        reseed_layers(self.model, self.s.seed, epoch, self.s.rank)
         self._t0 = time.perf_counter()
         self._epoch_starts.append(self._t0)
         self.reporter.epoch_begin(self._epoch)

@@ -148,6 +148,18 @@ class TrainingConfig(Section):
         "machine, at some cost in speed.",
     )
     tensorboard: bool = Field(True, description="Write TensorBoard logs to <run>/tensorboard.")
+    distribute: Literal["auto", "none", "mirrored", "multi_worker"] = Field(
+        "auto",
+        description="Where training runs: none (one device); mirrored (every local GPU); multi_worker "
+        "(several processes or hosts, given by TF_CONFIG or `aimodel train --workers ... --rank N`); auto: "
+        "multi_worker when a cluster is given, mirrored when more than one GPU is visible, else none. "
+        "batch_size stays the global batch; the learning rate is not rescaled. See docs/distributed.md.",
+    )
+    worker_timeout: float = Field(
+        60.0, gt=0, le=86400,
+        description="multi_worker: seconds to wait for every worker to join, and for a worker that stopped "
+        "answering before the others stop with an error.",
+    )
 
     @model_validator(mode="after")
     def _cross_field(self):

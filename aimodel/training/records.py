@@ -124,6 +124,9 @@ class RunInfo:
     best_value: Optional[float]
     best_epoch: Optional[int]
     status: str  # finished, interrupted, failed, running
+    #: worker processes and samples per step of the last session (1 and training.batch_size for most runs)
+    world_size: int = 1
+    global_batch: Optional[int] = None
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
@@ -178,6 +181,8 @@ def list_runs(root: str | Path = "runs") -> list[RunInfo]:
             best_value=state.get("best_value", s.get("best_value")),
             best_epoch=state.get("best_epoch", s.get("best_epoch")),
             status=run_status(d, s),
+            world_size=int(s.get("world_size") or 1),
+            global_batch=s.get("global_batch"),
         ))
     return sorted(runs, key=lambda r: (r.started, str(r.path)))
 
@@ -212,12 +217,17 @@ class RunRecord:
     wall_offset: float = 0.0
     log: Optional[TrainLog] = None
     tensorboard: Any = None
+    #: how the session trains: strategy mode, worker processes, replicas (devices) in all
+    distribution: dict = field(default_factory=dict)
     session: dict = field(default_factory=dict)
     _start: float = 0.0
 
     def begin(self) -> None:
         self.session = {"started": now(), "from_epoch": self.initial_epoch, "overrides": list(self.overrides)}
+        self.session.update(self.distribution)
         self.summary.setdefault("sessions", []).append(self.session)
+        self.summary.update(world_size=self.distribution.get("world_size", 1),
+                            global_batch=self.cfg.training.batch_size)
         self.summary["status"] = "running"
         atomic_write_json(self.path / SUMMARY_FILE, self.summary)
         self._start = time.perf_counter()

@@ -43,6 +43,9 @@ class TrainResult:
     resumed_from: Optional[int] = None  # the epoch a resumed session started after
     final_model: str = "best.keras"
     model: Any = field(default=None, repr=False)
+    #: multi_worker: this process's rank and the number of workers (rank > 0 wrote no run directory)
+    rank: int = 0
+    world_size: int = 1
 
 
 def train(
@@ -72,18 +75,23 @@ def train(
     Raises:
         TrainingInterrupted: on Ctrl-C (the last completed epoch is saved).
         TrainingError: when the loss becomes NaN or infinite.
+        DistributeError: a multi-worker cluster could not start or lost a worker.
     """
     from aimodel.data.records import write_records
 
     with _global_settings(cfg):
-        prepared = _prepare(cfg, bundle)
-        path = create_run_dir(runs_root, cfg.name, run_dir)
-        with RunLock(path):
-            atomic_write_text(path / "config.yaml", dump_config(cfg))
-            atomic_write_json(path / "meta.json", run_meta(prepared.bundle, prepared.monitor))
-            write_records(prepared.bundle, path)  # data.json (counts, skipped files), split.json (file lists)
-            summary = new_summary(cfg.name)
-            return _fit(cfg, prepared, path, None, summary, reporter or Reporter(), overrides=())
+        dist = _distribution(cfg, "train\n" + dump_config(cfg))
+        prepared = _prepare(cfg, bundle, dist)
+        with _worker_dir(dist) as scratch:
+            # Only the chief (rank 0) writes the run directory; the other workers write theirs into a
+            # temporary directory that goes when training ends (their decisions match the chief's).
+            path = scratch or create_run_dir(runs_root, cfg.name, run_dir)
+            with RunLock(path):
+                atomic_write_text(path / "config.yaml", dump_config(cfg))
+                atomic_write_json(path / "meta.json", run_meta(prepared.bundle, prepared.monitor))
+                write_records(prepared.bundle, path)  # data.json (counts, skipped files), split.json (file lists)
+                summary = new_summary(cfg.name)
+                return _fit(cfg, prepared, path, None, summary, reporter or Reporter(), overrides=())
 
 
 def resume(
@@ -122,6 +130,16 @@ def resume(
                 "keys can change (start a new run with `aimodel train CONFIG` instead)"
             )
     cfg = load_config(path / "config.yaml", overrides)
+    with _global_settings(cfg):
+        started = ckpt.read_state(path)
+        dist = _distribution(cfg, f"resume after epoch {started.epoch if started else 0}\n" + dump_config(cfg))
+        with _worker_dir(dist) as scratch:
+            if scratch is not None:
+                path = _copy_for_worker(path, scratch, dist)
+            return _resume_in(cfg, path, dist, overrides, reporter)
+
+
+def _resume_in(cfg: Config, path: Path, dist, overrides: tuple, reporter) -> TrainResult:
     with RunLock(path):
         state = ckpt.read_state(path)
         if state is None and ckpt.has_saved_epochs(path):
@@ -134,27 +152,26 @@ def resume(
         summary = read_summary(path) or new_summary(cfg.name)
         if state is not None:
             _check_something_to_do(path, cfg, state, overrides)
-        with _global_settings(cfg):
-            prepared = _prepare(cfg)
-            meta = run_meta(prepared.bundle, "")
-            old_meta = _read_meta(path / "meta.json")
-            if old_meta.get("splits") != meta["splits"] or old_meta.get("test_fingerprint") != meta["test_fingerprint"]:
-                raise CheckpointError(
-                    f"{path}: the dataset no longer matches the one this run started with "
-                    f"(splits {old_meta.get('splits')} then, {meta['splits']} now); resume needs the same data"
-                )
-            if overrides:
-                atomic_write_text(path / "config.yaml", dump_config(cfg))
-            if state is not None:
-                ckpt.restore(prepared.model, path, state)
-                ckpt.publish(path, state)
-                if state.early_stopping.get("stopped_epoch"):
-                    # Extending an early-stopped run: the patience count starts again.
-                    state.early_stopping.update(wait=0, stopped_epoch=None)
-            else:
-                ckpt.remove_temporary_files(path)
-            truncate_metrics(path, state.epoch if state else 0)
-            return _fit(cfg, prepared, path, state, summary, reporter or Reporter(), overrides=overrides)
+        prepared = _prepare(cfg, None, dist)
+        meta = run_meta(prepared.bundle, "")
+        old_meta = _read_meta(path / "meta.json")
+        if old_meta.get("splits") != meta["splits"] or old_meta.get("test_fingerprint") != meta["test_fingerprint"]:
+            raise CheckpointError(
+                f"{path}: the dataset no longer matches the one this run started with "
+                f"(splits {old_meta.get('splits')} then, {meta['splits']} now); resume needs the same data"
+            )
+        if overrides:
+            atomic_write_text(path / "config.yaml", dump_config(cfg))
+        if state is not None:
+            ckpt.restore(prepared.model, path, state)
+            ckpt.publish(path, state)
+            if state.early_stopping.get("stopped_epoch"):
+                # Extending an early-stopped run: the patience count starts again.
+                state.early_stopping.update(wait=0, stopped_epoch=None)
+        else:
+            ckpt.remove_temporary_files(path)
+        truncate_metrics(path, state.epoch if state else 0)
+        return _fit(cfg, prepared, path, state, summary, reporter or Reporter(), overrides=overrides)
 
 
 def _check_something_to_do(path: Path, cfg: Config, state: ckpt.RunState, overrides: tuple) -> None:
@@ -185,6 +202,8 @@ class _Prepared:
     es_monitor: str
     #: where an image folder's decoded pixels are kept, and how long filling took (shown and logged)
     data_note: Optional[str] = None
+    #: the strategy it trains under (training.distribute)
+    dist: Any = None
 
 
 @contextlib.contextmanager
@@ -223,20 +242,97 @@ def _set_threads(threads: Optional[int]) -> None:
                     "with its own thread settings", threads)
 
 
-def _prepare(cfg: Config, bundle=None) -> _Prepared:
+def _distribution(cfg: Config, fingerprint_text: str):
+    """Start ``training.distribute``'s strategy; multi-worker checks every worker has the same config."""
+    from aimodel.training import distribute
+
+    dist = distribute.start(cfg.training.distribute, cfg.training.worker_timeout, fingerprint_text)
+    if dist.mode == "multi_worker" and cfg.training.batch_size % dist.replicas:
+        raise ConfigError(f"training.batch_size: {cfg.training.batch_size} is the global batch, split evenly over "
+                          f"{dist.replicas} workers; use a multiple of {dist.replicas}")
+    return dist
+
+
+@contextlib.contextmanager
+def _worker_dir(dist):
+    """None for the chief; for another worker, a temporary directory for its copy of the run (removed after)."""
+    import shutil
+    import tempfile
+
+    if dist.is_chief:
+        yield None
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=f"aimodel-rank{dist.rank}-"))
+    (scratch / "run").mkdir()
+    try:
+        yield scratch / "run"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _copy_for_worker(path: Path, scratch: Path, dist) -> Path:
+    """A non-chief worker resumes from a copy of the files it needs from the chief's run directory."""
+    import shutil
+
+    from aimodel.training.distribute import DistributeError
+
+    state = ckpt.read_state(path)
+    names = ["config.yaml", "meta.json", ckpt.STATE_FILE, "summary.json"]
+    if state is not None:
+        names += [state.checkpoint] + ([state.best_checkpoint] if state.best_checkpoint else [])
+    (scratch / ckpt.CHECKPOINT_DIR).mkdir(parents=True)
+    for name in names:
+        if not (path / name).is_file():
+            if name == "summary.json":
+                continue
+            raise DistributeError(
+                f"rank {dist.rank} cannot read {path / name}: resuming a multi-worker run needs the run "
+                "directory at the same path on every worker (shared storage such as NFS or a volume)")
+        shutil.copyfile(path / name, scratch / name)
+    return scratch
+
+
+def _prepare(cfg: Config, bundle=None, dist=None) -> _Prepared:
     """Load data (unless given), build the model and compile it (before any file is written)."""
     from aimodel.data import load_data
     from aimodel.models.factory import build_model
-    from aimodel.training.optim import compile_model
+    from aimodel.training.distribute import Distribution
+    from aimodel.data.pipeline import steps_per_epoch
+    from aimodel.training.optim import compile_model, uses_one_hot
 
-    bundle = bundle if bundle is not None else load_data(cfg.dataset, cfg.seed)
+    dist = dist or Distribution()
+    if bundle is None:
+        dataset = cfg.dataset
+        if dist.mode == "multi_worker" and getattr(dataset, "cache", None) == "auto":
+            # Each worker decodes only the files of its own share of every batch.
+            dataset = dataset.model_copy(update={"cache": "none"})
+        bundle = load_data(dataset, cfg.seed)
     data_note = _fill_image_caches(bundle)  # before the model: standardization statistics read the cache too
-    model = build_model(cfg, bundle)
-    steps = -(-len(bundle.train) // cfg.training.batch_size)
-    compile_model(model, cfg.training, steps)  # the only compile: optimizer with the epoch-based schedule
+    workers = dist.replicas if dist.mode == "multi_worker" else 1
+    steps = steps_per_epoch(len(bundle.train), cfg.training.batch_size, workers)
+    with dist.scope():  # variables (model, optimizer, metrics) are created where the strategy wants them
+        model = build_model(cfg, bundle)
+        training = cfg.training
+        if dist.mode == "mirrored" and training.steps_per_execution > 1:
+            # Keras' multi-step loop fails under MirroredStrategy in TF 2.21 ("You must feed a value for
+            # placeholder tensor"): one batch per call there.
+            training = training.model_copy(update={"steps_per_execution": 1})
+        compile_model(model, training, steps)  # the only compile: optimizer with the epoch-based schedule
+        if dist.mode == "multi_worker":
+            one_hot = bundle.num_classes if uses_one_hot(cfg.training) else None
+            _build_for_loop(model, bundle, cfg.training.batch_size // dist.replicas, one_hot)
     monitor, es_monitor = cfg.training.monitors(bundle.val is not None)
     return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps, monitor=monitor, es_monitor=es_monitor,
-                     data_note=data_note)
+                     data_note=data_note, dist=dist)
+
+
+def _build_for_loop(model, bundle, batch_size: int, one_hot: Optional[int]) -> None:
+    """Create the optimizer's and the compiled metrics' variables now, outside the replicas
+    (``fit`` does this in its first call; Keras' own helper for it, given one ordinary batch)."""
+    from aimodel.data.pipeline import make_dataset
+
+    batch = next(iter(make_dataset(bundle.train, max(1, min(batch_size, len(bundle.train))), one_hot=one_hot)))
+    model._symbolic_build(data_batch=batch)
 
 
 def _fill_image_caches(bundle) -> Optional[str]:
@@ -266,14 +362,14 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
     monitor = prepared.monitor
     one_hot = bundle.num_classes if uses_one_hot(t) else None
     order = EpochOrder(len(bundle.train), cfg.seed)
-    train_ds = make_dataset(bundle.train, t.batch_size, order=order, one_hot=one_hot)
-    val_ds = make_dataset(bundle.val, t.batch_size, one_hot=one_hot) if bundle.val is not None else None
     weights = class_weights(cfg, bundle)
 
     initial = state.epoch if state else 0
     train_log = TrainLog(path)
+    dist = prepared.dist
     session = Session(run_dir=path, seed=cfg.seed, steps_per_epoch=steps, epochs=t.epochs, monitor=monitor,
-                      es_monitor=prepared.es_monitor, state=state, wall_offset=state.wall_seconds if state else 0.0)
+                      es_monitor=prepared.es_monitor, state=state, wall_offset=state.wall_seconds if state else 0.0,
+                      rank=dist.rank)
     tensorboard = TensorBoardWriter(path) if t.tensorboard else None
     callback = RunCallback(session, t, reporter, order=order, log=train_log, tensorboard=tensorboard)
     if state is None:
@@ -284,12 +380,18 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
                         + (f" with {' '.join('--set ' + o for o in overrides)}" if overrides else ""))
     record = RunRecord(path, cfg, summary, steps=steps, monitor=monitor, n_train=len(bundle.train),
                        overrides=overrides, initial_epoch=initial, wall_offset=session.wall_offset,
-                       log=train_log, tensorboard=tensorboard)
+                       log=train_log, tensorboard=tensorboard,
+                       distribution={"distribute": dist.mode, "world_size": dist.world_size, "replicas": dist.replicas})
     record.begin()  # a kill -9 from here on leaves this session in summary.json
     if prepared.data_note:
         reporter.note(prepared.data_note)
         train_log.write(prepared.data_note)
-    reporter.train_begin(t.epochs, steps, str(path), initial_epoch=initial)
+    if dist.mode != "none":
+        note = f"training on {dist.describe()}, global batch {t.batch_size}"
+        reporter.note(note)
+        train_log.write(note)
+    shown = str(path) if dist.is_chief else f"a temporary copy (rank {dist.rank}; rank 0 writes the run directory)"
+    reporter.train_begin(t.epochs, steps, shown, initial_epoch=initial)
 
     def finish(status: str, error: Optional[str] = None) -> dict:
         from aimodel.training.plots import write_curves
@@ -305,10 +407,19 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
         with warnings.catch_warnings():
             # Each epoch is a finite dataset; Keras warns when one ends inside a steps_per_execution block.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
-            model.fit(
-                train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial,
-                callbacks=[callback], class_weight=weights, shuffle=False, verbose=0,
-            )
+            if dist.mode == "multi_worker":
+                from aimodel.training import loop
+
+                loop.fit(model, dist, bundle.train, bundle.val, batch_size=t.batch_size, order=order,
+                         one_hot=one_hot, class_weight=weights, epochs=t.epochs, initial_epoch=initial,
+                         callback=callback)
+            else:
+                train_ds = make_dataset(bundle.train, t.batch_size, order=order, one_hot=one_hot)
+                val_ds = make_dataset(bundle.val, t.batch_size, one_hot=one_hot) if bundle.val is not None else None
+                model.fit(
+                    train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial,
+                    callbacks=[callback], class_weight=weights, shuffle=False, verbose=0,
+                )
         callback.close()  # every finished epoch is committed before the run says it finished
     except KeyboardInterrupt:
         _close_quietly(callback)
@@ -354,7 +465,7 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
         seconds=s["wall_seconds"], samples_per_second=s["samples_per_second"], status="finished",
         global_step=s["global_step"], stopped_early=s["stopped_early"],
         resumed_from=initial if state is not None else None, final_model=s["final_model"] or "last.keras",
-        model=model,
+        model=model, rank=dist.rank, world_size=dist.world_size,
     )
 
 
