@@ -436,6 +436,27 @@ def distributed(ctx: Context) -> list[Figure]:
                         "hosts or GPUs each worker has its own compute.")]
 
 
+# --- figure 12: phone photos of held-out digits, per condition -----------------------------------
+
+
+def photos(ctx: Context) -> list[Figure]:
+    """``benchmarks/photo_bench.py``: the seed model on photos of held-out test digits (default preparation)."""
+    n = 100
+    res = ctx.python("photo_bench.py", str(_model(ctx)), str(ctx.npz), str(n), name="photos").bench_line()
+    clean = res["clean"]
+    rows = []
+    for condition, acc in res.items():
+        if condition in ("n", "clean"):
+            continue
+        f = Figure(f"12.{len(rows) + 1}", f"Photo condition `{condition}`: accuracy with the default preparation "
+                   f"(peer column: the same {n} digits as 28×28 PNGs)", "≥ clean − 3 points", acc["default"], clean,
+                   "accuracy", details={"no_crop": acc["no_crop"]},
+                   note=f"--no-crop (invert and resize only): {acc['no_crop']:.4f}")
+        f.met = acc["default"] >= clean - 0.03
+        rows.append(f)
+    return rows
+
+
 FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "seed": seed_training,
     "cnn": cnn_accuracy,
@@ -446,6 +467,7 @@ FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "first_epoch": first_epoch,
     "serve": serve_load,
     "distributed": distributed,
+    "photos": photos,
 }
 
 from benchmarks.export_figures import exports  # noqa: E402  (it imports Figure and Context from here)
