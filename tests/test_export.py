@@ -200,8 +200,11 @@ def test_the_host_tokenizer_matches_text_vectorization():
 
     texts = ["Hello, World!! great-film", "ÉCOLE école", "a\u00a0b c\x1cd e\u2028f", "  tabs\tand\nlines\r\x0bend ",
              "", "...", "don't STOP", "x y z w v u t s r q p o n m l k j"]
-    for standardize in ("lower_and_strip_punctuation", "lower", "strip_punctuation", None):
-        layer = layers.TextVectorization(max_tokens=40, output_sequence_length=7, standardize=standardize)
+    from aimodel.models.layers import standardize_text
+
+    texts += ["ÜBER\x85straße İstanbul", "tab\u2029para\u00adsoft\ufeffbom «quoted» ¿qué? 1+1=2", "\x00nul\x7fdel"]
+    for standardize in ("lower_and_strip_punctuation", "lower", "strip_punctuation", None, standardize_text):
+        layer = layers.TextVectorization(max_tokens=60, output_sequence_length=7, standardize=standardize)
         layer.adapt(np.array(texts))
         tokenizer = Tokenizer([str(t) for t in layer.get_vocabulary()], 7, standardize)
         assert np.array_equal(tokenizer.ids(texts), layer(np.array(texts)).numpy()), standardize
