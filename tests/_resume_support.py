@@ -75,7 +75,7 @@ elif kind == "kill_async_write":  # the writer thread is half-way through epoch 
             next_epoch_training.set()
     RunCallback.on_train_batch_end = on_train_batch_end
     original = checkpointing.atomic_save_model
-    def atomic_save_model(model, path):
+    def atomic_save_model(model, path, check=None):
         in_background = threading.current_thread() is not threading.main_thread()
         if path.name == f"epoch-{epoch:04d}.keras" and in_background and next_epoch_training.wait(120):
             def half(tmp):
@@ -84,7 +84,7 @@ elif kind == "kill_async_write":  # the writer thread is half-way through epoch 
                     f.truncate(os.path.getsize(tmp) // 2)
                 die()
             atomic_write(path, half, suffix=".keras")
-        original(model, path)
+        original(model, path, check)
     checkpointing.atomic_save_model = atomic_save_model
 elif kind in ("kill_before_state", "kill_before_links"):
     from aimodel.training import checkpointing

@@ -141,7 +141,7 @@ def test_resume_with_a_truncated_meta_json_blames_the_file(run_copy):
 def test_disk_full_while_checkpointing_is_a_clean_error(tiny_config, tmp_path, monkeypatch):
     from aimodel.training import checkpointing
 
-    def full(model, path):
+    def full(model, path, check=None):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     monkeypatch.setattr(checkpointing, "atomic_save_model", full)

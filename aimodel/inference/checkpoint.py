@@ -174,15 +174,18 @@ def class_probabilities(out) -> "np.ndarray":
     return probs
 
 
-def load_model(path: Path):
-    """Load a ``.keras`` file with Keras safe mode on (no arbitrary code from the file)."""
+def load_model(path: Path, compile: bool = False):
+    """Load a ``.keras`` file with Keras safe mode on (no arbitrary code from the file).
+
+    ``compile``: also restore the optimizer (and its variables), as training needs.
+    """
     import keras
 
     import aimodel.models.layers  # noqa: F401  (registers aimodel's custom layers with Keras)
 
     _check_keras_file(Path(path))
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: cannot load model ({type(exc).__name__}: {first[:300]})") from None

@@ -105,6 +105,7 @@ class CheckpointWriter:
         self.waited = 0.0
         #: the first checkpoint of a session is loaded back (safe mode) and compared before it is kept
         self._verified = False
+        self._print: Optional[ckpt.ModelPrint] = None
         self._last_good = last_good  # the epoch last.keras holds (a resumed session starts with one)
 
     # -- training thread ---------------------------------------------------------------------------
@@ -116,6 +117,7 @@ class CheckpointWriter:
         model.optimizer.build(model.trainable_variables)  # the copy must hold the optimizer's variables
         folder = Path(tempfile.mkdtemp(prefix="aimodel-shadow-"))
         try:
+            self._print = ckpt.ModelPrint.take(model)  # what the file must hold when it is loaded back
             model.save(folder / "model.keras")
         except Exception as exc:  # no shadow: the first epoch's checkpoint will serve instead
             shutil.rmtree(folder, ignore_errors=True)
@@ -213,10 +215,16 @@ class CheckpointWriter:
     def _load_shadow(self, path: Path) -> None:
         import keras
 
-        shadow = keras.saving.load_model(path, safe_mode=True)
+        if self._print is not None:
+            # Loaded as evaluate and predict load a file (safe mode), weights and vocabularies compared:
+            # this verifies what every checkpoint of the session will be, so the first is not reloaded.
+            shadow = ckpt.verify_model_file(path, None, expected=self._print, compile=True)
+        else:
+            shadow = keras.saving.load_model(path, safe_mode=True)
         if _signature(_variables(shadow)) != self._signature:
             raise RuntimeError("the reloaded checkpoint does not have the model's variables")
         self._shadow = shadow
+        self._verified = True
 
     def _write(self, job: _Job) -> None:
         for var, value in zip(_variables(self._shadow), job.snapshot.values):

@@ -89,10 +89,19 @@ def write_checkpoint(run_dir: Path, model, epoch: int, verify: bool = False) -> 
     return name
 
 
-def verify_model_file(path: Path, model, same_weights: bool = True) -> None:
+def verify_model_file(path: Path, model, same_weights: bool = True, expected: Optional["ModelPrint"] = None,
+                      compile: bool = False):
     """Check that ``path`` loads with Keras safe mode, as evaluate and predict load it, and holds
     ``model``: weights of the same shapes (and values, with ``same_weights``) and the same
     vocabularies (a vocabulary that reads back differently shifts every token id without any error).
+
+    Args:
+        expected: the model's weights and vocabularies as they were when the file was saved
+            (:meth:`ModelPrint.take`), when the model has trained on since; default: ``model``'s now.
+        compile: load the optimizer too (the checkpoint writer trains on from the loaded copy).
+
+    Returns:
+        The loaded model.
 
     Raises:
         CheckpointError: naming the file and what differs.
@@ -101,19 +110,35 @@ def verify_model_file(path: Path, model, same_weights: bool = True) -> None:
 
     from aimodel.inference.checkpoint import load_model
 
-    loaded = load_model(Path(path))  # CheckpointError "<path>: cannot load model (...)"
-    ours, theirs = model.get_weights(), loaded.get_weights()
+    expected = expected or ModelPrint.take(model)
+    loaded = load_model(Path(path), compile=compile)  # CheckpointError "<path>: cannot load model (...)"
+    ours, theirs = expected.weights, loaded.get_weights()
     if [a.shape for a in ours] != [b.shape for b in theirs]:
         raise CheckpointError(f"{path}: loads, but its weights have other shapes than the model that was saved")
     if same_weights and not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(ours, theirs)):
         raise CheckpointError(f"{path}: loads, but its weights differ from the model that was saved")
-    vocabularies, others = _vocabularies(model), _vocabularies(loaded)
+    vocabularies, others = expected.vocabularies, _vocabularies(loaded)
     if len(vocabularies) != len(others):
         raise CheckpointError(f"{path}: loads, but has {len(others)} vocabularies instead of {len(vocabularies)}")
     for (name, vocabulary), (_, other) in zip(vocabularies, others):
         if vocabulary != other:
             raise CheckpointError(f"{path}: loads, but the vocabulary of layer '{name}' reads back differently "
                                   f"({len(other)} tokens instead of {len(vocabulary)})")
+    return loaded
+
+
+@dataclass
+class ModelPrint:
+    """A model's weights (copies) and vocabularies at one moment, to compare a saved file with."""
+
+    weights: list
+    vocabularies: list
+
+    @classmethod
+    def take(cls, model) -> "ModelPrint":
+        import numpy as np
+
+        return cls([np.array(w, copy=True) for w in model.get_weights()], _vocabularies(model))
 
 
 def _vocabularies(model) -> list[tuple[str, list[str]]]:

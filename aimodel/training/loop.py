@@ -26,23 +26,29 @@ from aimodel.training.distribute import Distribution, cluster_error
 
 
 def fit(model, dist: Distribution, train, val, *, batch_size: int, order, one_hot: Optional[int],
-        class_weight: Optional[dict], epochs: int, initial_epoch: int, callback) -> None:
+        class_weight: Optional[dict], epochs: int, initial_epoch: int, callback,
+        steps_per_execution: int = 1) -> None:
     """Train ``model`` (built and compiled under ``dist.scope()``) from ``initial_epoch`` to ``epochs``.
 
     ``callback`` receives Keras' hooks as in ``fit``; ``model.stop_training`` ends the loop.
+    ``steps_per_execution``: steps per call into TensorFlow, as in ``fit``: the metrics are read
+    (summed across workers) and ``on_train_batch_end`` is called once per call.
     """
     import tensorflow as tf
 
-    from aimodel.data.pipeline import make_dataset
+    from aimodel.data.pipeline import make_dataset, steps_per_epoch
 
     shard = (dist.rank, dist.world_size)
     train_ds = _weighted(make_dataset(train, batch_size, order=order, one_hot=one_hot, shard=shard), class_weight)
     val_ds = make_dataset(val, batch_size, one_hot=one_hot, shard=shard) if val is not None else None
     strategy = dist.strategy
+    steps = steps_per_epoch(len(train), batch_size, dist.world_size)
+    chunk = max(1, int(steps_per_execution))
 
     @tf.function(reduce_retracing=True)
-    def train_step(batch):
-        strategy.run(model.train_step, args=(batch,))
+    def train_steps(iterator, n):
+        for _ in tf.range(n):
+            strategy.run(model.train_step, args=(next(iterator),))
         return model.get_metrics_result()  # read across replicas: summed over every worker
 
     @tf.function(reduce_retracing=True)
@@ -64,9 +70,12 @@ def fit(model, dist: Distribution, train, val, *, batch_size: int, order, one_ho
             model.reset_metrics()
             callback.on_epoch_begin(epoch)
             logs: dict = {}
-            for step, batch in enumerate(train_ds):
-                logs = numbers(train_step(batch))
-                callback.on_train_batch_end(step, logs)
+            iterator, done = iter(train_ds), 0
+            while done < steps:
+                n = min(chunk, steps - done)
+                logs = numbers(train_steps(iterator, tf.constant(n)))
+                done += n
+                callback.on_train_batch_end(done - 1, logs)
             if val_ds is not None:
                 model.reset_metrics()
                 for batch in val_ds:  # workers may take different numbers of steps: nothing is exchanged here
