@@ -175,20 +175,29 @@ def test_text_folder_in_cp1252_trains_and_predict_reads_files_the_same_way(tmp_p
 # --- checkpoints that do not load back -----------------------------------------------------
 
 
-def _corrupting_save(monkeypatch):
-    """Every model.save from now on writes a file that does not load (truncated, as a failing disk or
-    serializer would leave it)."""
+def _corrupting_save(monkeypatch, only_checkpoints: bool = False, keep: float = 1 / 3) -> list[str]:
+    """Every model.save from now on writes a file that does not load (cut to ``keep`` of its size, as a
+    failing disk or serializer would leave it); with ``only_checkpoints``, only files in a run's
+    checkpoints/ folder (the checkpoint writer's shadow model then loads, and epochs are written in
+    the background). Returns the names of the threads that wrote a damaged file."""
+    import threading
+
     import keras
 
     original = keras.Model.save
+    threads = []
 
     def save(self, filepath, *args, **kwargs):
         original(self, filepath, *args, **kwargs)
+        if only_checkpoints and Path(filepath).parent.name != "checkpoints":
+            return
+        threads.append(threading.current_thread().name)
         size = Path(filepath).stat().st_size
         with open(filepath, "r+b") as f:
-            f.truncate(size // 3)
+            f.truncate(int(size * keep))
 
     monkeypatch.setattr(keras.Model, "save", save)
+    return threads
 
 
 def test_unloadable_checkpoint_stops_training_and_keeps_the_previous_good_one(tmp_path, monkeypatch):
@@ -211,15 +220,42 @@ def test_unloadable_checkpoint_stops_training_and_keeps_the_previous_good_one(tm
     assert json.loads((run / "summary.json").read_text())["status"] == "failed"
 
 
-def test_unloadable_first_checkpoint_fails_loudly_without_a_model(tmp_path, monkeypatch):
+def test_damaged_checkpoint_from_the_background_writer_keeps_the_previous_good_one(tmp_path, monkeypatch):
+    """The shadow model loads (so the session's files are verified by structure), then a later epoch's
+    file comes out damaged: it must not replace last.keras/best.keras, and training stops there."""
     from aimodel import load_config
-    from aimodel.training.runner import train
+    from aimodel.inference.checkpoint import load_model
+    from aimodel.training.runner import resume, train
 
     cfg = write_config(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], "epochs": 1}})
-    _corrupting_save(monkeypatch)
-    with pytest.raises(CheckpointError, match="the checkpoint of epoch 1 was not kept.*no earlier checkpoint"):
-        train(load_config(cfg), run_dir=tmp_path / "run")
+    run = train(load_config(cfg), run_dir=tmp_path / "run").run_dir
+    good = (run / "best.keras").read_bytes()
+    threads = _corrupting_save(monkeypatch, only_checkpoints=True, keep=0.98)  # its end is missing
+    with pytest.raises(CheckpointError, match=r"epoch-0002\.keras: the checkpoint of epoch 2 was not kept: not a "
+                                              r"complete \.keras archive .*last good checkpoint \(epoch 1\) stays"):
+        resume(run, overrides=["training.epochs=3"])
+    assert threads == ["aimodel-checkpoints"]  # written, and refused, by the background writer
+    assert json.loads((run / "state.json").read_text())["epoch"] == 1
+    assert (run / "best.keras").read_bytes() == good and (run / "last.keras").read_bytes() == good
+    load_model(run / "best.keras")
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch-0001.keras"]
+    assert json.loads((run / "summary.json").read_text())["status"] == "failed"
+
+
+def test_unloadable_first_checkpoint_fails_loudly_without_a_model(tmp_path, monkeypatch):
+    from aimodel.cli import main
+
+    cfg = write_config(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], "epochs": 1}})
+    threads = _corrupting_save(monkeypatch)  # the shadow too: epoch 1 is saved, and verified, on this thread
+    out = CliRunner().invoke(main, ["train", str(cfg), "--run-dir", str(tmp_path / "run"), "-q"])
+    assert out.exit_code == 1
+    lines = out.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.output  # one line, no traceback
+    assert "the checkpoint of epoch 1 was not kept" in lines[0] and "no earlier checkpoint" in lines[0]
+    assert threads[-1] == "MainThread"
     assert not (tmp_path / "run" / "best.keras").exists()
+    assert not any((tmp_path / "run" / "checkpoints").iterdir())
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "failed"
 
 
 def test_the_issues_separator_trap_is_caught_at_the_first_checkpoint(tmp_path, monkeypatch):

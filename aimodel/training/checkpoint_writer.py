@@ -233,11 +233,13 @@ class CheckpointWriter:
         self._commit(job.state, job.row)
 
     def _checkpoint(self, model, epoch: int) -> None:
-        """Write epoch ``epoch``'s file; the session's first is verified to load back before it is kept.
+        """Write epoch ``epoch``'s file; the session's first is verified to load back before it is kept,
+        every later one to be a complete archive (:func:`checkpointing.check_archive`).
 
         What could make a file unloadable (architecture, custom layers, vocabularies) is fixed for the
-        session, so checking the first one surfaces a problem after one epoch; ``best.keras`` is
-        checked again when training ends (see the runner).
+        session, so checking the first one surfaces a problem after one epoch; what could still go
+        wrong later is a damaged file, which the archive check catches before it replaces the
+        previous good one; ``best.keras`` is checked again when training ends (see the runner).
         """
         verify = not self._verified
         try:

@@ -71,22 +71,54 @@ def write_checkpoint(run_dir: Path, model, epoch: int, verify: bool = False) -> 
     """Save model + optimizer after ``epoch`` atomically; returns its relative path.
 
     With ``verify``, the written file must load back (:func:`verify_model_file`)
-    before it replaces anything; otherwise it is deleted and CheckpointError
-    is raised, so ``state.json``, ``last.keras`` and ``best.keras`` keep
-    naming the previous good checkpoint.
+    before it replaces anything; without it, it must at least be a complete
+    archive (:func:`check_archive`, a few milliseconds). A file that fails is
+    deleted and CheckpointError is raised, so ``state.json``, ``last.keras``
+    and ``best.keras`` keep naming the previous good checkpoint.
     """
     name = checkpoint_name(epoch)
     (run_dir / CHECKPOINT_DIR).mkdir(exist_ok=True)
 
     def check(tmp: Path) -> None:
         try:
-            verify_model_file(tmp, model)
+            if verify:
+                verify_model_file(tmp, model)
+            else:
+                check_archive(tmp)
         except CheckpointError as exc:
             raise CheckpointError(f"{run_dir / name}: the checkpoint of epoch {epoch} was not kept: "
                                   f"{str(exc).partition(': ')[2]}") from None
 
-    atomic_save_model(model, run_dir / name, check if verify else None)
+    atomic_save_model(model, run_dir / name, check)
     return name
+
+
+#: what every ``.keras`` file holds (Keras 3's format)
+ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
+
+
+def check_archive(path: Path) -> None:
+    """Check that ``path`` is a complete ``.keras`` archive: a readable zip whose every member
+    matches its checksum, holding the model's config and weights. It does not build the model
+    (what :func:`verify_model_file` does); it catches a file that a failing disk, a full quota or
+    an interrupted copy left truncated or damaged without an error from ``model.save``.
+
+    Raises:
+        CheckpointError: naming the file and what is wrong.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:  # BadZipFile, or a truncated member
+        raise CheckpointError(f"{path}: not a complete .keras archive ({type(exc).__name__}: {exc})") from None
+    if damaged is not None:
+        raise CheckpointError(f"{path}: not a complete .keras archive ({damaged} fails its checksum)")
+    missing = [m for m in ARCHIVE_MEMBERS if m not in names]
+    if missing:
+        raise CheckpointError(f"{path}: not a complete .keras archive (no {', '.join(missing)})")
 
 
 def verify_model_file(path: Path, model, same_weights: bool = True, expected: Optional["ModelPrint"] = None,
