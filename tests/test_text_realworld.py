@@ -172,6 +172,20 @@ def test_text_folder_in_cp1252_trains_and_predict_reads_files_the_same_way(tmp_p
     assert json.loads(out.output)["predictions"][0].get("error") is None
 
 
+def test_served_uploads_are_read_in_the_models_encoding():
+    from aimodel.data.spec import InputSpec
+    from aimodel.serving.inputs import FilePart, upload_items
+
+    spec = InputSpec(kind="text", shape=(), class_names=["neg", "pos"], text_column="text", encoding="auto")
+    text = upload_items(FilePart("review.txt", "caf\u00e9 \u2026".encode("cp1252")), "text", None, spec, 10**6)
+    assert text[0].value == "caf\u00e9 \u2026" and text[0].error is None
+    table = upload_items(FilePart("r.csv", "text\nna\u00efve\n".encode("cp1252")), "text", None, spec, 10**6)
+    assert [i.value for i in table] == ["na\u00efve"]
+    spec.encoding = "utf-8"
+    bad = upload_items(FilePart("review.txt", "caf\u00e9".encode("cp1252")), "text", None, spec, 10**6)
+    assert bad[0].error == "review.txt: line 1: byte(s) e9 are not utf-8 text"
+
+
 # --- checkpoints that do not load back -----------------------------------------------------
 
 

@@ -20,8 +20,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from aimodel.data.files import IMAGE_SUFFIXES, SEQUENCE_SUFFIXES, TABLE_SUFFIXES, TEXT_SUFFIXES, read_csv_bytes
-from aimodel.errors import AimodelError
+from aimodel.data.files import (IMAGE_SUFFIXES, SEQUENCE_SUFFIXES, TABLE_SUFFIXES, TEXT_SUFFIXES, decode_text,
+                                read_csv_bytes)
+from aimodel.errors import AimodelError, DataError
 from aimodel.inference.collect import WHAT, Item, array_items, table_items
 from aimodel.inference.prepare import Preparer
 
@@ -172,10 +173,10 @@ def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pix
     if kind == "text":
         if suffix in IMAGE_SUFFIXES:
             return [Item(name, error=f"{name}: an image; this model takes {WHAT[kind]}")]
-        try:
-            return [Item(name, value=data.decode("utf-8-sig"))]
-        except UnicodeDecodeError:
-            return [Item(name, error=f"{name}: not UTF-8 text")]
+        try:  # as predict reads a file: in the encoding the model was trained with
+            return [Item(name, value=decode_text(data, PurePosixPath(name), *spec.text_encoding()))]
+        except DataError as exc:
+            return [Item(name, error=str(exc))]
     if kind == "sequence" and suffix in SEQUENCE_SUFFIXES:
         return array_items(Upload(data, name), name, spec)
     return [Item(name, error=f"{name}: not one of the inputs this {kind} model takes ({WHAT[kind]})")]
