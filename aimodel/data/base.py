@@ -243,7 +243,7 @@ def stroke_fraction(ink: "np.ndarray", side: int) -> "Optional[float]":
     size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
     if size != (w, h):
         ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC))
-    strokes = ink > 0.5
+    strokes = np.pad(ink > 0.5, 1)  # beyond the box is background: a stroke may touch its edge
     if not strokes.any():
         return None
     return float(4.0 * ndimage.distance_transform_edt(strokes)[strokes].mean() / side)

@@ -188,7 +188,11 @@ def _digit(ink: np.ndarray) -> Optional[np.ndarray]:
         if peak <= floor + 0.05:
             return None
     level = np.clip((ink - floor) / (peak - floor), 0.0, 1.0)
-    labels, n = ndimage.label(level > 0.5, structure=np.ones((3, 3)))
+    strong = level > 0.5
+    # Pieces a few pixels apart are one mark: a pencil or a dry pen leaves gaps in a stroke.
+    join = max(2, round(0.01 * max(ink.shape)))
+    labels, n = ndimage.label(ndimage.binary_dilation(strong, iterations=join), structure=np.ones((3, 3)))
+    labels[~strong] = 0
     if not n:
         return None
     index = np.arange(1, n + 1)
@@ -197,8 +201,9 @@ def _digit(ink: np.ndarray) -> Optional[np.ndarray]:
     h, w = ink.shape
     edge = np.array([b[0].start == 0 or b[1].start == 0 or b[0].stop == h or b[1].stop == w for b in boxes])
     # The frame's edges (a table, the page's border) touch the photo's border; the digit does not,
-    # unless nothing else is there.
-    candidates = np.where(~edge)[0] if (~edge).any() else np.arange(n)
+    # unless nothing else of some size is there (a digit cropped tightly, and a speck of dust).
+    inside = np.where(~edge & (mass >= 0.05 * mass.max()))[0]
+    candidates = inside if len(inside) else np.arange(n)
     main = candidates[np.argmax(mass[candidates])]
     top, bottom = boxes[main][0].start, boxes[main][0].stop
     left, right = boxes[main][1].start, boxes[main][1].stop
