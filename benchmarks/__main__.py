@@ -18,6 +18,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each comparison (default 3)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the seed-model runs (default 10)")
     parser.add_argument("--cnn-epochs", type=int, default=None, help="override configs/mnist_cnn.yaml's epochs")
+    parser.add_argument("--photos", type=int, default=100, help="digits per photo condition, figure 12 (default 100)")
     parser.add_argument("--cores", type=int, default=2, help="pin every run to this many CPUs (0 = all; default 2)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks"), help="folder for results.md and results.json")
     args = parser.parse_args(argv)
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
     npz, described = data.prepare()
     runner = Runner(args.cores)
     info = machine(runner.cpus)
-    ctx = Context(runner, npz, args.reps, args.epochs, args.cnn_epochs)
+    ctx = Context(runner, npz, args.reps, args.epochs, args.cnn_epochs, args.photos)
     figures: list[Figure] = []
     for group in groups:
         print(f"[bench] {group} ...", flush=True)
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     meta = {
         "started": started, "seconds": round(time.perf_counter() - t0, 1),
         "load_start": load_start, "load_end": load_average(), "machine": info, "data": described,
-        "settings": {"reps": args.reps, "epochs": args.epochs, "cnn_epochs": args.cnn_epochs,
+        "settings": {"reps": args.reps, "epochs": args.epochs, "cnn_epochs": args.cnn_epochs, "photos": args.photos,
                      "groups": groups},
     }
     out = __import__("pathlib").Path(args.out)

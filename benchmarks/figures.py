@@ -49,6 +49,7 @@ class Context:
     reps: int
     epochs: int
     cnn_epochs: Optional[int]
+    photos: int = 100  # digits per condition in figure 12
     state: dict = field(default_factory=dict)
 
     def aimodel(self, *args: str, name: str) -> Proc:
@@ -440,21 +441,10 @@ def distributed(ctx: Context) -> list[Figure]:
 
 
 def photos(ctx: Context) -> list[Figure]:
-    """``benchmarks/photo_bench.py``: the seed model on photos of held-out test digits (default preparation)."""
-    n = 100
-    res = ctx.python("photo_bench.py", str(_model(ctx)), str(ctx.npz), str(n), name="photos").bench_line()
-    clean = res["clean"]
-    rows = []
-    for condition, acc in res.items():
-        if condition in ("n", "clean"):
-            continue
-        f = Figure(f"12.{len(rows) + 1}", f"Photo condition `{condition}`: accuracy with the default preparation "
-                   f"(peer column: the same {n} digits as 28×28 PNGs)", "≥ clean − 3 points", acc["default"], clean,
-                   "accuracy", details={"no_crop": acc["no_crop"]},
-                   note=f"--no-crop (invert and resize only): {acc['no_crop']:.4f}")
-        f.met = acc["default"] >= clean - 0.03
-        rows.append(f)
-    return rows
+    """``benchmarks/photo_bench.py``: figure 3's CNN on photos of held-out test digits (default preparation)."""
+    from benchmarks import photo_bench
+
+    return photo_bench.figure(ctx)
 
 
 FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
