@@ -118,8 +118,10 @@ def _ink_shape(digit: np.ndarray, st: Style, rng, box_px: int) -> np.ndarray:
     alpha = np.clip((field - 0.5) / 0.08 + 0.5, 0.0, 1.0)
     if st.pen in PEN_WIDTH:
         # Another pen, same hand: the digit's centre line redrawn at the pen's width. The line is
-        # that of the strokes' cores (3/4 of full ink), where the loops a heavy pen nearly closed are open.
-        away = ndimage.distance_transform_edt(~skeleton(field > 0.75))
+        # that of the strokes' cores (3/4 of full ink), where the loops a heavy pen nearly closed are
+        # open, and of the ridges of fainter strokes, which have no such core.
+        ridge = (field > 0.4) & (field >= 0.9 * ndimage.maximum_filter(field, size=max(3, int(2 * px) | 1)))
+        away = ndimage.distance_transform_edt(~skeleton((field > 0.75) | ridge))
         alpha = np.clip((PEN_WIDTH[st.pen] * px / 2.0 - away) / 1.5 + 0.5, 0.0, 1.0)
     if st.rotation[1] > 0:
         angle = rng.uniform(*st.rotation) * rng.choice([-1.0, 1.0])
