@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each comparison (default 3)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the seed-model runs (default 10)")
     parser.add_argument("--cnn-epochs", type=int, default=None, help="override configs/mnist_cnn.yaml's epochs")
-    parser.add_argument("--photos", type=int, default=100, help="digits per photo condition, figure 12 (default 100)")
+    parser.add_argument("--photos", type=int, default=200, help="digits per photo condition, figure 12 (default 200)")
     parser.add_argument("--cores", type=int, default=2, help="pin every run to this many CPUs (0 = all; default 2)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks"), help="folder for results.md and results.json")
     args = parser.parse_args(argv)

@@ -49,7 +49,7 @@ class Context:
     reps: int
     epochs: int
     cnn_epochs: Optional[int]
-    photos: int = 100  # digits per condition in figure 12
+    photos: int = 200  # digits per condition in figure 12
     state: dict = field(default_factory=dict)
 
     def aimodel(self, *args: str, name: str) -> Proc:

@@ -136,7 +136,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a run directory trained on 28×28 digits (default: train "
                                         "configs/mnist_cnn.yaml on the benchmark split first)")
-    parser.add_argument("-n", type=int, default=100, help="digits per condition (default 100)")
+    parser.add_argument("-n", type=int, default=200, help="digits per condition (default 200)")
     parser.add_argument("--cnn-epochs", type=int, default=None, help="override configs/mnist_cnn.yaml's epochs")
     parser.add_argument("--cores", type=int, default=2, help="pin to this many CPUs (0 = all; default 2)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "photo_results.md"), help="the table's file")
