@@ -211,7 +211,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=12,
 )
-SPEC_KEYS = ["kind", "shape", "class_names", "background", "content_fraction", "ink_coverage", "stroke_width", "columns",
+SPEC_KEYS = ["kind", "shape", "class_names", "background", "content_fraction", "ink_coverage", "stroke_width", "ink_centre", "columns",
              "max_tokens", "sequence_length", "vocab_size", "text_column", "label_column"]
 STATE_KEYS = ["epoch", "global_step", "steps_per_epoch", "checkpoint", "monitor", "mode", "best_value",
               "best_epoch", "best_checkpoint", "early_stopping", "plateau", "learning_rate", "format"]

@@ -10,6 +10,7 @@ The digits are scikit-learn's bundled 8×8 digits, enlarged; the accuracy figure
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,8 +197,28 @@ def test_describe_ink_measures_the_stroke_width_of_the_training_images():
     thin, thick = np.zeros((20, 28, 28, 1), np.uint8), np.zeros((20, 28, 28, 1), np.uint8)
     thin[:, 4:24, 12:14] = 255   # 2 px strokes in a 20 px box
     thick[:, 4:24, 10:16] = 255  # 6 px
-    widths = [describe_ink(x)[3] for x in (thin, thick)]
+    widths = [describe_ink(x)["stroke_width"] for x in (thin, thick)]
     assert widths[0] == pytest.approx(2 / 20, rel=0.35) and widths[1] == pytest.approx(6 / 20, rel=0.35)
+
+
+def test_the_digit_is_placed_where_the_training_images_have_their_centre_of_mass(digits):
+    """MNIST centres by mass at pixel 14; scikit-learn's 8×8 digits are centred by their box, at 3.5:
+    half a pixel is an eighth of their frame."""
+    from sklearn.datasets import load_digits
+
+    small = load_digits().images[:300, ..., None] * (255 / 16)
+    spec = InputSpec(kind="image", shape=(8, 8, 1), class_names=list("0123456789"), **describe_ink(small))
+    assert spec.background == "dark" and spec.ink_centre == pytest.approx([3.5, 3.5], abs=0.15)
+    assert describe_ink(np.stack(digits)[..., None])["ink_centre"] == pytest.approx([14, 14], abs=0.3)
+    for k in (0, 7):  # MNIST-like digits: their centre of mass goes to MNIST's place when none is recorded
+        img = prepare_image(_photo(digits[k], "base", seed=k), MNIST_SPEC)[..., 0]
+        assert ndimage.center_of_mass(img) == pytest.approx([14, 14], abs=0.5)
+    zero = Path(__file__).resolve().parent.parent / "examples" / "digit_0.png"  # a narrow "0"
+    column = ndimage.center_of_mass(prepare_image(zero, spec)[..., 0])[1]
+    assert column == pytest.approx(spec.ink_centre[1], abs=0.5)
+    without = InputSpec(**{**spec.to_json(), "shape": (8, 8, 1), "ink_centre": None})
+    fallback = ndimage.center_of_mass(prepare_image(zero, without)[..., 0])[1]
+    assert fallback == pytest.approx(4.0, abs=0.5) and fallback - column > 0.5  # a whole pixel apart
 
 
 def test_a_blank_photo_gives_a_blank_digit(tmp_path):
@@ -213,9 +234,8 @@ def test_photos_are_recognised_by_a_tiny_model_trained_on_enlarged_digits(tmp_pa
 
     x, y = _digits(1797)
     train, test = slice(0, 1500), slice(1500, 1500 + 44)
-    background, fraction, coverage, stroke = describe_ink(x[train][..., None])
     spec = InputSpec(kind="image", shape=(28, 28, 1), class_names=[str(i) for i in range(10)],
-                     background=background, content_fraction=fraction, ink_coverage=coverage, stroke_width=stroke)
+                     **describe_ink(x[train][..., None]))
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Rescaling(1 / 255),
                               keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(2),

@@ -184,19 +184,25 @@ def finish_bundle(
     if spec is None:
         spec = InputSpec(kind="image", shape=tuple(int(d) for d in train.x.shape[1:]), class_names=class_names)
         if spec.shape[-1] == 1 and not train.streamed:
-            spec.background, spec.content_fraction, spec.ink_coverage, spec.stroke_width = describe_ink(train.x)
+            for name, value in describe_ink(train.x).items():
+                setattr(spec, name, value)
     spec.class_names = list(class_names)
     return DataBundle(train=train, val=val, test=test, spec=spec, notes=dict(notes or {}))
 
 
-def describe_ink(x: "np.ndarray", sample: int = 500):
-    """Background polarity, typical ink extent, ink coverage and stroke width of grayscale images.
+#: The :class:`InputSpec` fields :func:`describe_ink` measures.
+INK_FIELDS = ("background", "content_fraction", "ink_coverage", "stroke_width", "ink_centre")
+
+
+def describe_ink(x: "np.ndarray", sample: int = 500) -> dict:
+    """Background polarity, typical ink extent, coverage, stroke width and centre of grayscale images.
 
     Predict uses these to bring a user's photo to the look of the training data
-    (:mod:`aimodel.inference.images`). Returns ``(background, content_fraction,
-    ink_coverage, stroke_width)``; see :class:`InputSpec` for each.
+    (:mod:`aimodel.inference.images`). Returns ``{field: value}`` for each of
+    :data:`INK_FIELDS` (see :class:`InputSpec`); None where there is no ink to measure.
     """
     import numpy as np
+    from scipy import ndimage
 
     rng = np.random.default_rng(0)
     idx = rng.choice(len(x), size=min(sample, len(x)), replace=False)
@@ -207,7 +213,7 @@ def describe_ink(x: "np.ndarray", sample: int = 500):
     background = "dark" if float(np.median(border)) < 128 else "light"
     if background == "light":
         imgs = 255.0 - imgs
-    fractions, coverage, strokes = [], [], []
+    fractions, coverage, strokes, centres = [], [], [], []
     for img in imgs:
         ink = img > 0.3 * img.max() if img.max() > 0 else np.zeros_like(img, bool)
         rows, cols = np.nonzero(ink)
@@ -215,14 +221,19 @@ def describe_ink(x: "np.ndarray", sample: int = 500):
             extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
             fractions.append(extent / max(img.shape))
             coverage.append(float(ink.mean()))
+            centres.append(ndimage.center_of_mass(img))
             box = img[rows.min():rows.max() + 1, cols.min():cols.max() + 1] / img.max()
             stroke = stroke_fraction(box, 4 * max(box.shape))
             if stroke is not None:
                 strokes.append(stroke)
-    if not fractions:
-        return background, None, None, None
-    return (background, round(float(np.median(fractions)), 3), round(float(np.median(coverage)), 3),
-            round(float(np.median(strokes)), 3) if strokes else None)
+    out = dict.fromkeys(INK_FIELDS)
+    out["background"] = background
+    if fractions:
+        out.update(content_fraction=round(float(np.median(fractions)), 3),
+                   ink_coverage=round(float(np.median(coverage)), 3),
+                   stroke_width=round(float(np.median(strokes)), 3) if strokes else None,
+                   ink_centre=[round(float(v), 2) for v in np.median(centres, axis=0)])
+    return out
 
 
 def stroke_fraction(ink: "np.ndarray", side: int) -> "Optional[float]":

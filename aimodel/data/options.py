@@ -97,14 +97,9 @@ def apply_image_options(bundle, cfg) -> None:
             split.x = convert_images(split.x, cfg.image_size, cfg.color_mode)
     shape = tuple(int(d) for d in bundle.train.x.shape[1:])
     if shape != tuple(bundle.spec.shape):
-        from aimodel.data.base import describe_ink
+        from aimodel.data.base import INK_FIELDS, describe_ink
 
         bundle.spec.shape = shape
-        if shape[-1] == 1:
-            spec = bundle.spec
-            spec.background, spec.content_fraction, spec.ink_coverage, spec.stroke_width = describe_ink(
-                bundle.train.x
-            )
-        else:
-            spec = bundle.spec
-            spec.background = spec.content_fraction = spec.ink_coverage = spec.stroke_width = None
+        ink = describe_ink(bundle.train.x) if shape[-1] == 1 else dict.fromkeys(INK_FIELDS)
+        for name, value in ink.items():
+            setattr(bundle.spec, name, value)

@@ -41,6 +41,9 @@ class InputSpec:
     #: Images: median stroke width as a share of the ink box's larger side (the pen; see
     #: ``aimodel.data.base.stroke_fraction``); predict brings a photo's strokes to it.
     stroke_width: Optional[float] = None
+    #: Images: median centre of mass of the ink, ``[row, column]`` in pixels (0 is the first pixel's
+    #: centre): MNIST puts it at [14, 14], scikit-learn's digits, centred by their box, at [3.5, 3.5].
+    ink_centre: Optional[list[float]] = None
     #: Tabular: one ``{"name": ..., "type": "numeric" | "categorical"}`` per feature column, in order.
     columns: Optional[list[dict]] = None
     #: Text: vocabulary size asked for and tokens per sample of the model's TextVectorization.

@@ -120,7 +120,9 @@ def _strokes_recipe(rgb: np.ndarray, spec: InputSpec, polarity: Polarity) -> np.
         return np.zeros((height, width), np.float32)
     box = max(1, int(round((spec.content_fraction or DEFAULT_FRACTION) * max(height, width))))
     fitted = _fit(digit, box, spec.stroke_width)
-    return _centre_of_mass(fitted, height, width) * 255.0
+    # Without a measured centre (a model saved before it was): MNIST's, the middle of the pixel grid.
+    centre = spec.ink_centre or (height / 2, width / 2)
+    return _centre_of_mass(fitted, height, width, centre) * 255.0
 
 
 def _shrink(gray: np.ndarray, side: int) -> np.ndarray:
@@ -257,15 +259,16 @@ def _fit(digit: np.ndarray, box: int, stroke_width: Optional[float]) -> np.ndarr
     return np.clip(small / peak, 0.0, 1.0) if peak > 0 else small
 
 
-def _centre_of_mass(digit: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Place ``digit`` on a black (height, width) canvas with its centre of mass in the middle."""
+def _centre_of_mass(digit: np.ndarray, height: int, width: int, centre) -> np.ndarray:
+    """Place ``digit`` on a black (height, width) canvas with its centre of mass at ``centre`` (row, column),
+    where the training images have theirs (half a pixel matters at 8×8)."""
     from scipy import ndimage
 
     canvas = np.zeros((height, width), np.float32)
     h, w = min(digit.shape[0], height), min(digit.shape[1], width)
     digit = digit[:h, :w]
     cy, cx = ndimage.center_of_mass(digit) if digit.sum() > 0 else (h / 2, w / 2)
-    top = int(np.clip(round(height / 2 - cy), 0, height - h))
-    left = int(np.clip(round(width / 2 - cx), 0, width - w))
+    top = int(np.clip(np.floor(centre[0] - cy + 0.5), 0, height - h))  # to the nearest pixel
+    left = int(np.clip(np.floor(centre[1] - cx + 0.5), 0, width - w))
     canvas[top:top + h, left:left + w] = digit
     return canvas
