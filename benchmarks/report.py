@@ -10,10 +10,12 @@ from benchmarks.figures import Figure
 
 #: What was tried for a target that is not met; shown under the table, keyed by figure id.
 TRIED = {
-    "1": "aimodel trains from tf.data with steps_per_execution 16, Adam as one fused kernel per variable and "
-         "the epoch checkpoints written in the background; the peer feeds NumPy arrays one step per call. "
+    "1": "aimodel trains from tf.data with steps_per_execution 16, Adam as one fused kernel per variable, "
+         "the epoch checkpoints written in the background and, through configs/mnist_seed.yaml's precision: auto, "
+         "in mixed_bfloat16 on a CPU with bf16 instructions (1.22× on an idle machine, float32 elsewhere); the "
+         "peer feeds NumPy arrays one step per call. "
          "Also tried (docs/speed.md): training.threads 1 (wins on a busy machine, loses on a quiet one), "
-         "mixed_bfloat16 (+15% per CPU-second, not consistent in wall time), XLA (0.5×), oneDNN off (0.4×), "
+         "XLA (0.5×), oneDNN off (0.4×), "
          "steps_per_execution 225 (no gain). The 692k-weight dense layer's memory traffic (about 28 MB per "
          "step) bounds this model near 20,000 samples/s at batch 32.",
     "10": "configs/quickstart.yaml runs with training.threads: 1 (1.6–2× the samples/s of TensorFlow's default "

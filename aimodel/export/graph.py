@@ -78,6 +78,54 @@ def _describe(named: list[tuple[str, Any]]) -> list[dict]:
     return out
 
 
+#: Keras dtype policies that compute in 16 bits over float32 variables (``training.precision``).
+MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16")
+
+
+def float32_file(model_path: Path, dest: Path) -> bool:
+    """Write ``model_path`` to ``dest`` with every mixed-precision layer set to compute in float32.
+
+    A model trained with ``training.precision: mixed_bfloat16`` (or ``auto``, which picks it on CPUs
+    with bf16 instructions) keeps float32 variables but casts to 16 bits inside each layer; tf2onnx
+    writes such a graph with bfloat16 and float16 tensors side by side, which ONNX Runtime refuses,
+    and CPUs without bf16 instructions emulate it slowly. Exports are therefore made from the same
+    weights computing in float32: the archive's ``config.json`` is rewritten (policies only) and
+    the weights file copied byte for byte. Returns False (``dest`` not written) when no layer
+    uses a mixed policy.
+    """
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(model_path) as src:
+        config = json.loads(src.read("config.json"))
+        changed = _float32_policies(config)
+        if not changed:
+            return False
+        with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as out:
+            for info in src.infolist():
+                data = json.dumps(config).encode() if info.filename == "config.json" else src.read(info)
+                out.writestr(info, data)
+    return True
+
+
+def _float32_policies(node) -> int:
+    """Replace mixed dtype policies in a Keras config tree in place; how many were replaced."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get("class_name") == "DTypePolicy" and node.get("config", {}).get("name") in MIXED_POLICIES:
+            node["config"]["name"] = "float32"
+            return 1
+        for key, value in node.items():
+            if key == "dtype" and value in MIXED_POLICIES:
+                node[key] = "float32"
+                count += 1
+            else:
+                count += _float32_policies(value)
+    elif isinstance(node, list):
+        count += sum(_float32_policies(v) for v in node)
+    return count
+
+
 def full_graph(model) -> InferenceGraph:
     """The model as trained, raw inputs in (strings for text models)."""
     structure = model.input

@@ -22,7 +22,8 @@ from aimodel.errors import CheckpointError, ExportError
 from aimodel.export.formats import (DEFAULT_CALIBRATION, DEFAULT_TOLERANCE, FORMATS, QUANTIZATIONS, Target,
                                     existing, parse_choices, plan)
 from aimodel.fileio import atomic_write_json, fsync_dir
-from aimodel.inference.checkpoint import Checkpoint
+from aimodel.export.graph import float32_file
+from aimodel.inference.checkpoint import Checkpoint, load_model
 from aimodel.inference.exported import sidecar_path
 
 REPORT = "report.json"
@@ -132,6 +133,7 @@ def export_run(
 
     keras_backend = KerasBackend(model_path)
     targets, notes = plan(formats, quantize, refusals_for(keras_backend.model, spec))
+    export_model = keras_backend.model
     clash = existing(out_dir, [t.filename() for t in targets])
     if clash and not force:
         raise ExportError(f"{clash[0]}: exists; pass --force to replace it, or --out DIR")
@@ -149,8 +151,16 @@ def export_run(
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
+        float32_path = staging / "float32.keras"
+        if float32_file(model_path, float32_path):
+            # Trained with mixed precision: export the same weights computing in float32.
+            say(f"{model_path.name} computes in 16 bits (training.precision); exporting its float32 equivalent")
+            export_model = load_model(float32_path)
+            float32_path.unlink()
+            notes.append(f"{model_path.name} was trained with mixed precision; the exports compute in float32 "
+                         "with the same weights")
         rows, skipped, calib_info, float_sizes = _export_all(
-            targets, keras_backend.model, spec, meta, run_dir, out_dir, staging, calibration, test, reference,
+            targets, export_model, spec, meta, run_dir, out_dir, staging, calibration, test, reference,
             tolerance, say)
         notes += skipped
         if not rows:

@@ -119,10 +119,12 @@ class TrainingConfig(Section):
     label_smoothing: float = Field(
         0.0, ge=0, lt=1, description="Share of each target spread evenly over all classes."
     )
-    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = Field(
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16", "auto"] = Field(
         "float32",
         description="Compute dtype: mixed_bfloat16 (CPUs with bf16, TPUs, recent GPUs) or "
-        "mixed_float16 (GPUs; adds loss scaling). Variables stay float32.",
+        "mixed_float16 (GPUs; adds loss scaling). Variables stay float32. auto: mixed_bfloat16 on a CPU "
+        "with bf16 instructions (AVX512_BF16, AMX) and no GPU, else float32; the run's config.yaml "
+        "records the choice. Exports always compute in float32.",
     )
     steps_per_execution: int = Field(
         16,

@@ -78,7 +78,9 @@ def train(
         DistributeError: a multi-worker cluster could not start or lost a worker.
     """
     from aimodel.data.records import write_records
+    from aimodel.training.precision import resolved_config
 
+    cfg = resolved_config(cfg)  # precision: auto → what this machine runs fastest, written to config.yaml
     with _global_settings(cfg):
         dist = _distribution(cfg, "train\n" + dump_config(cfg))
         prepared = _prepare(cfg, bundle, dist)
@@ -130,6 +132,9 @@ def resume(
                 "keys can change (start a new run with `aimodel train CONFIG` instead)"
             )
     cfg = load_config(path / "config.yaml", overrides)
+    from aimodel.training.precision import resolved_config
+
+    cfg = resolved_config(cfg)  # only a hand-edited config.yaml or --set holds auto here
     with _global_settings(cfg):
         started = ckpt.read_state(path)
         dist = _distribution(cfg, f"resume after epoch {started.epoch if started else 0}\n" + dump_config(cfg))
@@ -212,13 +217,15 @@ def _global_settings(cfg: Config):
     import keras
     import tensorflow as tf
 
+    from aimodel.training.precision import resolve as resolve_precision
+
     _set_threads(cfg.training.threads)
     keras.utils.set_random_seed(cfg.seed)
     if cfg.training.deterministic:
         # Process-wide and not undone afterwards: TensorFlow cannot switch it off reliably.
         tf.config.experimental.enable_op_determinism()
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(cfg.training.precision)
+    keras.config.set_dtype_policy(resolve_precision(cfg.training.precision, len(tf.config.list_physical_devices("GPU"))))
     try:
         yield
     finally:
