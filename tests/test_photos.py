@@ -255,3 +255,19 @@ def test_photos_are_recognised_by_a_tiny_model_trained_on_enlarged_digits(tmp_pa
 
     prepared, raw = accuracy(True), accuracy(False)
     assert prepared >= 0.8 and prepared >= raw + 0.4, (prepared, raw)
+
+
+@pytest.mark.parametrize("pen", [70, 85])
+def test_a_marker_digit_fills_the_training_box_once_its_strokes_are_thinned(tmp_path, pen):
+    """A marker's ink box is wider than its digit by the pen's width: after thinning, the box is
+    measured again, so the digit still spans the 20-pixel box (14 px for the 85 px pen before)."""
+    from PIL import ImageDraw
+
+    paper = Image.new("RGB", (400, 400), (235, 235, 230))
+    ImageDraw.Draw(paper).ellipse((120, 80, 280, 320), outline=(20, 20, 20), width=pen)  # a "0", 240 px high
+    paper.save(tmp_path / "zero.png")
+    img = prepare_image(tmp_path / "zero.png", MNIST_SPEC)[..., 0]
+    top, bottom, left, right = _ink_box(img)
+    assert 19 <= bottom - top <= 21 and right - left < bottom - top, (top, bottom, left, right)
+    if pen == 70:  # a 20 px hole in the photo; the 85 px pen fills the ellipse's 160 px width
+        assert img[14, 14] < 0.3 * img.max()  # the loop stays open
