@@ -186,6 +186,23 @@ def test_served_uploads_are_read_in_the_models_encoding():
     assert bad[0].error == "review.txt: line 1: byte(s) e9 are not utf-8 text"
 
 
+def test_served_b64_text_instances_are_read_in_the_models_encoding():
+    import base64
+
+    from aimodel.data.spec import InputSpec
+    from aimodel.inference.prepare import TextPreparer
+    from aimodel.serving.inputs import RequestError, _instance_item, prepare_instances
+
+    spec = InputSpec(kind="text", shape=(), class_names=["neg", "pos"], text_column="text", encoding="cp1252")
+    b64 = {"b64": base64.b64encode("caf\u00e9 \u2026".encode("cp1252")).decode()}
+    got = prepare_instances([b64, "plain"], "text", (), TextPreparer(spec, {}), 10**6)
+    assert got.samples[0] == "caf\u00e9 \u2026" and got.samples[1] == "plain"
+    utf8 = {"b64": base64.b64encode("caf\u00e9".encode("cp1252")).decode()}
+    with pytest.raises(RequestError, match=r"instances\[0\]: the b64 bytes are not text in the model's encoding "
+                                           r"\(utf-8\).*e9 are not utf-8"):
+        _instance_item("instances[0]", utf8, "text", (), 10**6, ("utf-8", "strict"))
+
+
 # --- checkpoints that do not load back -----------------------------------------------------
 
 

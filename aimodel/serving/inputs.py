@@ -241,7 +241,8 @@ def prepare_instances(instances: list, kind: str, shape: tuple, preparer: Prepar
     Raises:
         RequestError: 400 naming the first bad instance (``instances[3]: ...``), or 413 for a bomb image.
     """
-    items = [_instance_item(f"instances[{i}]", inst, kind, tuple(shape), max_pixels)
+    encoding = preparer.spec.text_encoding()
+    items = [_instance_item(f"instances[{i}]", inst, kind, tuple(shape), max_pixels, encoding)
              for i, inst in enumerate(instances)]
     samples = []
     for item in items:
@@ -262,17 +263,19 @@ class RawSample:
     array: np.ndarray
 
 
-def _instance_item(name: str, inst: Any, kind: str, shape: tuple, max_pixels: int) -> Item:
+def _instance_item(name: str, inst: Any, kind: str, shape: tuple, max_pixels: int,
+                   encoding: tuple[str, str] = ("utf-8", "strict")) -> Item:
     if isinstance(inst, dict) and set(inst) == {"b64"}:
         data = _b64(name, inst["b64"])
         if kind == "image":
             check_pixels(data, name, max_pixels)
             return Item(name, value=Upload(data, name))
         if kind == "text":
-            try:
-                return Item(name, value=data.decode("utf-8-sig"))
-            except UnicodeDecodeError:
-                raise RequestError(400, f"{name}: the b64 bytes are not UTF-8 text") from None
+            try:  # as an uploaded .txt file: in the encoding the model was trained with
+                return Item(name, value=decode_text(data, PurePosixPath(name), *encoding))
+            except DataError as exc:
+                raise RequestError(400, f"{name}: the b64 bytes are not text in the model's encoding "
+                                        f"({encoding[0]}): {exc}") from None
         raise RequestError(400, f"{name}: this {kind} model takes {_expects(kind, shape)}, not b64 bytes")
     if kind == "text":
         if not isinstance(inst, str):
