@@ -170,7 +170,10 @@ def test_mean_and_std():
     assert mean_std([None]) == {"mean": None, "std": None}
 
 
-def test_cv_end_to_end(tmp_path):
+def test_cv_end_to_end(tmp_path, monkeypatch):
+    # A TF_CONFIG left in the environment (a TFJob) must not make the folds wait for a cluster.
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+                                                "task": {"type": "worker", "index": 0}}))
     config = write_config(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], "epochs": 1}})
     result = _invoke("cv", config, "--folds", 2, "--runs-root", tmp_path / "runs", "--json")
     assert result.exit_code == 0, result.output
@@ -191,3 +194,20 @@ def test_search_yaml_is_ignored_by_train(tmp_path):
     assert cfg.search is not None and cfg.search.direction == "max"
     dumped = yaml.safe_load(__import__("aimodel.config", fromlist=["dump_config"]).dump_config(cfg))
     assert dumped["search"]["space"]["training.batch_size"] == {"int": [16, 48]}  # written back as the user wrote it
+
+
+def test_tune_and_cv_refuse_multi_worker_and_read_auto_as_one_process(tmp_path, monkeypatch):
+    from aimodel.errors import ConfigError
+    from aimodel.training.distribute import one_process
+
+    cfg = load_config(write_config(tmp_path / "tiny.yaml", TINY))
+    assert one_process(cfg, "cv") is cfg  # no cluster: auto stays auto
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+                                                "task": {"type": "worker", "index": 1}}))
+    assert one_process(cfg, "cv").training.distribute == "none"
+    multi = cfg.model_copy(update={"training": cfg.training.model_copy(update={"distribute": "multi_worker"})})
+    with pytest.raises(ConfigError, match=r"`aimodel tune` trains its runs one after another in one process"):
+        one_process(multi, "tune")
+    result = _invoke("cv", write_config(tmp_path / "multi.yaml", {**TINY, "training": {
+        **TINY["training"], "distribute": "multi_worker"}}), "--folds", 2, "--runs-root", tmp_path / "runs")
+    assert result.exit_code == 1 and "one process" in result.output and "Traceback" not in result.output

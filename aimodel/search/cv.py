@@ -71,8 +71,10 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
     from aimodel.data import load_data
     from aimodel.data.base import DataBundle, concat_splits
     from aimodel.search.tune import _test_metrics
+    from aimodel.training.distribute import one_process
     from aimodel.training.runner import train
 
+    cfg = one_process(cfg, "cv")
     start = time.perf_counter()
     bundle = load_data(cfg.dataset, cfg.seed)
     if bundle.val is None:

@@ -95,7 +95,10 @@ def tune(cfg: Config, *, source: str = "<config>", runs_root: str | Path = "runs
         ConfigError: the search section is missing, or its space can produce an invalid config
             (checked before anything trains).
     """
+    from aimodel.training.distribute import one_process
+
     check_space(cfg, source)
+    cfg = one_process(cfg, "tune")
     if max_trials is not None:
         cfg = cfg.model_copy(update={"search": cfg.search.model_copy(update={"max_trials": max_trials})})
     if run_dir is not None:
@@ -114,7 +117,9 @@ def resume_tune(tune_dir: str | Path, *, on_trial=None) -> TuneResult:
     path = Path(tune_dir)
     if not (path / "search.yaml").is_file():
         raise CheckpointError(f"{path}: not a search directory (no search.yaml); pass one made by `aimodel tune`")
-    cfg = load_config(path / "search.yaml")
+    from aimodel.training.distribute import one_process
+
+    cfg = one_process(load_config(path / "search.yaml"), "tune")
     return _search(cfg, path, read_trials(path), on_trial)
 
 
