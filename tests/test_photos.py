@@ -10,6 +10,7 @@ The digits are scikit-learn's bundled 8×8 digits, enlarged; the accuracy figure
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +272,31 @@ def test_a_marker_digit_fills_the_training_box_once_its_strokes_are_thinned(tmp_
     assert 19 <= bottom - top <= 21 and right - left < bottom - top, (top, bottom, left, right)
     if pen == 70:  # a 20 px hole in the photo; the 85 px pen fills the ellipse's 160 px width
         assert img[14, 14] < 0.3 * img.max()  # the loop stays open
+
+
+@pytest.mark.parametrize("field, value", [("stroke_width", "thick"), ("ink_centre", [14]), ("background", "grey"),
+                                          ("content_fraction", 3), ("encoding_errors", "ignore")])
+def test_a_hand_edited_spec_field_is_named_when_loaded(field, value):
+    data = {**MNIST_SPEC.to_json(), "shape": [28, 28, 1], field: value}
+    with pytest.raises(ValueError, match=rf"^{field}: expected .*, got {re.escape(repr(value))}$"):
+        InputSpec.from_json(data)
+    assert InputSpec.from_json({**MNIST_SPEC.to_json(), "shape": [28, 28, 1]}) == MNIST_SPEC
+
+
+def test_predict_names_a_damaged_meta_json_field_in_one_line(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from aimodel.cli import main
+    from tests.conftest import TINY, write_config
+
+    config = write_config(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], "epochs": 1}})
+    assert CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run"), "--quiet"]).exit_code == 0
+    meta = json.loads((tmp_path / "run" / "meta.json").read_text())
+    meta["input"]["ink_centre"] = "middle"
+    (tmp_path / "run" / "meta.json").write_text(json.dumps(meta))
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "d.png")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "d.png"), "--model", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "meta.json: damaged description of the model's input (ink_centre: expected [row, column]" in result.output

@@ -87,4 +87,37 @@ class InputSpec:
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise ValueError(f"class_names: expected a list of class names, got {names!r}")
         data["shape"] = tuple(shape)
+        _check_optional(data)
         return cls(**data)
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+#: The optional fields' checks: what predict and serve read, so a hand-edited meta.json fails here,
+#: with the field's name, rather than deep inside the preparation.
+_OPTIONAL = {
+    "background": (lambda v: v in ("dark", "light"), '"dark" or "light"'),
+    "content_fraction": (lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "ink_coverage": (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "stroke_width": (lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "ink_centre": (lambda v: isinstance(v, list) and len(v) == 2 and all(_number(x) for x in v),
+                   "[row, column], two numbers"),
+    "columns": (lambda v: isinstance(v, list) and all(isinstance(c, (dict, str)) for c in v),
+                "a list of {name, type} mappings"),
+    "max_tokens": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
+    "sequence_length": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
+    "vocab_size": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
+    "text_column": (lambda v: isinstance(v, str), "a column name"),
+    "label_column": (lambda v: isinstance(v, str), "a column name"),
+    "encoding": (lambda v: isinstance(v, str) and v != "", "a codec name or auto"),
+    "encoding_errors": (lambda v: v in ("strict", "replace"), '"strict" or "replace"'),
+}
+
+
+def _check_optional(data: dict) -> None:
+    for key, (ok, expected) in _OPTIONAL.items():
+        value = data.get(key)
+        if value is not None and not ok(value):
+            raise ValueError(f"{key}: expected {expected}, got {value!r}")
