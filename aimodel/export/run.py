@@ -21,8 +21,8 @@ from aimodel.data.spec import InputSpec
 from aimodel.errors import CheckpointError, ExportError
 from aimodel.export.formats import (DEFAULT_CALIBRATION, DEFAULT_TOLERANCE, FORMATS, QUANTIZATIONS, Target,
                                     existing, parse_choices, plan)
-from aimodel.fileio import atomic_write_json, fsync_dir
 from aimodel.export.graph import float32_file
+from aimodel.fileio import atomic_write_json, fsync_dir
 from aimodel.inference.checkpoint import Checkpoint, load_model
 from aimodel.inference.exported import sidecar_path
 

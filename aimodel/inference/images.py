@@ -234,8 +234,7 @@ def _fit(digit: np.ndarray, box: int, stroke_width: Optional[float]) -> np.ndarr
     from aimodel.data.base import stroke_fraction
 
     side = DETAIL * box
-    f = side / max(digit.shape)
-    detail = _resize(digit, max(1, round(digit.shape[0] * f)), max(1, round(digit.shape[1] * f)))
+    detail = _larger_side(digit, side)
     if stroke_width:
         have = stroke_fraction(detail, side)
         if have:
@@ -267,9 +266,13 @@ def _refit(detail: np.ndarray, side: int) -> np.ndarray:
     rows, cols = np.nonzero(detail > 0.5 * float(detail.max()))
     if not len(rows):
         return detail
-    crop = detail[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    f = side / max(crop.shape)
-    return _resize(crop, max(1, round(crop.shape[0] * f)), max(1, round(crop.shape[1] * f)))
+    return _larger_side(detail[rows.min():rows.max() + 1, cols.min():cols.max() + 1], side)
+
+
+def _larger_side(arr: np.ndarray, side: int) -> np.ndarray:
+    """``arr`` resized, aspect kept, so that its larger side is ``side`` pixels."""
+    f = side / max(arr.shape)
+    return _resize(arr, max(1, round(arr.shape[0] * f)), max(1, round(arr.shape[1] * f)))
 
 
 def _centre_of_mass(digit: np.ndarray, height: int, width: int, centre) -> np.ndarray:
