@@ -52,7 +52,7 @@ with runner._global_settings(cfg):
     p = runner._prepare(cfg)
     order = EpochOrder(len(p.bundle.train), cfg.seed)
     train = make_dataset(p.bundle.train, cfg.training.batch_size, order=order)
-    val = make_dataset(p.bundle.val, cfg.training.batch_size) if p.bundle.val is not None else None
+    val = make_dataset(p.bundle.val, cfg.training.validation_batch_size) if p.bundle.val is not None else None
     warnings.filterwarnings("ignore")
     p.model.fit(train, validation_data=val, epochs=epochs, verbose=0, callbacks=[Timer()])
 print("RESULT " + json.dumps({"samples": len(p.bundle.train), "epochs": seconds}))

@@ -63,6 +63,7 @@ def test_config_and_runs_commands_do_not_import_tensorflow(tmp_path):
     ({"early_stopping": {"patience": 0}}, r"training\.early_stopping\.patience", r"≥ 1"),
     ({"lr_schedule": {"type": "plateau", "factor": 1.5}}, r"training\.lr_schedule\.factor", r"< 1"),
     ({"lr_schedule": {"kind": "cosine"}}, r"training\.lr_schedule\.kind", r"unknown key"),
+    ({"eval_batch_size": 0}, r"training\.eval_batch_size", r"'auto' or at least 1, got 0"),
 ])
 def test_invalid_training_values_name_the_key(tmp_path, training, where, message):
     with pytest.raises(ConfigError, match=where) as info:
@@ -80,3 +81,35 @@ def test_cross_field_error_from_set_names_the_override(tmp_path):
 def test_spelling_out_a_default_of_another_schedule_is_allowed(tmp_path):
     cfg = load_config(_write(tmp_path, {"lr_schedule": {"type": "plateau", "warmup_epochs": 0}}))
     assert cfg.training.lr_schedule.type == "plateau"
+
+
+@pytest.mark.parametrize("batch, setting, expected", [
+    (32, "auto", 256),    # aimodel evaluate's batch
+    (8, "auto", 64),      # at most 8 × a small (memory-bound) training batch
+    (512, "auto", 512),   # never below the training batch
+    (32, 100, 100),       # as given
+])
+def test_validation_batch_size(tmp_path, batch, setting, expected):
+    cfg = load_config(_write(tmp_path, {"batch_size": batch, "eval_batch_size": setting}))
+    assert cfg.training.validation_batch_size == expected
+
+
+def test_validation_split_is_scored_at_the_validation_batch_size(tmp_path, monkeypatch):
+    """The runner batches the validation split at ``eval_batch_size`` and training at ``batch_size``."""
+    import aimodel as api
+    from aimodel.data import pipeline
+
+    seen = []
+    real = pipeline.make_dataset
+
+    def spy(split, batch_size, **kw):
+        seen.append((len(split), batch_size, kw.get("order") is not None))
+        return real(split, batch_size, **kw)
+
+    monkeypatch.setattr(pipeline, "make_dataset", spy)
+    cfg = load_config(_write(tmp_path, {"epochs": 1, "batch_size": 16, "eval_batch_size": 48, "tensorboard": False}),
+                      ["dataset.validation_split=0.2", "model.filters=[4]", "model.dense=[]"])
+    api.train(cfg, run_dir=tmp_path / "run")
+    ordered = [b for _, b, o in seen if o]
+    unordered = [b for _, b, o in seen if not o]
+    assert ordered == [16] and 48 in unordered, seen

@@ -87,6 +87,12 @@ class TrainingConfig(Section):
 
     epochs: int = Field(10, ge=1, description="Number of passes over the training split.")
     batch_size: int = Field(32, ge=1, description="Samples per optimizer step.")
+    eval_batch_size: Union[int, Literal["auto"]] = Field(
+        "auto",
+        description="Samples per call when the validation split is scored after each epoch (no effect on the "
+        "weights). auto: 256 (aimodel evaluate's batch), but at least batch_size and at most 8 × batch_size, "
+        "so a model trained at a small batch for memory's sake is not scored at a much larger one.",
+    )
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = Field("adam", description="Optimizer.")
     learning_rate: float = Field(1e-3, gt=0, description="Initial learning rate.")
     weight_decay: float = Field(
@@ -163,8 +169,17 @@ class TrainingConfig(Section):
         "answering before the others stop with an error.",
     )
 
+    @property
+    def validation_batch_size(self) -> int:
+        """``eval_batch_size`` as a number (``auto`` resolved from ``batch_size``)."""
+        if self.eval_batch_size != "auto":
+            return self.eval_batch_size
+        return min(max(self.batch_size, 256), 8 * self.batch_size)
+
     @model_validator(mode="after")
     def _cross_field(self):
+        if isinstance(self.eval_batch_size, int) and self.eval_batch_size < 1:
+            raise rule("eval_batch_size", f"must be 'auto' or at least 1, got {self.eval_batch_size}")
         if self.lr_schedule.warmup_epochs >= self.epochs:
             raise rule(
                 "lr_schedule.warmup_epochs",

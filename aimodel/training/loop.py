@@ -27,12 +27,13 @@ from aimodel.training.distribute import Distribution, cluster_error
 
 def fit(model, dist: Distribution, train, val, *, batch_size: int, order, one_hot: Optional[int],
         class_weight: Optional[dict], epochs: int, initial_epoch: int, callback,
-        steps_per_execution: int = 1) -> None:
+        steps_per_execution: int = 1, val_batch_size: Optional[int] = None) -> None:
     """Train ``model`` (built and compiled under ``dist.scope()``) from ``initial_epoch`` to ``epochs``.
 
     ``callback`` receives Keras' hooks as in ``fit``; ``model.stop_training`` ends the loop.
     ``steps_per_execution``: steps per call into TensorFlow, as in ``fit``: the metrics are read
     (summed across workers) and ``on_train_batch_end`` is called once per call.
+    ``val_batch_size``: the global batch the validation split is scored in (default ``batch_size``).
     """
     import tensorflow as tf
 
@@ -40,7 +41,9 @@ def fit(model, dist: Distribution, train, val, *, batch_size: int, order, one_ho
 
     shard = (dist.rank, dist.world_size)
     train_ds = _weighted(make_dataset(train, batch_size, order=order, one_hot=one_hot, shard=shard), class_weight)
-    val_ds = make_dataset(val, batch_size, one_hot=one_hot, shard=shard) if val is not None else None
+    vb = val_batch_size or batch_size
+    vb = max(dist.world_size, vb - vb % dist.world_size)  # split evenly over the workers
+    val_ds = make_dataset(val, vb, one_hot=one_hot, shard=shard) if val is not None else None
     strategy = dist.strategy
     steps = steps_per_epoch(len(train), batch_size, dist.world_size)
     chunk = max(1, int(steps_per_execution))

@@ -418,11 +418,12 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
                 from aimodel.training import loop
 
                 loop.fit(model, dist, bundle.train, bundle.val, batch_size=t.batch_size, order=order,
+                         val_batch_size=t.validation_batch_size,
                          one_hot=one_hot, class_weight=weights, epochs=t.epochs, initial_epoch=initial,
                          callback=callback, steps_per_execution=t.steps_per_execution)
             else:
                 train_ds = make_dataset(bundle.train, t.batch_size, order=order, one_hot=one_hot)
-                val_ds = make_dataset(bundle.val, t.batch_size, one_hot=one_hot) if bundle.val is not None else None
+                val_ds = make_dataset(bundle.val, t.validation_batch_size, one_hot=one_hot) if bundle.val is not None else None
                 model.fit(
                     train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial,
                     callbacks=[callback], class_weight=weights, shuffle=False, verbose=0,
