@@ -10,12 +10,13 @@ from aimodel.models.factory import build_model
 from tests._models_support import image_bundle, make_cfg, step_save_reload
 from tests.conftest import ROOT
 
-# quickstart.yaml exactly as the foundation built it (name, type, output shape, params).
+# quickstart.yaml as the foundation built it (name, type, output shape, params), except that each
+# relu now follows its max pooling (the same numbers; see test_relu_after_max_pooling_changes_no_number).
 QUICKSTART = [
     ("image", "InputLayer", (None, 8, 8, 1), 0), ("rescale", "Rescaling", (None, 8, 8, 1), 0),
-    ("block1_conv1", "Conv2D", (None, 8, 8, 32), 320), ("block1_act1", "Activation", (None, 8, 8, 32), 0),
-    ("block1_pool", "MaxPooling2D", (None, 4, 4, 32), 0), ("block2_conv1", "Conv2D", (None, 4, 4, 64), 18496),
-    ("block2_act1", "Activation", (None, 4, 4, 64), 0), ("block2_pool", "MaxPooling2D", (None, 2, 2, 64), 0),
+    ("block1_conv1", "Conv2D", (None, 8, 8, 32), 320), ("block1_pool", "MaxPooling2D", (None, 4, 4, 32), 0),
+    ("block1_act1", "Activation", (None, 4, 4, 32), 0), ("block2_conv1", "Conv2D", (None, 4, 4, 64), 18496),
+    ("block2_pool", "MaxPooling2D", (None, 2, 2, 64), 0), ("block2_act1", "Activation", (None, 2, 2, 64), 0),
     ("flatten", "Flatten", (None, 256), 0), ("dropout1", "Dropout", (None, 256), 0),
     ("dense1", "Dense", (None, 128), 32896), ("dropout_head", "Dropout", (None, 128), 0),
     ("predictions", "Dense", (None, 10), 1290),
@@ -30,6 +31,61 @@ def test_quickstart_config_builds_the_same_network():
     cfg = load_config(ROOT / "configs" / "quickstart.yaml")
     bundle = image_bundle(n=20, size=8, classes=10)
     assert _layers(build_model(cfg, bundle)) == QUICKSTART
+
+
+@pytest.mark.parametrize("model_cfg", [
+    {"filters": [4, 6], "dense": [8], "padding": "same"},
+    {"blocks": [{"filters": 4, "convs": 2, "batch_norm": True}, {"filters": 6, "pool_size": 2}],
+     "padding": "same", "dense": [], "head": "global_avg"},
+])
+def test_relu_after_max_pooling_changes_no_number(model_cfg):
+    """The factory applies a block's relu after its max pooling; the same layers in the textbook order
+    (relu, then pooling) give bit-identical outputs and gradients, ties and negative windows included."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    cfg = make_cfg({"architecture": "cnn", **model_cfg})
+    model = build_model(cfg, image_bundle(n=16, size=10))
+    layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
+    names = [l.name for l in layers]
+    last_act = sorted(n for n in names if n.startswith("block1_act"))[-1]
+    assert names.index("block1_pool") < names.index(last_act), names
+    textbook, i = [], 0
+    while i < len(layers):  # swap each (pool, act) pair back
+        if layers[i].name.endswith("_pool") and i + 1 < len(layers) and "_act" in layers[i + 1].name:
+            textbook += [layers[i + 1], layers[i]]
+            i += 2
+        else:
+            textbook.append(layers[i])
+            i += 1
+    inputs = keras.Input(model.input_shape[1:])
+    x = inputs
+    for layer in textbook:
+        x = layer(x)
+    reference = keras.Model(inputs, x)
+    rng = np.random.default_rng(1)
+    batch = np.round(rng.normal(0, 2000, size=(6, 10, 10, 1)) / 50) * 50  # wide range, ties, negatives
+    batch = batch.astype("float32")
+    batch[0] = 0.0  # an all-zero image: every window ties
+    labels = np.array([0, 1, 2, 0, 1, 2])
+
+    def grads(net):
+        with tf.GradientTape() as tape:
+            loss = keras.losses.sparse_categorical_crossentropy(labels, net(batch, training=False))
+        return [g.numpy() for g in tape.gradient(loss, net.trainable_weights)]
+
+    np.testing.assert_array_equal(model(batch).numpy(), reference(batch).numpy())
+    for a, b in zip(grads(model), grads(reference)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_relu_stays_before_pooling_where_the_order_matters():
+    """Average pooling and non-monotonic activations (gelu) keep the textbook order."""
+    for model_cfg in ({"filters": [4], "pool": "avg"}, {"filters": [4], "activation": "gelu"}):
+        model = build_model(make_cfg({"architecture": "cnn", **model_cfg}), image_bundle(n=8, size=8))
+        names = [l.name for l in model.layers]
+        assert names.index("block1_act1") < names.index("block1_pool"), names
 
 
 def test_mnist_seed_config_is_the_classic_example():
