@@ -134,6 +134,33 @@ def test_kill_9_mid_search_then_resume_skips_finished_trials(tmp_path):
     assert (tune_dir / "trials" / "0" / "summary.json").stat().st_mtime_ns == stamp
 
 
+def test_oracle_state_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    """oracle.json and trial.json go through a temporary file and a rename: a write that fails at the
+    last moment (disk full, kill -9) leaves the previous complete file, which --resume can read."""
+    from aimodel import fileio
+    from aimodel.search.tune import _oracle
+
+    cfg = load_config(_search_config(tmp_path))
+    oracle = _oracle(cfg, tmp_path / "tune", resuming=False)
+    first = oracle.create_trial("tuner0")
+    state_file = tmp_path / "tune" / "oracle" / "oracle.json"
+    trial_file = tmp_path / "tune" / "oracle" / f"trial_{first.trial_id}" / "trial.json"
+    before, trial_before = state_file.read_text(), trial_file.read_text()
+    assert json.loads(before)["ongoing_trials"] == {"tuner0": first.trial_id}
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "replace", full_disk)
+    with pytest.raises(OSError):
+        oracle.update_trial(first.trial_id, {"val_accuracy": 0.5})  # rewrites trial.json
+    oracle.ongoing_trials.clear()  # what oracle.json would now say
+    with pytest.raises(OSError):
+        oracle.save()
+    assert state_file.read_text() == before and trial_file.read_text() == trial_before
+    assert not [p for p in state_file.parent.rglob(".*")], "a temporary file was left behind"
+
+
 # --- cross-validation -----------------------------------------------------------------------------------
 
 

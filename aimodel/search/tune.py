@@ -139,9 +139,29 @@ def _oracle(cfg: Config, path: Path, resuming: bool):
         oracle = kt.oracles.HyperbandOracle(max_epochs=cfg.training.epochs, factor=search.hyperband_factor, **common)
     oracle.verbose = 0
     oracle._set_project_dir(str(path), "oracle")  # KerasTuner's own state files, reloaded on resume
+    _write_state_atomically(oracle)
     if resuming and (path / "oracle" / "oracle.json").is_file():
         oracle.reload()
     return oracle
+
+
+def _write_state_atomically(oracle) -> None:
+    """Have ``oracle`` write ``oracle.json`` and each ``trial_*/trial.json`` through a temporary file,
+    fsync and rename. KerasTuner writes them in place, so a kill -9 or a full disk mid-write would
+    leave a torn file that ``--resume`` cannot read; this way the previous complete one stays."""
+    import json
+    import os
+
+    from aimodel.fileio import atomic_write_text
+
+    def save():
+        atomic_write_text(oracle._get_oracle_fname(), json.dumps(oracle.get_state()))
+
+    def save_trial(trial):
+        atomic_write_text(os.path.join(oracle._get_trial_dir(trial.trial_id), "trial.json"),
+                          json.dumps(trial.get_state()))
+
+    oracle.save, oracle._save_trial = save, save_trial
 
 
 def _search(cfg: Config, path: Path, records: list[TrialRecord], on_trial) -> TuneResult:
