@@ -166,6 +166,7 @@ def mean_accuracy(rows: list[dict]) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.text_real", description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="seeds (splits and initialisations) to average")
+    parser.add_argument("--first-seed", type=int, default=1, help="the first seed (default 1: seeds 1..N)")
     parser.add_argument("--config", action="append", help="config(s) to measure (default: both IMDB text configs)")
     parser.add_argument("--sentiment-dir", "--data", help="folder of the UCI files (default: $AIMODEL_SENTIMENT_DIR)")
     parser.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE",
@@ -179,7 +180,7 @@ def main(argv=None) -> int:
               f"{', '.join(FILES)} (the UCI 'sentiment labelled sentences'; see this script's docstring)",
               file=sys.stderr)
         return 2
-    res = measure(list(range(1, args.seeds + 1)), tuple(args.config or CONFIGS), sets=tuple(args.sets),
+    res = measure(list(range(args.first_seed, args.first_seed + args.seeds)), tuple(args.config or CONFIGS), sets=tuple(args.sets),
                   with_baseline=not args.no_baseline)
     for name, rows in res.items():
         extra = f" (C=1: {mean_accuracy([{'accuracy': r['accuracy_C1']} for r in rows]):.4f})" if name == "baseline" else ""
