@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -43,7 +44,9 @@ def test_cosine_warmup_schedule_and_records(tmp_path):
             "best.keras", "last.keras", "tensorboard"} <= files
     events = list((result.run_dir / "tensorboard").glob("*/events.out.tfevents.*"))
     assert {p.parent.name for p in events} == {"train", "validation"}
-    assert "epoch 3/3" in (result.run_dir / "train.log").read_text()
+    log = (result.run_dir / "train.log").read_text()
+    assert "epoch 3/3" in log
+    assert re.search(r"checkpoints: training waited \d+\.\d\d s in all for the writer \(in the background\)", log), log
 
 
 def test_step_decay_with_sgd_nesterov(tmp_path):

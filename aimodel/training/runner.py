@@ -429,6 +429,8 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
                     callbacks=[callback], class_weight=weights, shuffle=False, verbose=0,
                 )
         callback.close()  # every finished epoch is committed before the run says it finished
+        train_log.write(f"checkpoints: training waited {callback.writer.waited:.2f} s in all for the writer "
+                        f"({'in the background' if callback.writer.background else 'on the training thread'})")
     except KeyboardInterrupt:
         _close_quietly(callback)
         finish("interrupted")
