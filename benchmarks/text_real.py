@@ -113,8 +113,10 @@ def baseline(config: Path) -> dict:
             "train": int(len(y)), "test": int(len(test_y))}
 
 
-def train_and_evaluate(config: Path, run: Path, aimodel: str, run_cmd=None, sets: tuple = ()) -> dict:
-    """Train with the aimodel CLI (``sets``: ``--set`` overrides), then evaluate best.keras on the test split."""
+def train_and_evaluate(config: Path, run: Path, aimodel: str, run_cmd=None, sets: tuple = (),
+                       checkpoint: str = "best") -> dict:
+    """Train with the aimodel CLI (``sets``: ``--set`` overrides), then evaluate ``checkpoint``.keras
+    (best or last) on the test split."""
     import shutil
 
     shutil.rmtree(run, ignore_errors=True)
@@ -129,7 +131,8 @@ def train_and_evaluate(config: Path, run: Path, aimodel: str, run_cmd=None, sets
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
         wall = time.perf_counter() - t0
-    out = subprocess.run([aimodel, "evaluate", str(run), "--json"], check=True, cwd=ROOT,
+    target = run if checkpoint == "best" else run / f"{checkpoint}.keras"
+    out = subprocess.run([aimodel, "evaluate", str(target), "--json"], check=True, cwd=ROOT,
                          capture_output=True, text=True).stdout
     report = json.loads(out[out.index("{"):])
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
@@ -138,7 +141,7 @@ def train_and_evaluate(config: Path, run: Path, aimodel: str, run_cmd=None, sets
 
 
 def measure(seeds: list[int], configs=CONFIGS, aimodel: Optional[str] = None, run_cmd=None, sets: tuple = (),
-            with_baseline: bool = True) -> dict:
+            with_baseline: bool = True, checkpoint: str = "best") -> dict:
     """``{"baseline": [per seed], config: [per seed], ...}`` on the sentences; raises if the data is absent."""
     folder = sentiment_dir()
     if folder is None:
@@ -154,7 +157,8 @@ def measure(seeds: list[int], configs=CONFIGS, aimodel: Optional[str] = None, ru
             print(f"seed {seed} baseline: {json.dumps(results['baseline'][-1])}", flush=True)
         for config in configs:
             cfg = config_for(config, csv_path, seed, work)
-            results[config].append(train_and_evaluate(cfg, work / "runs" / f"{cfg.stem}", aimodel, run_cmd, sets))
+            results[config].append(train_and_evaluate(cfg, work / "runs" / f"{cfg.stem}", aimodel, run_cmd, sets,
+                                                      checkpoint))
             print(f"seed {seed} {config}: {json.dumps(results[config][-1])}", flush=True)
     return results
 
@@ -171,6 +175,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sentiment-dir", "--data", help="folder of the UCI files (default: $AIMODEL_SENTIMENT_DIR)")
     parser.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE",
                         help="override for every config measured, as aimodel train --set (to try variants)")
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                        help="which model of each run to score (default best.keras, as aimodel evaluate RUN does)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
     args = parser.parse_args(argv)
     if args.sentiment_dir:
@@ -181,7 +187,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     res = measure(list(range(args.first_seed, args.first_seed + args.seeds)), tuple(args.config or CONFIGS), sets=tuple(args.sets),
-                  with_baseline=not args.no_baseline)
+                  with_baseline=not args.no_baseline, checkpoint=args.checkpoint)
     for name, rows in res.items():
         extra = f" (C=1: {mean_accuracy([{'accuracy': r['accuracy_C1']} for r in rows]):.4f})" if name == "baseline" else ""
         print(f"{name}: mean {mean_accuracy(rows):.4f}{extra}  " + json.dumps(rows))

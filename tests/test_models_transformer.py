@@ -77,3 +77,40 @@ def test_patch_larger_than_the_image_names_both_keys():
 def test_bad_options_name_the_key(model, pattern):
     with pytest.raises(ConfigError, match=pattern):
         make_cfg({**TINY, **model})
+
+
+def test_sine_position_encoding_is_the_textbook_signal():
+    """sin(p / 10000^(2i/d)) on even channels, cos on odd ones, added to the input; padding masks pass."""
+    import keras
+
+    from aimodel.models.layers import SinePositionEncoding
+
+    dim, length = 6, 5
+    out = np.asarray(SinePositionEncoding()(np.zeros((1, length, dim), "float32")))[0]
+    p, i = np.arange(length)[:, None], np.arange(dim)[None, :]
+    angle = p / np.power(10000.0, (2 * (i // 2)) / dim)
+    np.testing.assert_allclose(out, np.where(i % 2 == 0, np.sin(angle), np.cos(angle)), atol=1e-6)
+    layer = SinePositionEncoding()
+    mask = np.array([[True, True, False]])
+    assert np.asarray(layer.compute_mask(np.zeros((1, 3, 4)), mask)).tolist() == mask.tolist()
+    assert keras.layers.deserialize(keras.layers.serialize(layer)).__class__ is SinePositionEncoding
+
+
+@pytest.mark.parametrize("position", ["sinusoidal", "none"])
+def test_text_position_options_save_reload_and_order(tmp_path, position):
+    """`model.position_embedding`: sinusoidal has no weights; none makes the encoder a bag of tokens
+    (permuting a sentence's tokens changes nothing), and both models reload to the same outputs."""
+    cfg = make_cfg({**TINY, "num_layers": 1, "position_embedding": position})
+    bundle = text_bundle()
+    model = build_model(cfg, bundle)
+    names = [layer.name for layer in model.layers]
+    assert "position_embedding" not in names
+    assert ("position_encoding" in names) == (position == "sinusoidal")
+    step_save_reload(model, bundle, tmp_path, training=cfg.training)
+    words = str(bundle.train.x[0]).split()
+    assert len(set(words)) > 2
+    a, b = (model.predict(np.array([" ".join(w)], dtype=object), verbose=0) for w in (words, words[::-1]))
+    if position == "none":
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    else:
+        assert np.abs(a - b).max() > 1e-6

@@ -81,6 +81,32 @@ class PositionEmbedding(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="aimodel")
+class SinePositionEncoding(layers.Layer):
+    """Adds the fixed sine/cosine position signal of "Attention Is All You Need" to ``(batch, length, dim)``.
+
+    Position ``p``, channel pair ``(2i, 2i+1)``: ``sin(p / 10000^(2i/dim))`` and
+    ``cos(...)``. No weights, so it neither overfits the positions a small data
+    set rarely reaches nor limits the length. The padding mask passes through.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        length, dim = ops.shape(inputs)[1], inputs.shape[-1]
+        position = ops.cast(ops.arange(length), "float32")[:, None]
+        channel = ops.arange(dim)
+        rate = ops.power(10000.0, -ops.cast(2 * (channel // 2), "float32") / float(dim))
+        angle = position * rate[None, :]
+        signal = ops.where(channel[None, :] % 2 == 0, ops.sin(angle), ops.cos(angle))
+        return inputs + ops.cast(signal[None], inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="aimodel")
 class ClassToken(layers.Layer):
     """Prepends one learned vector (the ``[CLS]`` token, as in ViT) to each sequence."""
 

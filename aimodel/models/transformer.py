@@ -35,6 +35,10 @@ class TransformerModel(ModelBase):
     norm: Literal["pre", "post"] = Field(
         "pre", description="Layer norm before each sub-layer (pre, steadier) or after the residual add (post)."
     )
+    position_embedding: Literal["learned", "sinusoidal", "none"] = Field(
+        "learned", description="How token order enters: a learned vector per position, fixed sine/cosine "
+        "waves (Vaswani et al.), or none (the encoder then sees a bag of tokens; order is lost)."
+    )
     patch_size: int = Field(4, ge=1, description="Images only: side of the square patches (ViT).")
     pooling: Literal["mean", "max", "cls"] = Field(
         "mean", description="How the encoded tokens become one vector: mean or max over the (unpadded) "
@@ -62,7 +66,7 @@ class TransformerModel(ModelBase):
 def build_transformer(x, cfg: TransformerModel, spec):
     from keras import layers
 
-    from aimodel.models.layers import ClassToken, PositionEmbedding, SequencePool, TransformerBlock
+    from aimodel.models.layers import ClassToken, PositionEmbedding, SequencePool, SinePositionEncoding, TransformerBlock
 
     if spec.kind == "text":
         x = layers.Embedding(spec.vocab_size, cfg.embed_dim, mask_zero=True, name="token_embedding")(x)
@@ -85,7 +89,10 @@ def build_transformer(x, cfg: TransformerModel, spec):
         x = layers.Dense(cfg.embed_dim, name="step_embedding", **weight_kwargs(cfg))(x)
     if cfg.pooling == "cls":
         x = ClassToken(name="class_token")(x)
-    x = PositionEmbedding(x.shape[1], name="position_embedding")(x)
+    if cfg.position_embedding == "learned":
+        x = PositionEmbedding(x.shape[1], name="position_embedding")(x)
+    elif cfg.position_embedding == "sinusoidal":
+        x = SinePositionEncoding(name="position_encoding")(x)
     if cfg.dropout:
         x = layers.Dropout(cfg.dropout, name="embedding_dropout")(x)
     kwargs = weight_kwargs(cfg)
