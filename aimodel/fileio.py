@@ -88,9 +88,9 @@ def prime_keras_save_cache() -> None:
     ``get_attr_skipset`` builds throwaway reference objects (a ``Layer``, an
     ``Optimizer``, a ``Metric``...) to list the attributes a save should skip, and
     stores the result under ``saving_attr_skipset_<kind>``, but looks it up under
-    ``saving_attr_skiplist_<kind>``: the cache never hits, and about a fifth of
-    every ``model.save`` (and load) is spent rebuilding those objects (11 ms of a
-    50 ms checkpoint of the seed model). This stores Keras' own result under the
+    ``saving_attr_skiplist_<kind>``: the cache never hits, and every
+    ``model.save`` (and load) rebuilds those objects (6 ms of CPU of the 45 ms a
+    seed-model checkpoint took, docs/speed.md). This stores Keras' own result under the
     key it reads, once per thread (Keras' global state is thread-local) and again
     after ``keras.backend.clear_session()``. What is saved does not change. If a
     Keras release reads the key it writes, or renames either, this does nothing.
