@@ -142,6 +142,42 @@ def test_threads_cannot_change_once_tensorflow_runs_and_the_log_says_so(caplog):
     assert f"training.threads={wanted} not applied" in caplog.text
 
 
+def test_threads_parallel_ops_is_one_thread_per_op_on_every_core_and_computes_as_threads_1(tmp_path):
+    """``training.threads: parallel_ops`` gives each operation one thread and runs as many side by side as the
+    process has cores; the weights it trains are bit for bit those of ``threads: 1``."""
+    import subprocess
+    import sys
+
+    import keras
+
+    import aimodel as api
+    from tests.conftest import ROOT, TINY, write_config
+
+    assert api.load_config(write_config(tmp_path / "a.yaml", TINY), ["training.threads=parallel_ops"]).training.threads == "parallel_ops"
+    for bad in ("0", "two", "auto"):
+        with pytest.raises(Exception, match="training.threads"):
+            api.load_config(write_config(tmp_path / "b.yaml", TINY), [f"training.threads={bad}"])
+
+    def train(threads: str) -> list:
+        config = write_config(tmp_path / f"{threads}.yaml", {**TINY, "training": {**TINY["training"], "threads": threads}})
+        code = ("import sys, os, tensorflow as tf\n"
+                "from aimodel.cli import main\n"
+                "try:\n    main(['train', sys.argv[1], '--run-dir', sys.argv[2], '--quiet'])\n"
+                "except SystemExit as e:\n    assert not e.code, e.code\n"
+                "t = tf.config.threading\n"
+                "print('POOLS', t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads(),"
+                " len(os.sched_getaffinity(0)))\n")
+        out = subprocess.run([sys.executable, "-c", code, str(config), str(tmp_path / threads)], capture_output=True,
+                             text=True, timeout=300, cwd=ROOT)
+        assert out.returncode == 0, out.stderr[-2000:]
+        intra, inter, cores = map(int, out.stdout.split("POOLS")[1].split())
+        assert (intra, inter) == ((1, cores) if threads == "parallel_ops" else (int(threads), int(threads)))
+        return keras.saving.load_model(tmp_path / threads / "last.keras").get_weights()
+
+    for a, b in zip(train("parallel_ops"), train("1"), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_saves_reuse_keras_attribute_skipsets(tmp_path, monkeypatch):
     """Keras 3.15 rebuilds a reference Layer/Optimizer on every save (its cache key is misspelt);
     aimodel fills the key Keras reads, so a second save builds none, and the file still loads."""

@@ -7,7 +7,7 @@ then trusts these objects.
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -140,10 +140,12 @@ class TrainingConfig(Section):
     jit_compile: Union[bool, Literal["auto"]] = Field(
         "auto", description="Compile the training step with XLA (auto: on GPUs only)."
     )
-    threads: Optional[int] = Field(
-        None, ge=1,
-        description="CPU threads TensorFlow gives one operation, and operations run side by side; null: its "
-        "default (one per core). 1 suits small models on a busy machine (see docs/speed.md). Process-wide.",
+    threads: Union[Literal["parallel_ops"], Annotated[int, Field(ge=1)], None] = Field(
+        None,
+        description="CPU threads TensorFlow gives one operation; operations run side by side on as many. "
+        "parallel_ops: one thread per operation, as many operations side by side as the process has cores "
+        "(the arithmetic of 1, whatever the core count); null: TensorFlow's default (one per core for "
+        "each). See docs/speed.md. Process-wide.",
     )
     fused_optimizer: bool = Field(
         True,

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Union
 
 from aimodel.config import Config, dump_config
 from aimodel.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
@@ -232,21 +233,37 @@ def _global_settings(cfg: Config):
         keras.config.set_dtype_policy(previous)
 
 
-def _set_threads(threads: Optional[int]) -> None:
-    """``training.threads``: TensorFlow's intra- and inter-op thread pools (fixed once TensorFlow has started)."""
+def _set_threads(threads: Union[int, str, None]) -> None:
+    """``training.threads``: TensorFlow's intra- and inter-op thread pools (fixed once TensorFlow has started).
+
+    ``parallel_ops``: one thread per operation (intra-op 1) and as many operations side by side as the process
+    may use cores (inter-op). An operation's arithmetic depends only on its own thread count, so
+    ``parallel_ops`` computes exactly as ``1`` does on any machine, and a resumed run is unchanged.
+    """
     import tensorflow as tf
 
     if threads is None:
         return
+    intra, inter = (1, usable_cores()) if threads == "parallel_ops" else (int(threads), int(threads))
     threading = tf.config.threading
-    if threading.get_intra_op_parallelism_threads() == threads == threading.get_inter_op_parallelism_threads():
+    if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) == (intra, inter):
         return
     try:
-        threading.set_intra_op_parallelism_threads(threads)
-        threading.set_inter_op_parallelism_threads(threads)
+        threading.set_intra_op_parallelism_threads(intra)
+        threading.set_inter_op_parallelism_threads(inter)
     except RuntimeError:  # TensorFlow already ran something in this process
-        log.warning("training.threads=%d not applied: TensorFlow is already running in this process "
+        log.warning("training.threads=%s not applied: TensorFlow is already running in this process "
                     "with its own thread settings", threads)
+    else:
+        log.info("threads: %d per operation, up to %d operations side by side", intra, inter)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _distribution(cfg: Config, fingerprint_text: str):
