@@ -34,6 +34,7 @@ import keras
 import aimodel as api
 from aimodel.data.pipeline import EpochOrder, make_dataset
 from aimodel.training import runner
+from aimodel.training.optim import uses_one_hot
 
 config, epochs, sets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 cfg = api.load_config(config, sets)
@@ -51,8 +52,10 @@ class Timer(keras.callbacks.Callback):
 with runner._global_settings(cfg):
     p = runner._prepare(cfg)
     order = EpochOrder(len(p.bundle.train), cfg.seed)
-    train = make_dataset(p.bundle.train, cfg.training.batch_size, order=order)
-    val = make_dataset(p.bundle.val, cfg.training.validation_batch_size) if p.bundle.val is not None else None
+    one_hot = p.bundle.num_classes if uses_one_hot(cfg.training) else None  # label smoothing
+    train = make_dataset(p.bundle.train, cfg.training.batch_size, order=order, one_hot=one_hot)
+    val = (make_dataset(p.bundle.val, cfg.training.validation_batch_size, one_hot=one_hot)
+           if p.bundle.val is not None else None)
     warnings.filterwarnings("ignore")
     p.model.fit(train, validation_data=val, epochs=epochs, verbose=0, callbacks=[Timer()])
 print("RESULT " + json.dumps({"samples": len(p.bundle.train), "epochs": seconds}))
