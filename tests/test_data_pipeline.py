@@ -41,6 +41,20 @@ def test_streamed_memory_and_file_caches_give_the_same_pixels(tmp_path):
     assert len(list((tmp_path / "pixels").glob("images-*.npy"))) == 1  # decoded once, reused
 
 
+def test_in_memory_batches_run_without_the_tf_data_autotuner_and_file_decoding_keeps_it(tmp_path):
+    """The autotuner, left on for a gather from memory, took a core from training for whole epochs
+    (docs/speed.md); files decoded every epoch still need it to size their parallel decoding."""
+    memory = Split(np.zeros((10, 4, 4, 1), np.uint8), np.arange(10) % 2)
+    assert make_dataset(memory, 4).options().autotune.enabled is False
+    root = image_folder(tmp_path / "d", per_class=6)
+    dataset = {"name": "image_folder", "path": str(root), "validation_split": 0, "cache": "none"}
+    streamed = load_data(_cfg(tmp_path, dataset).dataset, 7)
+    assert make_dataset(streamed.train, 4).options().autotune.enabled is not False
+    dataset["cache"] = "memory"
+    cached = load_data(_cfg(tmp_path, dataset, name="m.yaml").dataset, 7)
+    assert make_dataset(cached.train, 4).options().autotune.enabled is False
+
+
 def test_shuffle_is_seeded_and_differs_every_epoch(tmp_path):
     split = Split(np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1), np.arange(40) % 2)
     ds = make_dataset(split, 8, shuffle=True, seed=3)

@@ -116,6 +116,11 @@ def make_dataset(
         gather = gather_fn(split)
         ds = ds.batch(batch_size).map(lambda idx: (lambda x, y: (x, labels(y)))(*gather(idx)),
                                       num_parallel_calls=tf.data.AUTOTUNE)
+        # A batch gathered from memory takes microseconds; tf.data's autotuner, left on, now and then
+        # takes a core from training for a whole epoch (docs/speed.md). Off, AUTOTUNE keeps its defaults.
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        ds = ds.with_options(options)
     if order is not None and steps is not None:
         # The per-epoch order hides the length from tf.data; stated, Keras under a MirroredStrategy does
         # not take an extra (empty-batch) optimizer step at the end of each epoch.
