@@ -10,14 +10,12 @@ from benchmarks.figures import Figure
 
 #: What was tried for a target that is not met; shown under the table, keyed by figure id.
 TRIED = {
-    "1": "aimodel trains from tf.data with steps_per_execution 16, Adam as one fused kernel per variable, "
-         "the epoch checkpoints written in the background and, through configs/mnist_seed.yaml's precision: auto, "
-         "in mixed_bfloat16 on a CPU with bf16 instructions (1.22× on an idle machine, float32 elsewhere); the "
-         "peer feeds NumPy arrays one step per call. "
-         "Also tried (docs/speed.md): training.threads 1 (wins on a busy machine, loses on a quiet one), "
-         "XLA (0.5×), oneDNN off (0.4×), "
-         "steps_per_execution 225 (no gain). The 692k-weight dense layer's memory traffic (about 28 MB per "
-         "step) bounds this model near 20,000 samples/s at batch 32.",
+    "1": "aimodel trains from tf.data (in-memory batches without tf.data's autotuner) with steps_per_execution "
+         "16, Adam as one fused kernel per variable, the epoch checkpoints written in the background and, through "
+         "configs/mnist_seed.yaml, one thread per operation with operations side by side on both cores "
+         "(threads: parallel_ops, 1.33×) in mixed_bfloat16 on a CPU with bf16 instructions (precision: auto, "
+         "1.22×); the peer feeds NumPy arrays one step per call on TensorFlow's default threads. "
+         "Also tried (docs/speed.md): XLA (0.5×), oneDNN off (0.4×), steps_per_execution 225 (no gain).",
     "10": "configs/quickstart.yaml runs with training.threads: 1 (1.6–2× the samples/s of TensorFlow's default "
           "pools), fused Adam and background checkpoints; the target is for an idle machine, and on a busy one "
           "the figure follows the load (docs/speed.md).",
