@@ -23,6 +23,7 @@ from typing import Any, Iterator, Optional
 
 from aimodel.data.spec import InputSpec
 from aimodel.errors import CheckpointError
+from aimodel.hardware import usable_cores
 from aimodel.inference.checkpoint import BACKENDS, _match_rank, class_probabilities
 from aimodel.inference.tokenize import Tokenizer
 
@@ -233,7 +234,7 @@ class TFLiteBackend(ExportedBackend):
     def _load(self) -> None:
         interpreter_module = require("ai_edge_litert.interpreter", "running .tflite files")
         try:
-            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            threads = usable_cores()
             with captured():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" line
                 self.interpreter = interpreter_module.Interpreter(model_path=str(self.path), num_threads=threads)
                 self.interpreter.allocate_tensors()  # applies the delegate (and prints) now

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Iterable, Optional, Union
 from aimodel.config import Config, dump_config
 from aimodel.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
 from aimodel.fileio import atomic_write_json, atomic_write_text
+from aimodel.hardware import usable_cores
 from aimodel.training import checkpointing as ckpt
 from aimodel.training.progress import Reporter
 from aimodel.training.records import RunRecord, TrainLog, new_summary, read_summary, run_meta, truncate_metrics
@@ -256,14 +256,6 @@ def _set_threads(threads: Union[int, str, None]) -> None:
                     "with its own thread settings", threads)
     else:
         log.info("threads: %d per operation, up to %d operations side by side", intra, inter)
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def _distribution(cfg: Config, fingerprint_text: str):
