@@ -1,8 +1,8 @@
-"""Typed configuration: schema and loader.
+"""Typed configuration: the whole schema, assembled from every section, and its loader.
 
-Attributes resolve lazily so that ``aimodel.config.base`` (imported by every
-data and model module for its ``Section`` class) does not pull in the schema,
-which itself imports those modules.
+The section base class lives at the bottom (:mod:`aimodel.section`); each section
+class lives beside the code that uses it. Attributes resolve lazily so that
+``import aimodel.config`` stays cheap until the schema is needed.
 """
 
 __all__ = ["Config", "TrainingConfig", "config_from_dict", "dump_config", "load_config"]

@@ -11,7 +11,6 @@ from typing import Annotated, Optional, Union
 
 from pydantic import Field
 
-from aimodel.config.base import Section
 from aimodel.data.digits import DigitsDataset
 from aimodel.data.folders import ImageFolderDataset, TextFolderDataset
 from aimodel.data.keras_images import Cifar10Dataset, Cifar100Dataset, FashionMnistDataset, MnistDataset
@@ -23,6 +22,7 @@ from aimodel.models.mlp import MlpModel
 from aimodel.models.rnn import RnnModel
 from aimodel.models.transformer import TransformerModel
 from aimodel.search.config import SearchConfig
+from aimodel.section import Section
 from aimodel.training.config import TrainingConfig
 
 DatasetConfig = Annotated[

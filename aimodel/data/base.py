@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from pydantic import Field
 
-from aimodel.config.base import Section
 from aimodel.data.spec import InputSpec
 from aimodel.errors import DataError
 from aimodel.registry import Registry
+from aimodel.section import Section
 
 if TYPE_CHECKING:
     import numpy as np

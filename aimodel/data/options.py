@@ -6,8 +6,8 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator
 
-from aimodel.config.base import Section
 from aimodel.data.spec import DEFAULT_MAX_TOKENS, DEFAULT_SEQUENCE_LENGTH
+from aimodel.section import Section
 
 
 class AugmentConfig(Section):

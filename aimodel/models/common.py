@@ -12,8 +12,8 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from aimodel.config.base import Section
 from aimodel.errors import ConfigError
+from aimodel.section import Section
 
 Activation = Literal["relu", "gelu", "swish", "elu", "tanh", "selu"]
 Initializer = Literal[

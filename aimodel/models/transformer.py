@@ -6,9 +6,9 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from aimodel.config.base import rule
 from aimodel.models.common import ClassifierHead, Activation, ModelBase, describe_shape, require, weight_kwargs
 from aimodel.models.registry import ARCHITECTURES
+from aimodel.section import rule
 
 PositiveInt = Annotated[int, Field(ge=1)]
 

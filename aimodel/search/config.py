@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, model_serializer, model_validator
 
-from aimodel.config.base import Section, rule
+from aimodel.section import Section, rule
 
 
 class Param(Section):

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from aimodel.config.base import Section, rule
+from aimodel.section import Section, rule
 
 
 class LrScheduleConfig(Section):

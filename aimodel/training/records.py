@@ -22,14 +22,22 @@ SUMMARY_FILE = "summary.json"
 # --- meta.json: what evaluate and predict need to use the model ------------------------------
 
 
+def _package_version() -> str:
+    # read from the installed metadata, not ``aimodel.__version__``: nothing below the package root imports it
+    from importlib import metadata
+
+    try:
+        return metadata.version("aimodel")
+    except metadata.PackageNotFoundError:  # a source tree on PYTHONPATH that was never installed
+        return "unknown"
+
+
 def versions() -> dict:
     """The library versions a run was made with."""
     import keras
     import tensorflow as tf
 
-    from aimodel import __version__
-
-    return {"aimodel": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+    return {"aimodel": _package_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": platform.python_version()}
 
 
