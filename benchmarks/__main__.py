@@ -8,7 +8,8 @@ import time
 import traceback
 
 from benchmarks import data, report
-from benchmarks.figures import FIGURES, Context, Figure
+from benchmarks.figure_base import Context, Figure
+from benchmarks.figures import FIGURES
 from benchmarks.harness import ROOT, Runner, load_average, machine
 
 

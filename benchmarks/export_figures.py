@@ -13,29 +13,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.figures import CNN_CONFIG, Context, Figure, _pngs, _ratio, _spread
+from benchmarks.figure_base import Context, Figure, cnn_run, pngs, ratio, spread
 from benchmarks.harness import OUT, ROOT, alternate, median
 
 COLUMNS = ("file", "format", "quantization", "bytes", "size_ratio", "accuracy", "accuracy_diff_points",
            "max_prob_diff", "latency_ms", "throughput_per_s")
 
 
-def _cnn_run(ctx: Context) -> Path:
-    """The run of figure 3, or a new one of configs/mnist_cnn.yaml on the benchmark data."""
-    run = ctx.state.get("cnn_run")
-    if run and (Path(run) / "best.keras").is_file():
-        return Path(run)
-    run = ctx.run_dir("cnn-export")
-    args = ["train", CNN_CONFIG, "--set", f"dataset.path={ctx.npz}", "--run-dir", str(run)]
-    if ctx.cnn_epochs:
-        args += ["--set", f"training.epochs={ctx.cnn_epochs}"]
-    ctx.aimodel(*args, name="aimodel-cnn-export")
-    ctx.state["cnn_run"] = run
-    return run
-
-
 def exports(ctx: Context) -> list[Figure]:
-    run = _cnn_run(ctx)
+    run = cnn_run(ctx)
     out = OUT / "export"
     p = ctx.aimodel("export", str(run), "--format", "all", "--quantize", "all", "--out", str(out), "--force",
                     "--json", name="aimodel-export-all")
@@ -47,13 +33,13 @@ def exports(ctx: Context) -> list[Figure]:
     int8, float32 = rows["model_int8.tflite"], rows["model.tflite"]
     f7a = Figure("7a", "Export size: int8 .tflite vs float32 .tflite (accuracy lost vs best.keras in details)",
                  "≤ 0.30×, ≤ 0.3 points lost", int8["bytes"], float32["bytes"], "bytes",
-                 _ratio(int8["bytes"], float32["bytes"]),
+                 ratio(int8["bytes"], float32["bytes"]),
                  details={"int8_accuracy": int8["accuracy"], "keras_accuracy": keras["accuracy"],
                           "points_lost": round(-int8["accuracy_diff_points"], 3) + 0.0, "export_wall_s": round(p.wall, 1),
                           "test_samples": report["test"]["samples"], "table": table})
     f7a.met = f7a.ratio <= 0.30 and int8["accuracy_diff_points"] >= -0.3
 
-    image = str(sorted(_pngs(ctx, 1000).glob("*.png"))[0])
+    image = str(sorted(pngs(ctx, 1000).glob("*.png"))[0])
     models = {"aimodel": str(out / "model_int8.tflite"), "peer": str(run / "best.keras")}
 
     def one(side, model, rep):
@@ -62,7 +48,7 @@ def exports(ctx: Context) -> list[Figure]:
     res = alternate(max(5, ctx.reps), models, one)
     a, k = median(res["aimodel"]), median(res["peer"])
     f7b = Figure("7b", "`aimodel predict one.png`, whole process: model_int8.tflite vs best.keras", "≤ 0.30×",
-                 round(a, 3), round(k, 3), "s", _ratio(a, k),
+                 round(a, 3), round(k, 3), "s", ratio(a, k),
                  details={"runs_s": {s: [round(v, 3) for v in vals] for s, vals in res.items()}})
     f7b.met = f7b.ratio <= 0.30
 
@@ -71,11 +57,11 @@ def exports(ctx: Context) -> list[Figure]:
         r = rows[name]
         figures.append(Figure(fid, f"Batch throughput of the model alone (batch 256): {name} vs best.keras",
                               "report (no target set)", r["throughput_per_s"], keras["throughput_per_s"],
-                              "samples/s", _ratio(r["throughput_per_s"], keras["throughput_per_s"]),
+                              "samples/s", ratio(r["throughput_per_s"], keras["throughput_per_s"]),
                               status="measured",
                               details={"int8": rows[name.replace("model.", "model_int8.")]["throughput_per_s"]}))
 
-    folder = _pngs(ctx, 1000)
+    folder = pngs(ctx, 1000)
     files = sorted(folder.glob("*.png"))
 
     def batch(side, model, rep):
@@ -87,8 +73,8 @@ def exports(ctx: Context) -> list[Figure]:
     ips = {s: median(r["images_per_s"] for r in v) for s, v in res.items()}
     figures.append(Figure("7e", "`aimodel predict` of 1,000 PNGs, whole process: model_int8.tflite vs best.keras",
                           "report (no target set)", ips["aimodel"], ips["peer"], "images/s",
-                          _ratio(ips["aimodel"], ips["peer"]), status="measured",
-                          details={"runs": res, "wall_s": {s: _spread([r["wall_s"] for r in v])
+                          ratio(ips["aimodel"], ips["peer"]), status="measured",
+                          details={"runs": res, "wall_s": {s: spread([r["wall_s"] for r in v])
                                                             for s, v in res.items()}}))
     (OUT / "export_table.md").write_text(markdown_table(report), encoding="utf-8")
     return figures
@@ -99,10 +85,10 @@ def markdown_table(report: dict) -> str:
     lines = ["| file | size | × float | accuracy | Δ points | max Δp | latency (1 input) | throughput (batch 256) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in [report["keras"]] + report["exports"]:
-        ratio = f"{r['size_ratio']:.2f}×" if "size_ratio" in r else "—"
+        times = f"{r['size_ratio']:.2f}×" if "size_ratio" in r else "—"
         diff = f"{r['accuracy_diff_points']:+.2f}" if "accuracy_diff_points" in r else "—"
         maxp = f"{r['max_prob_diff']:.4f}" if "max_prob_diff" in r else "—"
-        lines.append(f"| {r['file']} | {r['bytes'] / 1e6:.3f} MB | {ratio} | {r['accuracy'] * 100:.2f}% | {diff} | "
+        lines.append(f"| {r['file']} | {r['bytes'] / 1e6:.3f} MB | {times} | {r['accuracy'] * 100:.2f}% | {diff} | "
                      f"{maxp} | {r['latency_ms']:.2f} ms | {r['throughput_per_s']:,.0f}/s |")
     return "\n".join(lines) + "\n"
 

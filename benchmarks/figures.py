@@ -9,77 +9,20 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
-from benchmarks.harness import AIMODEL, OUT, PYTHON, ROOT, Proc, Runner, alternate, median
+from benchmarks.export_figures import exports
+from benchmarks.figure_base import CNN_CONFIG, Context, Figure, pngs, ratio, spread
+from benchmarks.harness import OUT, ROOT, Proc, alternate, median
 
 SEED_CONFIG = "configs/mnist_seed.yaml"
 QUICKSTART_CONFIG = "configs/quickstart.yaml"
 SEED_LIMIT = 35_000  # samples/s: 5.3 MFLOP per training sample at ~190 GFLOP/s fp32 (issue 16)
-CNN_CONFIG = "configs/mnist_cnn.yaml"
 CNN_BUDGET_S = 180.0
 PEER_EPOCHS = 10  # the classic example's epoch count; figure 3 compares at this many
-
-
-@dataclass
-class Figure:
-    """One row of the results table."""
-
-    id: str
-    title: str
-    target: str
-    aimodel: Optional[float] = None
-    peer: Optional[float] = None
-    unit: str = ""
-    ratio: Optional[float] = None
-    met: Optional[bool] = None  # None: not measured
-    status: str = "measured"
-    details: dict = field(default_factory=dict)
-    note: str = ""
-
-
-@dataclass
-class Context:
-    runner: Runner
-    npz: Path
-    reps: int
-    epochs: int
-    cnn_epochs: Optional[int]
-    photos: int = 200  # digits per condition in figure 12
-    state: dict = field(default_factory=dict)
-
-    def aimodel(self, *args: str, name: str) -> Proc:
-        return self.runner.run([AIMODEL, *args], name).check()
-
-    def python(self, script: str, *args: str, name: str) -> Proc:
-        return self.runner.run([PYTHON, str(ROOT / "benchmarks" / script), *args], name).check()
-
-    def run_dir(self, name: str) -> Path:
-        path = OUT / "runs" / name
-        if path.exists():
-            import shutil
-
-            shutil.rmtree(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def test_accuracy(self, model_path: Path) -> float:
-        """aimodel's own evaluation of a checkpoint on its test split (not timed)."""
-        out = self.aimodel("evaluate", str(model_path), "--json", name="evaluate").output
-        report = json.loads(out[out.index("{"):])
-        return float(report["accuracy"])
-
-
-def _ratio(a, b):
-    return round(a / b, 3) if a is not None and b else None
-
-
-def _spread(values):
-    return [round(min(values), 4), round(max(values), 4)] if values else None
 
 
 def _run_figures(run: Path, p: Proc) -> dict:
@@ -129,7 +72,7 @@ def seed_training(ctx: Context) -> list[Figure]:
     acc = {k: median(r["test_accuracy"] for r in v) for k, v in res.items()}
     ctx.state["seed_runs"] = res
     f1 = Figure("1", f"Training throughput, steady state (epochs 2–{ctx.epochs})", "≥ 2.0×",
-                sps["aimodel"], sps["peer"], "samples/s", _ratio(sps["aimodel"], sps["peer"]),
+                sps["aimodel"], sps["peer"], "samples/s", ratio(sps["aimodel"], sps["peer"]),
                 details={"runs": res, "fastest_run": {k: max(r["samples_per_s"] for r in v) for k, v in res.items()},
                          "share_of_compute_limit": round(sps["aimodel"] / SEED_LIMIT, 3) if sps["aimodel"] else None},
                 note=f"aimodel's samples/s include validation and the epoch checkpoints (written in the background); "
@@ -142,10 +85,10 @@ def seed_training(ctx: Context) -> list[Figure]:
                  "within ±0.8 points", acc["aimodel"], acc["peer"], "accuracy", None,
                  met=abs(diff) <= 0.8,
                  details={"difference_points": round(diff, 2),
-                          "spread": {k: _spread([r["test_accuracy"] for r in v]) for k, v in res.items()}})
+                          "spread": {k: spread([r["test_accuracy"] for r in v]) for k, v in res.items()}})
     f2 = Figure("2", "End-to-end wall time of the training command (incl. TensorFlow import)", "≤ 1.0×",
-                wall["aimodel"], wall["peer"], "s", _ratio(wall["aimodel"], wall["peer"]),
-                details={"spread": {k: _spread([r["wall_s"] for r in v]) for k, v in res.items()}})
+                wall["aimodel"], wall["peer"], "s", ratio(wall["aimodel"], wall["peer"]),
+                details={"spread": {k: spread([r["wall_s"] for r in v]) for k, v in res.items()}})
     f2.met = f2.ratio is not None and f2.ratio <= 1.0
     return [f1, f1b, f2]
 
@@ -192,26 +135,12 @@ def _model(ctx: Context) -> Path:
     return ctx.state["seed_model"]
 
 
-def _pngs(ctx: Context, n: int) -> Path:
-    """The first ``n`` held-out test images as PNG files named ``<index>_<label>.png``."""
-    from PIL import Image
-
-    folder = OUT / f"png{n}"
-    if len(list(folder.glob("*.png"))) != n:
-        folder.mkdir(parents=True, exist_ok=True)
-        with np.load(ctx.npz) as d:
-            x, y = d["x_test"][:n], d["y_test"][:n]
-        for i in range(n):
-            Image.fromarray(x[i]).save(folder / f"{i:04d}_{int(y[i])}.png")
-    return folder
-
-
 def startup(ctx: Context) -> list[Figure]:
     helps = [ctx.aimodel("--help", name="help").wall for _ in range(max(5, ctx.reps))]
     f4a = Figure("4a", "`aimodel --help` wall time", "< 0.5 s", round(median(helps), 3), None, "s",
                  met=median(helps) < 0.5, details={"runs_s": [round(h, 3) for h in helps]})
     run = _model(ctx)
-    image = str(sorted(_pngs(ctx, 1000).glob("*.png"))[0])
+    image = str(sorted(pngs(ctx, 1000).glob("*.png"))[0])
 
     def one(side, _, rep):
         if side == "peer":
@@ -221,7 +150,7 @@ def startup(ctx: Context) -> list[Figure]:
     res = alternate(max(5, ctx.reps), {"peer": None, "aimodel": None}, one)
     a, p = median(res["aimodel"]), median(res["peer"])
     f4b = Figure("4b", "`aimodel predict one.png` vs a minimal load-and-predict script", "≤ 1.2×",
-                 round(a, 3), round(p, 3), "s", _ratio(a, p),
+                 round(a, 3), round(p, 3), "s", ratio(a, p),
                  details={"runs_s": {k: [round(v, 3) for v in vals] for k, vals in res.items()}})
     f4b.met = f4b.ratio <= 1.2
     return [f4a, f4b]
@@ -232,7 +161,7 @@ def startup(ctx: Context) -> list[Figure]:
 
 def batch_predict(ctx: Context) -> list[Figure]:
     run = _model(ctx)
-    folder = _pngs(ctx, 1000)
+    folder = pngs(ctx, 1000)
     files = sorted(folder.glob("*.png"))
     truth = {f.name: int(f.stem.split("_")[1]) for f in files}
 
@@ -251,7 +180,7 @@ def batch_predict(ctx: Context) -> list[Figure]:
     res = alternate(min(ctx.reps, 2), {"peer": None, "aimodel": None}, one)
     ips = {k: median(r["images_per_s"] for r in v) for k, v in res.items()}
     fig = Figure("5", "Batch prediction, 1,000 PNGs, whole process (incl. start-up)", "≥ 1× (no target set)",
-                 ips["aimodel"], ips["peer"], "images/s", _ratio(ips["aimodel"], ips["peer"]),
+                 ips["aimodel"], ips["peer"], "images/s", ratio(ips["aimodel"], ips["peer"]),
                  details={"runs": res,
                           "accuracy": {k: median(r["accuracy"] for r in v) for k, v in res.items()}})
     fig.met = fig.ratio >= 1.0
@@ -306,7 +235,7 @@ def folder(ctx: Context) -> list[Figure]:
     first = {k: median(r["first_epoch_s"] for r in v) for k, v in res.items()}
     fill = median(r.get("cache_fill_s") for r in res["folder"])
     f6 = Figure("6", title + " (cache: auto)", "≥ 0.9×", sps["folder"], sps["npz"], "samples/s",
-                _ratio(sps["folder"], sps["npz"]),
+                ratio(sps["folder"], sps["npz"]),
                 details={"runs": res, "epochs": int(epochs), "first_epoch_s": first, "cache_fill_s": fill,
                          "peak_rss_mb": rss},
                 note="Both columns are aimodel: 'aimodel' trains from the PNG folder, 'peer' from the npz; "
@@ -314,7 +243,7 @@ def folder(ctx: Context) -> list[Figure]:
                      "decoded once into memory (cache: auto) before epoch 1; that fill is cache_fill_s.")
     f6.met = f6.ratio is not None and f6.ratio >= 0.9
     f6c = Figure("6c", title + " (cache: none, decoded every epoch)", "report (no target set)",
-                 sps["folder_streamed"], sps["npz"], "samples/s", _ratio(sps["folder_streamed"], sps["npz"]),
+                 sps["folder_streamed"], sps["npz"], "samples/s", ratio(sps["folder_streamed"], sps["npz"]),
                  status="measured", note="Both columns are aimodel: the folder decoded every epoch by "
                                          "TensorFlow's PNG decoder inside tf.data, versus the npz.")
     return [f6, _streaming_memory(), f6c]
@@ -329,7 +258,7 @@ def _streaming_memory() -> Figure:
     small, large = (next(r for r in results if r["images"] == n) for n in (2000, 20000))
     fig = Figure("6b", "Peak memory streaming an image folder (cache: none): 20,000 vs 2,000 PNGs", "≤ 1.1×",
                  large["peak_rss_mib"], small["peak_rss_mib"], "MB",
-                 _ratio(large["peak_rss_mib"], small["peak_rss_mib"]),
+                 ratio(large["peak_rss_mib"], small["peak_rss_mib"]),
                  details={"runs": results, "seconds": {"2000": small["seconds"], "20000": large["seconds"]}},
                  note="Both columns are aimodel (python benchmarks/memory_folder.py): 'aimodel' is the "
                       "20,000-image folder, 'peer' the 2,000-image one; one epoch of a small CNN each.")
@@ -360,7 +289,7 @@ def first_epoch(ctx: Context) -> list[Figure]:
         details = {"startup_s": median(r.get("startup_s") for r in runs),
                    "cache_fill_s": median(r.get("cache_fill_s") for r in runs)}
         rows.append(Figure(fid, title, "report (no target set)", round(first, 3), round(steady, 3), "s",
-                           _ratio(first, steady), status="measured",
+                           ratio(first, steady), status="measured",
                            details={k: v for k, v in details.items() if v is not None},
                            note="'aimodel' is the first epoch (graph tracing included), 'peer' the median "
                                 "steady-state epoch of the same runs; startup_s is process start to epoch 1 "
@@ -380,7 +309,7 @@ def quickstart(ctx: Context) -> list[Figure]:
     res = alternate(ctx.reps, {"aimodel": None}, one)["aimodel"]
     sps = median(r["samples_per_s"] for r in res)
     fig = Figure("10", "`make train` (configs/quickstart.yaml) throughput, checkpoints included", "≥ 12,000 samples/s",
-                 sps, None, "samples/s", details={"runs": res, "spread": _spread([r["samples_per_s"] for r in res]),
+                 sps, None, "samples/s", details={"runs": res, "spread": spread([r["samples_per_s"] for r in res]),
                                                   "wall_s": median(r["wall_s"] for r in res)},
                  note="Epochs 2–30 of the quickstart from the start of epoch 2 to the last checkpoint's commit "
                       "(validation and the background checkpoint writes included). The target is for an idle machine.")
@@ -430,7 +359,7 @@ def distributed(ctx: Context) -> list[Figure]:
     res = alternate(min(ctx.reps, 2), {"one": None, "two": None}, one)
     two, single = (median(r["samples_per_s"] for r in res[k]) for k in ("two", "one"))
     return [Figure("11", f"Seed model, 2 worker processes (multi_worker, global batch 32) vs 1 process, "
-                         f"epochs 2–{epochs}", "report", two, single, "samples/s", _ratio(two, single),
+                         f"epochs 2–{epochs}", "report", two, single, "samples/s", ratio(two, single),
                    details={"runs": res},
                    note="Both workers run on the same 2 pinned cores over 127.0.0.1, so this is the cost of the "
                         "gradient all-reduce and of two processes sharing the CPU, not a speed-up; on separate "
@@ -458,8 +387,5 @@ FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "serve": serve_load,
     "distributed": distributed,
     "photos": photos,
+    "export": exports,
 }
-
-from benchmarks.export_figures import exports  # noqa: E402  (it imports Figure and Context from here)
-
-FIGURES["export"] = exports

@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import photos as renderer
-from benchmarks.figures import Context, Figure  # before export_figures, which imports figures
-from benchmarks.export_figures import _cnn_run  # noqa: I001
+from benchmarks.figure_base import Context, Figure, cnn_run
 from benchmarks.harness import AIMODEL, OUT, Runner
 
 #: allowed drop from the clean accuracy, in points
@@ -110,7 +109,7 @@ def figures(results: dict, wall: float, clean_test: float | None = None) -> list
 
 def figure(ctx: Context) -> list[Figure]:
     """Figure 12's rows, with figure 3's model (or a new run of configs/mnist_cnn.yaml)."""
-    run = _cnn_run(ctx)
+    run = cnn_run(ctx)
     results, wall = measure(ctx.runner, run, ctx.npz, ctx.photos)
     return figures(results, wall, ctx.test_accuracy(run))
 
@@ -147,7 +146,7 @@ def main(argv=None) -> int:
         ctx.state["cnn_run"] = Path(args.model)
     rows = figure(ctx)
     text = (f"# Photos of handwritten digits (figure 12)\n\nWritten by `python -m benchmarks.photo_bench` "
-            f"({time.strftime('%Y-%m-%d %H:%M %Z')}); data: {described}; model: {_cnn_run(ctx)}.\n\n"
+            f"({time.strftime('%Y-%m-%d %H:%M %Z')}); data: {described}; model: {cnn_run(ctx)}.\n\n"
             f"{table(rows)}\n\n{rows[0].note}\n")
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks.figures import Figure
+from benchmarks.figure_base import Figure
 
 #: What was tried for a target that is not met; shown under the table, keyed by figure id.
 TRIED = {

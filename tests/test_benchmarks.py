@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks import data, report
-from benchmarks.figures import Figure
+from benchmarks.figure_base import Figure
 from benchmarks.harness import alternate, median
 
 
