@@ -6,7 +6,6 @@ schedule, loss) belongs to :mod:`aimodel.training`, which compiles it once.
 
 from __future__ import annotations
 
-from aimodel.config.schema import Config
 from aimodel.data.base import DataBundle
 from aimodel.errors import ConfigError
 from aimodel.models import cnn, mlp, rnn, transformer  # noqa: F401  (register the builders)
@@ -15,8 +14,11 @@ from aimodel.models.common import classifier_head
 from aimodel.models.registry import ARCHITECTURES
 
 
-def build_model(cfg: Config, bundle: DataBundle):
+def build_model(cfg, bundle: DataBundle):
     """Input preprocessing + architecture + classifier head + softmax, not compiled.
+
+    ``cfg`` is a validated :class:`aimodel.config.Config` (not imported here: the
+    assembled config sits above the models that its sections come from).
 
     The model takes raw inputs (pixels 0..255 for images); preprocessing layers
     adapted on the training split make the saved file self-contained for predict.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from aimodel.config.schema import Config
 from aimodel.data.base import DATASETS, DataBundle, Split
 from aimodel.data.spec import InputSpec
 
@@ -42,8 +41,10 @@ class ModelSummary:
         return asdict(self)
 
 
-def describe_input(cfg: Config) -> tuple[DataBundle, str]:
+def describe_input(cfg) -> tuple[DataBundle, str]:
     """A bundle to build ``cfg``'s model from, and where its spec came from.
+
+    ``cfg`` is a validated :class:`aimodel.config.Config` (the assembled config sits above the models).
 
     Returns a spec-only bundle (``notes["spec_only"]``, placeholder training
     data) when the shapes are known without reading the data.
@@ -71,7 +72,7 @@ def placeholder_bundle(spec: InputSpec) -> DataBundle:
     return DataBundle(train=split, val=None, test=split, spec=spec, notes={"spec_only": True})
 
 
-def summarize(cfg: Config) -> ModelSummary:
+def summarize(cfg) -> ModelSummary:
     """Build (not train) the model ``cfg`` describes and list its layers, parameters and size."""
     import numpy as np
 
