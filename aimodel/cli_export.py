@@ -46,14 +46,15 @@ def export(run: Path, formats: str, quantize: str, out: Path | None, calibration
     with captured():  # TensorFlow's start-up lines (shown with --debug)
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
-    from aimodel.export import export_run
+    from aimodel.export.run import ExportOptions, export_run
 
     def progress(message: str) -> None:
         if not as_json:
             click.secho(f"… {message}", dim=True, err=True)
 
-    report = export_run(run, formats=[formats], quantize=[quantize], out=out, calibration=calibration,
-                        tolerance=tolerance, force=force, progress=progress)
+    options = ExportOptions(formats=[formats], quantize=[quantize], out=out, calibration=calibration,
+                            tolerance=tolerance, force=force)
+    report = export_run(run, options, progress=progress)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

@@ -14,11 +14,13 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from aimodel.data.spec import InputSpec
 from aimodel.errors import CheckpointError, ExportError
+from aimodel.export.converters import CONVERTERS, Workspace
 from aimodel.export.formats import (DEFAULT_CALIBRATION, DEFAULT_TOLERANCE, FORMATS, QUANTIZATIONS, Target,
                                     existing, parse_choices, plan)
 from aimodel.export.graph import float32_file
@@ -79,29 +81,76 @@ def refusals_for(model, spec: InputSpec) -> dict[str, str]:
     return out
 
 
-def export_run(
-    run: str | Path,
-    *,
-    formats: Sequence[str] = ("tflite",),
-    quantize: Sequence[str] = ("none",),
-    out: str | Path | None = None,
-    calibration: int = DEFAULT_CALIBRATION,
-    tolerance: float = DEFAULT_TOLERANCE,
-    force: bool = False,
-    batch_size: int = 256,
-    progress: Optional[Callable[[str], None]] = None,
-) -> dict:
+@dataclass(frozen=True)
+class ExportOptions:
+    """What ``aimodel export`` asks for; the fields are :func:`export_run`'s keyword arguments."""
+
+    #: ``tflite``, ``onnx``, ``saved_model`` (comma-separated allowed) or ``all``
+    formats: Sequence[str] = ("tflite",)
+    #: ``none``, ``float16``, ``dynamic``, ``int8`` (comma-separated allowed) or ``all``
+    quantize: Sequence[str] = ("none",)
+    #: folder for the files (default ``RUN/exports``)
+    out: str | Path | None = None
+    #: training samples that calibrate int8 quantization
+    calibration: int = DEFAULT_CALIBRATION
+    #: accuracy points an export may lose against best.keras before it fails
+    tolerance: float = DEFAULT_TOLERANCE
+    #: replace files that exist (otherwise existing files are an error)
+    force: bool = False
+    #: samples per call when scoring and timing
+    batch_size: int = 256
+
+
+@dataclass
+class ExportRow:
+    """One exported file's line in ``report.json`` (best.keras's own line is :func:`verify.row`'s dict)."""
+
+    file: str
+    format: str
+    quantization: str
+    bytes: int
+    accuracy: float
+    latency_ms: float
+    throughput_per_s: float
+    #: against best.keras: accuracy points gained (negative: lost), largest probability difference,
+    #: share of equal top-1 answers, and ``ok`` or ``failed`` (beyond the tolerance)
+    accuracy_diff_points: float
+    max_prob_diff: float
+    agreement: float
+    status: str
+    notes: list[str] = field(default_factory=list)
+    #: the same format's float32 file, and this file's size against it
+    float_bytes: Optional[int] = None
+    size_ratio: Optional[float] = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Job:
+    """One export of one run: what was asked, where it reads and writes, and best.keras measured."""
+
+    options: ExportOptions
+    run_dir: Path
+    model_path: Path
+    meta: dict
+    checkpoint: Checkpoint
+    spec: InputSpec
+    out_dir: Path
+    say: Callable[[str], None]
+    test: Any = None  # verify.TestBatches: the run's test split
+    reference: Any = None  # verify.Measurement of best.keras on it
+
+
+def export_run(run: str | Path, options: Optional[ExportOptions] = None, *,
+               progress: Optional[Callable[[str], None]] = None, **fields) -> dict:
     """Export a run's ``best.keras``, verify each file and write ``report.json``.
 
     Args:
         run: a run directory or a ``.keras`` file inside one.
-        formats: ``tflite``, ``onnx``, ``saved_model`` (comma-separated allowed) or ``all``.
-        quantize: ``none``, ``float16``, ``dynamic``, ``int8`` (comma-separated allowed) or ``all``.
-        out: folder for the files (default ``RUN/exports``).
-        calibration: training samples that calibrate int8 quantization.
-        tolerance: accuracy points an export may lose against best.keras before it fails.
-        force: replace files that exist (otherwise existing files are an error).
-        batch_size: samples per call when scoring and timing.
+        options: formats, quantizations, folder, ... (:class:`ExportOptions`); keyword arguments
+            named as its fields replace them (``export_run(run, formats=["onnx"])``).
         progress: called with a short message before each step.
 
     Returns:
@@ -114,154 +163,191 @@ def export_run(
         CheckpointError: not a run, no best.keras.
         ExportError: unknown or impossible format/quantization, a file exists, a conversion failed.
     """
-    say = progress or (lambda message: None)
-    parse_choices(formats, FORMATS, "format")  # unknown names fail before TensorFlow loads
-    parse_choices(quantize, QUANTIZATIONS, "quantize")
-    if tolerance < 0:
-        raise ExportError(f"--tolerance: expected ≥ 0 accuracy points, got {tolerance}")
+    if options is not None and not isinstance(options, ExportOptions):
+        raise TypeError(f"export_run: options must be an ExportOptions, got {type(options).__name__}")
+    opts = replace(options or ExportOptions(), **fields)
+    parse_choices(opts.formats, FORMATS, "format")  # unknown names fail before TensorFlow loads
+    parse_choices(opts.quantize, QUANTIZATIONS, "quantize")
+    if opts.tolerance < 0:
+        raise ExportError(f"--tolerance: expected ≥ 0 accuracy points, got {opts.tolerance}")
+    job = _open_job(run, opts, progress or (lambda message: None))
+
+    job.say(f"loading {job.model_path}")
+    from aimodel.inference.checkpoint import KerasBackend
+
+    keras_backend = KerasBackend(job.model_path)
+    targets, notes = plan(opts.formats, opts.quantize, refusals_for(keras_backend.model, job.spec))
+    clash = existing(job.out_dir, [t.filename() for t in targets])
+    if clash and not opts.force:
+        raise ExportError(f"{clash[0]}: exists; pass --force to replace it, or --out DIR")
+    keras_row = _measure_reference(job, keras_backend)
+    done = _export_staged(job, targets, keras_backend.model, notes)
+    return _write_report(job, keras_row, done, notes)
+
+
+def _open_job(run: str | Path, opts: ExportOptions, say: Callable[[str], None]) -> _Job:
     run_dir, model_path, meta = resolve_run(run)
     ckpt = Checkpoint(model_path=model_path, run_dir=run_dir, meta=meta)
     spec = ckpt.spec
     if spec is None:
         raise CheckpointError(f"{run_dir / 'meta.json'}: no input spec; was this run made by aimodel train?")
-    out_dir = Path(out) if out is not None else run_dir / "exports"
+    out_dir = Path(opts.out) if opts.out is not None else run_dir / "exports"
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"--out {out_dir}: exists and is not a folder")
+    return _Job(options=opts, run_dir=run_dir, model_path=model_path, meta=meta, checkpoint=ckpt, spec=spec,
+                out_dir=out_dir, say=say)
 
-    say(f"loading {model_path}")
-    from aimodel.inference.checkpoint import KerasBackend
 
-    keras_backend = KerasBackend(model_path)
-    targets, notes = plan(formats, quantize, refusals_for(keras_backend.model, spec))
-    export_model = keras_backend.model
-    clash = existing(out_dir, [t.filename() for t in targets])
-    if clash and not force:
-        raise ExportError(f"{clash[0]}: exists; pass --force to replace it, or --out DIR")
-
-    say("rebuilding the test split")
+def _measure_reference(job: _Job, keras_backend) -> dict:
+    """Rebuild the run's test split and measure best.keras on it; its report row."""
+    job.say("rebuilding the test split")
     from aimodel.evaluation.sources import load_eval_data
     from aimodel.export.verify import TestBatches, measure, row
 
-    ev = load_eval_data(ckpt, spec, "test")
-    test = TestBatches.build(ev.x, ev.y, spec, ev.description, batch_size)
-    say(f"measuring {model_path.name} on {test.samples} test samples")
-    reference = measure(keras_backend, test)
-    keras_row = row(model_path.name, "keras", "none", model_path.stat().st_size, reference, test, None, tolerance)
+    ev = load_eval_data(job.checkpoint, job.spec, "test")
+    job.test = TestBatches.build(ev.x, ev.y, job.spec, ev.description, job.options.batch_size)
+    job.say(f"measuring {job.model_path.name} on {job.test.samples} test samples")
+    job.reference = measure(keras_backend, job.test)
+    return row(job.model_path.name, "keras", "none", job.model_path.stat().st_size, job.reference, job.test, None,
+               job.options.tolerance)
 
+
+def _export_staged(job: _Job, targets: list[Target], model, notes: list[str]) -> _Converted:
+    """Convert and verify every target in a staging folder, then move them into place (none if one fails)."""
+    model_path, out_dir = job.model_path, job.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
         float32_path = staging / "float32.keras"
         if float32_file(model_path, float32_path):
             # Trained with mixed precision: export the same weights computing in float32.
-            say(f"{model_path.name} computes in 16 bits (training.precision); exporting its float32 equivalent")
-            export_model = load_model(float32_path)
+            job.say(f"{model_path.name} computes in 16 bits (training.precision); exporting its float32 equivalent")
+            model = load_model(float32_path)
             float32_path.unlink()
             notes.append(f"{model_path.name} was trained with mixed precision; the exports compute in float32 "
                          "with the same weights")
-        rows, skipped, calib_info, float_sizes = _export_all(
-            targets, export_model, spec, meta, run_dir, out_dir, staging, calibration, test, reference,
-            tolerance, say)
-        notes += skipped
-        if not rows:
+        done = _export_all(job, targets, model, staging)
+        notes += done.skipped
+        if not done.rows:
             raise ExportError("nothing exported: " + "; ".join(notes))
-        _move_into_place([r["file"] for r in rows], staging, out_dir)
+        _move_into_place([r.file for r in done.rows], staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    for r in done.rows:
+        r.float_bytes = done.float_sizes[r.format]
+        r.size_ratio = round(r.bytes / r.float_bytes, 4)
+    return done
 
-    for r in rows:
-        r["float_bytes"] = float_sizes[r["format"]]
-        r["size_ratio"] = round(r["bytes"] / r["float_bytes"], 4)
-    report = _merge_report(out_dir / REPORT, {
-        "run": str(run_dir), "model": str(model_path), "measured": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "test": {"samples": test.samples, "data": test.description}, "tolerance_points": tolerance,
-        "keras": keras_row, "exports": rows, "calibration": calib_info, "notes": notes})
-    atomic_write_json(out_dir / REPORT, report)
-    report["failed"] = [r["file"] for r in rows if r.get("status") == "failed"]
-    report["this_run"] = [r["file"] for r in rows]
-    report["written_to"] = str(out_dir / REPORT)
+
+def _write_report(job: _Job, keras_row: dict, done: _Converted, notes: list[str]) -> dict:
+    """Write ``report.json`` (keeping earlier rows of files not redone) and return it with this run's verdicts."""
+    report = _merge_report(job.out_dir / REPORT, {
+        "run": str(job.run_dir), "model": str(job.model_path), "measured": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "test": {"samples": job.test.samples, "data": job.test.description},
+        "tolerance_points": job.options.tolerance, "keras": keras_row, "exports": [r.to_json() for r in done.rows],
+        "calibration": done.calibration, "notes": notes})
+    atomic_write_json(job.out_dir / REPORT, report)
+    report["failed"] = [r.file for r in done.rows if r.status == "failed"]
+    report["this_run"] = [r.file for r in done.rows]
+    report["written_to"] = str(job.out_dir / REPORT)
     return report
 
 
-def _export_all(targets: list[Target], model, spec: InputSpec, meta: dict, run_dir: Path, out_dir: Path,
-                staging: Path, calibration: int, test, reference, tolerance: float, say
-                ) -> tuple[list, list, dict, dict]:
-    """Convert, describe and verify every target inside ``staging``.
+@dataclass
+class _Graphs:
+    """The inference graphs and calibration feeds of one export, each made once when first needed."""
 
-    Returns the report rows, notes on targets left out, the calibration record and the
-    size of each format's float32 file (converted for the size alone when not asked for).
-    """
-    from aimodel.export.calibration import calibration_feeds
-    from aimodel.export.convert import float_onnx, quantize_onnx, to_tflite
-    from aimodel.export.graph import full_graph, token_graph, write_saved_model
-    from aimodel.export.verify import measure, row, size_bytes
-    from aimodel.inference.checkpoint import BACKENDS
+    model: Any
+    spec: InputSpec
+    graphs: dict = field(default_factory=dict)
+    feeds: dict = field(default_factory=dict)
+    #: how the int8 calibration samples were drawn (report.json's ``calibration``)
+    calibration: dict = field(default_factory=dict)
 
-    graphs: dict[str, object] = {}
-    feeds: dict[str, list] = {}
-    calib_info: dict = {}
-    rows, skipped = [], []
-    float_sizes: dict[str, int] = {}
+    def graph_for(self, fmt: str):
+        """``(kind, graph)``: a text model's TFLite and ONNX files take token ids, everything else the full model."""
+        from aimodel.export.graph import full_graph, token_graph
+
+        kind = "tokens" if self.spec.kind == "text" and fmt != "saved_model" else "full"
+        if kind not in self.graphs:
+            self.graphs[kind] = token_graph(self.model) if kind == "tokens" else full_graph(self.model)
+        return kind, self.graphs[kind]
+
+    def feeds_for(self, kind: str, graph, job: _Job) -> list:
+        """The int8 calibration inputs of graph ``kind``, drawn from the training split the first time."""
+        from aimodel.export.calibration import calibration_feeds
+
+        if kind not in self.feeds:
+            job.say(f"drawing {job.options.calibration} calibration samples from the training split")
+            self.feeds[kind], self.calibration = calibration_feeds(job.run_dir, self.spec, graph,
+                                                                   job.options.calibration)
+        return self.feeds[kind]
+
+
+@dataclass
+class _Converted:
+    """What :func:`_export_all` made: a row per verified file, and what the report says beside them."""
+
+    rows: list[ExportRow]
+    #: notes on optional targets left out (their conversion failed)
+    skipped: list[str]
+    calibration: dict
+    #: format -> bytes of its float32 file (converted for the size alone when not asked for)
+    float_sizes: dict[str, int]
+
+
+def _export_all(job: _Job, targets: list[Target], model, staging: Path) -> _Converted:
+    """Convert (through :data:`CONVERTERS`), describe and verify every target inside ``staging``."""
     work = staging / ".work"
     work.mkdir()
-
-    def graph_for(fmt: str):
-        kind = "tokens" if spec.kind == "text" and fmt != "saved_model" else "full"
-        if kind not in graphs:
-            graphs[kind] = token_graph(model) if kind == "tokens" else full_graph(model)
-        return kind, graphs[kind]
-
-    float_onnx_path: Optional[Path] = None
+    ws = Workspace(work=work, say=job.say)
+    graphs = _Graphs(model, job.spec)
+    rows, skipped = [], []
     for target in targets:
-        name = target.filename()
-        staged = staging / name
-        kind, graph = graph_for(target.format)
-        calib = None
-        if target.quantization == "int8":
-            if kind not in feeds:
-                say(f"drawing {calibration} calibration samples from the training split")
-                feeds[kind], calib_info = calibration_feeds(run_dir, spec, graph, calibration)
-            calib = feeds[kind]
-        say(f"exporting {name}")
+        staged = staging / target.filename()
+        kind, graph = graphs.graph_for(target.format)
+        calib = graphs.feeds_for(kind, graph, job) if target.quantization == "int8" else None
+        job.say(f"exporting {staged.name}")
         notes = list(graph.notes)
         try:
-            if target.format == "tflite":
-                notes += to_tflite(graph, target.quantization, staged, calib)
-                if "tflite" not in float_sizes and target.quantization != "none":
-                    say("converting a float32 .tflite file for the size comparison")
-                    to_tflite(graph, "none", work / "float.tflite")
-                    float_sizes["tflite"] = size_bytes(work / "float.tflite")
-            elif target.format == "onnx":
-                if float_onnx_path is None:
-                    float_onnx_path = work / "float.onnx"
-                    float_onnx(graph, float_onnx_path, work)
-                    float_sizes["onnx"] = size_bytes(float_onnx_path)
-                quantize_onnx(float_onnx_path, target.quantization, staged, work, calib)
-            else:
-                write_saved_model(graph, staged)
+            notes += CONVERTERS.get(target.format)(ws, target, graph, staged, calib)
         except ExportError as exc:
             if not target.optional:
                 raise
-            skipped.append(f"{name} skipped: {exc}")
+            skipped.append(f"{staged.name} skipped: {exc}")
             continue
-        side = dict(meta)
-        side["export"] = {
-            "format": target.format, "quantization": target.quantization, "source": "best.keras",
-            "run": os.path.relpath(run_dir.resolve(), out_dir.resolve()),
-            "inputs": graph.inputs, "notes": notes,
-            "tokenizer": graph.tokenizer.to_json() if graph.tokenizer is not None else None,
-            "calibration": calib_info if calib is not None else None,
-        }
-        atomic_write_json(sidecar_path(staged), side)
-        say(f"verifying {name}")
-        backend = BACKENDS.get(target.format)(staged)
-        measured = measure(backend, test)
-        r = row(name, target.format, target.quantization, size_bytes(staged), measured, test, reference, tolerance)
-        r["notes"] = notes
-        rows.append(r)
+        _write_sidecar(job, target, graph, notes, graphs.calibration if calib is not None else None, staged)
+        rows.append(_verify(job, target, staged, notes))
         if target.quantization == "none":
-            float_sizes[target.format] = r["bytes"]
-    return rows, skipped, calib_info, float_sizes
+            ws.float_sizes[target.format] = rows[-1].bytes
+    return _Converted(rows=rows, skipped=skipped, calibration=graphs.calibration, float_sizes=ws.float_sizes)
+
+
+def _write_sidecar(job: _Job, target: Target, graph, notes: list[str], calibration: Optional[dict],
+                   staged: Path) -> None:
+    """The export's ``.json``: the run's meta plus how the file was made (what lets it predict on its own)."""
+    side = dict(job.meta)
+    side["export"] = {
+        "format": target.format, "quantization": target.quantization, "source": "best.keras",
+        "run": os.path.relpath(job.run_dir.resolve(), job.out_dir.resolve()),
+        "inputs": graph.inputs, "notes": notes,
+        "tokenizer": graph.tokenizer.to_json() if graph.tokenizer is not None else None,
+        "calibration": calibration,
+    }
+    atomic_write_json(sidecar_path(staged), side)
+
+
+def _verify(job: _Job, target: Target, staged: Path, notes: list[str]) -> ExportRow:
+    """Load the staged file in its own runtime and score it on the test split next to best.keras."""
+    from aimodel.export.verify import measure, row, size_bytes
+    from aimodel.inference.checkpoint import BACKENDS
+
+    name = staged.name
+    job.say(f"verifying {name}")
+    measured = measure(BACKENDS.get(target.format)(staged), job.test)
+    fields = row(name, target.format, target.quantization, size_bytes(staged), measured, job.test, job.reference,
+                 job.options.tolerance)
+    return ExportRow(**fields, notes=notes)
 
 
 def _move_into_place(names: list[str], staging: Path, out_dir: Path) -> None:

@@ -41,7 +41,10 @@ FORM_FIELDS = ("text", "top_k", "polarity", "crop", "column")
 
 
 class Server:
-    """The state behind the endpoints: the model, the batcher, the metrics, readiness."""
+    """The state behind the endpoints: the model, the batcher, the metrics, readiness.
+
+    Built once by :func:`create_app` and kept in ``app.state.server``, where every handler finds it.
+    """
 
     def __init__(self, model: ServedModel, settings: ServeSettings, freeze_gc: bool = False):
         self.model = model
@@ -83,6 +86,16 @@ class Server:
             raise HTTPException(500, f"the model cannot answer: {exc}") from None
         return results
 
+    def describe(self) -> dict:
+        """The model's metadata (``GET /metadata``) plus the server's limits and endpoints."""
+        info = self.model.describe()
+        s = self.settings
+        info["server"] = {"max_batch": s.max_batch, "batch_timeout_ms": s.batch_timeout_ms,
+                          "max_body_bytes": s.max_body_bytes, "max_pixels": s.max_pixels,
+                          "max_inputs": s.max_inputs, "timeout_s": s.timeout_s,
+                          "endpoints": {"tf_serving": f"/v1/models/{self.model.name}:predict", "upload": "/predict"}}
+        return info
+
     def count_inputs(self, ok: int, refused: int) -> None:
         if ok:
             self.metrics.inputs.labels(outcome="predicted").inc(ok)
@@ -93,6 +106,9 @@ class Server:
 def create_app(model: ServedModel, settings: ServeSettings, freeze_gc: bool = False) -> Starlette:
     """The ASGI app serving ``model``; its lifespan warms the model up and runs the batcher.
 
+    The endpoints are the module-level handlers of :data:`ROUTES`; each finds its :class:`Server`
+    in ``request.app.state.server``, which this function builds once.
+
     Args:
         freeze_gc: after the warm-up, exempt every object that exists from the cyclic garbage
             collector (``gc.freeze``); right for a server process, not for a notebook or a test run.
@@ -101,169 +117,196 @@ def create_app(model: ServedModel, settings: ServeSettings, freeze_gc: bool = Fa
         >>> app = create_app(ServedModel("runs/quickstart/1"), ServeSettings(model="runs/quickstart/1"))
     """
     server = Server(model, settings, freeze_gc)
-
-    @asynccontextmanager
-    async def lifespan(app):
-        await server.start()
-        try:
-            yield
-        finally:
-            await server.stop()
-
-    def guarded(handler):
-        """Run ``handler`` within the request timeout (reading the body included)."""
-
-        async def endpoint(request: Request) -> Response:
-            try:
-                if hasattr(asyncio, "timeout"):  # Python 3.11+: no extra task per request
-                    async with asyncio.timeout(settings.timeout_s):
-                        return await handler(request)
-                return await asyncio.wait_for(handler(request), settings.timeout_s)
-            except asyncio.TimeoutError:
-                return _error(504, f"no answer within {settings.timeout_s:g} s (aimodel serve --timeout)")
-
-        endpoint.__name__ = handler.__name__
-        return endpoint
-
-    # --- health, metadata, metrics ---------------------------------------------------------------
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        if server.ready and server.batcher.running:
-            return JSONResponse({"status": "ready", "model": model.name})
-        return JSONResponse({"status": "not ready", "model": model.name}, status_code=503)
-
-    async def metrics(request: Request) -> Response:
-        server.metrics.queue.set(server.batcher.waiting)
-        body, content_type = server.metrics.render()
-        return Response(body, media_type=content_type)
-
-    def described() -> dict:
-        info = model.describe()
-        s = settings
-        info["server"] = {"max_batch": s.max_batch, "batch_timeout_ms": s.batch_timeout_ms,
-                          "max_body_bytes": s.max_body_bytes, "max_pixels": s.max_pixels,
-                          "max_inputs": s.max_inputs, "timeout_s": s.timeout_s,
-                          "endpoints": {"tf_serving": f"/v1/models/{model.name}:predict", "upload": "/predict"}}
-        return info
-
-    async def metadata(request: Request) -> Response:
-        return JSONResponse(described())
-
-    def check_name(request: Request) -> None:
-        name = request.path_params["name"]
-        if name != model.name:
-            raise HTTPException(404, f"no model named {name!r} here; this server serves {model.name!r}")
-
-    async def model_status(request: Request) -> Response:
-        check_name(request)
-        state = "AVAILABLE" if server.ready else "LOADING"
-        return JSONResponse({"model_version_status": [
-            {"version": model.version, "state": state, "status": {"error_code": "OK", "error_message": ""}}]})
-
-    async def model_metadata(request: Request) -> Response:
-        check_name(request)
-        return JSONResponse({"model_spec": {"name": model.name, "signature_name": "", "version": model.version},
-                             "metadata": {"aimodel": described()}})
-
-    # --- predictions -----------------------------------------------------------------------------
-
-    async def tf_predict(request: Request) -> Response:
-        check_name(request)
-        with server.batcher.expect():  # an open batch waits for this request while it is read and prepared
-            raw = await request.body()
-            prepared = await run_in_threadpool(_tf_prepare, raw, model, settings)
-        results = await server.predict(prepared)
-        failed = next((f"{prepared.names[i]}: {r}" for i, r in enumerate(results) if isinstance(r, InputFailed)),
-                      None)
-        if failed:
-            server.count_inputs(0, len(results))
-            raise HTTPException(400, failed)
-        server.count_inputs(len(results), 0)
-        return JSONResponse({prepared.key: [r.tolist() for r in results]})
-
-    async def read_uploads(request: Request) -> tuple[Prepared, int]:
-        form = await request.form(max_files=settings.max_inputs, max_fields=settings.max_inputs + len(FORM_FIELDS))
-        try:
-            files, texts, options = [], [], {}
-            for key, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    files.append(FilePart(value.filename or key, await value.read(), value.content_type or ""))
-                elif key == "text":
-                    texts.append(value)
-                elif key in FORM_FIELDS:
-                    options[key] = value
-                else:
-                    raise HTTPException(400, f"unknown form field {key!r}; fields: files (any name), "
-                                             f"{', '.join(FORM_FIELDS)}")
-        finally:
-            await form.close()
-        options = {**{k: v for k, v in request.query_params.items() if k in FORM_FIELDS}, **options}
-        top_k, polarity, crop = _options(options, len(model.class_names), settings)
-        if not files and not texts:
-            raise HTTPException(400, "no inputs: upload files (multipart, any field name) or send 'text' fields")
-        args = (files, texts, options.get("column"), polarity, crop, model, settings)
-        if is_light(files, texts):
-            return _upload_prepare(*args), top_k
-        return await run_in_threadpool(_upload_prepare, *args), top_k
-
-    async def predict(request: Request) -> Response:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-            raise HTTPException(415, "POST /predict takes multipart/form-data: files (any field name) and 'text' "
-                                     f"fields; for JSON use POST /v1/models/{model.name}:predict")
-        with server.batcher.expect():  # an open batch waits for this request while it is read and prepared
-            prepared, top_k = await read_uploads(request)
-        results = await server.predict(prepared)
-        preds = [Prediction(input=name, error=error) for name, error in zip(prepared.names, prepared.errors)]
-        probs = {i: r for i, r in zip(prepared.ready, results)}
-        for i, r in probs.items():
-            if isinstance(r, InputFailed):
-                preds[i].error = f"{preds[i].input}: {r}"
-            else:
-                top = top_classes(r[None, :], model.class_names, top_k)[0]
-                preds[i].label, preds[i].confidence = top[0]
-                preds[i].top_k = top
-        failed = sum(p.error is not None for p in preds)
-        server.count_inputs(len(preds) - failed, failed)
-        body: dict[str, Any] = {"model": model.name, "failed": failed, "predictions": [p.to_json() for p in preds]}
-        if failed:
-            first = next(p.error for p in preds if p.error)
-            body = {"error": f"{failed} of {len(preds)} input(s) could not be predicted; first: {first}", **body}
-        return JSONResponse(body, status_code=422 if failed else 200)
-
-    # --- the page ----------------------------------------------------------------------------------
-
-    async def page(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
-
-    async def favicon(request: Request) -> Response:
-        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
-
-    routes = [
-        Route("/", page, methods=["GET"]),
-        Route("/favicon.ico", favicon, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/metadata", metadata, methods=["GET"]),
-        Route("/v1/models/{name}", model_status, methods=["GET"]),
-        Route("/v1/models/{name}/metadata", model_metadata, methods=["GET"]),
-        Route("/v1/models/{name}:predict", guarded(tf_predict), methods=["POST"]),
-        Route("/predict", guarded(predict), methods=["POST"]),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ]
     middleware = [
         Middleware(ObserveMiddleware, metrics=server.metrics),
         Middleware(ApiKeyMiddleware, api_key=settings.api_key),
         Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
     ]
     handlers = {HTTPException: _http_error, RequestError: _request_error, Exception: _internal_error}
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    app = Starlette(routes=list(ROUTES), middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
     app.state.server = server
     return app
+
+
+def server_of(request: Request) -> Server:
+    """The :class:`Server` of the app that received ``request``."""
+    return request.app.state.server
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette):
+    """Warm the model up and start the batcher before the first request; stop the batcher at the end."""
+    server: Server = app.state.server
+    await server.start()
+    try:
+        yield
+    finally:
+        await server.stop()
+
+
+def guarded(handler):
+    """Run ``handler`` within the request timeout (reading the body included)."""
+
+    async def endpoint(request: Request) -> Response:
+        timeout_s = server_of(request).settings.timeout_s
+        try:
+            if hasattr(asyncio, "timeout"):  # Python 3.11+: no extra task per request
+                async with asyncio.timeout(timeout_s):
+                    return await handler(request)
+            return await asyncio.wait_for(handler(request), timeout_s)
+        except asyncio.TimeoutError:
+            return _error(504, f"no answer within {timeout_s:g} s (aimodel serve --timeout)")
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+# --- health, metadata, metrics -------------------------------------------------------------------
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    server = server_of(request)
+    if server.ready and server.batcher.running:
+        return JSONResponse({"status": "ready", "model": server.model.name})
+    return JSONResponse({"status": "not ready", "model": server.model.name}, status_code=503)
+
+
+async def metrics(request: Request) -> Response:
+    server = server_of(request)
+    server.metrics.queue.set(server.batcher.waiting)
+    body, content_type = server.metrics.render()
+    return Response(body, media_type=content_type)
+
+
+async def metadata(request: Request) -> Response:
+    return JSONResponse(server_of(request).describe())
+
+
+def _named_server(request: Request) -> Server:
+    """The server, if the URL names its model (``/v1/models/{name}...``); else a 404."""
+    server = server_of(request)
+    name = request.path_params["name"]
+    if name != server.model.name:
+        raise HTTPException(404, f"no model named {name!r} here; this server serves {server.model.name!r}")
+    return server
+
+
+async def model_status(request: Request) -> Response:
+    server = _named_server(request)
+    state = "AVAILABLE" if server.ready else "LOADING"
+    return JSONResponse({"model_version_status": [
+        {"version": server.model.version, "state": state, "status": {"error_code": "OK", "error_message": ""}}]})
+
+
+async def model_metadata(request: Request) -> Response:
+    server = _named_server(request)
+    model = server.model
+    return JSONResponse({"model_spec": {"name": model.name, "signature_name": "", "version": model.version},
+                         "metadata": {"aimodel": server.describe()}})
+
+
+# --- predictions ---------------------------------------------------------------------------------
+
+
+async def tf_predict(request: Request) -> Response:
+    server = _named_server(request)
+    with server.batcher.expect():  # an open batch waits for this request while it is read and prepared
+        raw = await request.body()
+        prepared = await run_in_threadpool(_tf_prepare, raw, server.model, server.settings)
+    results = await server.predict(prepared)
+    failed = next((f"{prepared.names[i]}: {r}" for i, r in enumerate(results) if isinstance(r, InputFailed)),
+                  None)
+    if failed:
+        server.count_inputs(0, len(results))
+        raise HTTPException(400, failed)
+    server.count_inputs(len(results), 0)
+    return JSONResponse({prepared.key: [r.tolist() for r in results]})
+
+
+async def _read_uploads(request: Request, server: Server) -> tuple[Prepared, int]:
+    settings, model = server.settings, server.model
+    form = await request.form(max_files=settings.max_inputs, max_fields=settings.max_inputs + len(FORM_FIELDS))
+    try:
+        files, texts, options = [], [], {}
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files.append(FilePart(value.filename or key, await value.read(), value.content_type or ""))
+            elif key == "text":
+                texts.append(value)
+            elif key in FORM_FIELDS:
+                options[key] = value
+            else:
+                raise HTTPException(400, f"unknown form field {key!r}; fields: files (any name), "
+                                         f"{', '.join(FORM_FIELDS)}")
+    finally:
+        await form.close()
+    options = {**{k: v for k, v in request.query_params.items() if k in FORM_FIELDS}, **options}
+    top_k, polarity, crop = _options(options, len(model.class_names), settings)
+    if not files and not texts:
+        raise HTTPException(400, "no inputs: upload files (multipart, any field name) or send 'text' fields")
+    args = (files, texts, options.get("column"), polarity, crop, model, settings)
+    if is_light(files, texts):
+        return _upload_prepare(*args), top_k
+    return await run_in_threadpool(_upload_prepare, *args), top_k
+
+
+async def predict(request: Request) -> Response:
+    server = server_of(request)
+    model = server.model
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise HTTPException(415, "POST /predict takes multipart/form-data: files (any field name) and 'text' "
+                                 f"fields; for JSON use POST /v1/models/{model.name}:predict")
+    with server.batcher.expect():  # an open batch waits for this request while it is read and prepared
+        prepared, top_k = await _read_uploads(request, server)
+    results = await server.predict(prepared)
+    preds = [Prediction(input=name, error=error) for name, error in zip(prepared.names, prepared.errors)]
+    probs = {i: r for i, r in zip(prepared.ready, results)}
+    for i, r in probs.items():
+        if isinstance(r, InputFailed):
+            preds[i].error = f"{preds[i].input}: {r}"
+        else:
+            top = top_classes(r[None, :], model.class_names, top_k)[0]
+            preds[i].label, preds[i].confidence = top[0]
+            preds[i].top_k = top
+    failed = sum(p.error is not None for p in preds)
+    server.count_inputs(len(preds) - failed, failed)
+    body: dict[str, Any] = {"model": model.name, "failed": failed, "predictions": [p.to_json() for p in preds]}
+    if failed:
+        first = next(p.error for p in preds if p.error)
+        body = {"error": f"{failed} of {len(preds)} input(s) could not be predicted; first: {first}", **body}
+    return JSONResponse(body, status_code=422 if failed else 200)
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+async def page(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+
+async def favicon(request: Request) -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
+#: Every URL the server answers; docs/serve.md describes them.
+ROUTES = (
+    Route("/", page, methods=["GET"]),
+    Route("/favicon.ico", favicon, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+    Route("/metadata", metadata, methods=["GET"]),
+    Route("/v1/models/{name}", model_status, methods=["GET"]),
+    Route("/v1/models/{name}/metadata", model_metadata, methods=["GET"]),
+    Route("/v1/models/{name}:predict", guarded(tf_predict), methods=["POST"]),
+    Route("/predict", guarded(predict), methods=["POST"]),
+    Mount("/static", StaticFiles(directory=STATIC), name="static"),
+)
 
 
 def _tf_prepare(raw: bytes, model: ServedModel, settings: ServeSettings) -> Prepared:

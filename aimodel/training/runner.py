@@ -366,24 +366,49 @@ def _fill_image_caches(bundle) -> Optional[str]:
 # --- fit --------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Fitting:
+    """What setting up a fit hands to running it and finishing it."""
+
+    cfg: Config
+    prepared: _Prepared
+    path: Path
+    #: the state a resumed run starts from (None for a new run) and its epoch (0 for a new run)
+    state: Optional[ckpt.RunState]
+    initial_epoch: int
+    reporter: Reporter
+    order: Any  # data.pipeline.EpochOrder: the shuffling of every epoch, restored on resume
+    one_hot: Optional[int]
+    class_weight: Optional[dict]
+    train_log: TrainLog
+    callback: Any  # callbacks.RunCallback: checkpoints, best model, early stopping, progress
+    record: RunRecord
+
+
 def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunState], summary: dict,
          reporter: Reporter, overrides: tuple) -> TrainResult:
-    from aimodel.data.pipeline import EpochOrder, make_dataset
-    from aimodel.training.callbacks import NonFiniteLoss, RunCallback, Session
+    """Train ``prepared.model`` in ``path`` from ``state`` (None: from the start) to ``training.epochs``."""
+    fitting = _setup_fit(cfg, prepared, path, state, summary, reporter, overrides)
+    _run_fit(fitting)
+    return _finish_fit(fitting)
+
+
+def _setup_fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunState], summary: dict,
+               reporter: Reporter, overrides: tuple) -> _Fitting:
+    """The callback, the run's record and log for this session; says in them that the session began."""
+    from aimodel.data.pipeline import EpochOrder
+    from aimodel.training.callbacks import RunCallback, Session
     from aimodel.training.optim import class_weights, uses_one_hot
     from aimodel.training.tensorboard import TensorBoardWriter
 
-    bundle, model, steps = prepared.bundle, prepared.model, prepared.steps_per_epoch
+    bundle, steps, dist = prepared.bundle, prepared.steps_per_epoch, prepared.dist
     t = cfg.training
-    monitor = prepared.monitor
     one_hot = bundle.num_classes if uses_one_hot(t) else None
     order = EpochOrder(len(bundle.train), cfg.seed)
     weights = class_weights(cfg, bundle)
-
     initial = state.epoch if state else 0
     train_log = TrainLog(path)
-    dist = prepared.dist
-    session = Session(run_dir=path, seed=cfg.seed, steps_per_epoch=steps, epochs=t.epochs, monitor=monitor,
+    session = Session(run_dir=path, seed=cfg.seed, steps_per_epoch=steps, epochs=t.epochs, monitor=prepared.monitor,
                       es_monitor=prepared.es_monitor, state=state, wall_offset=state.wall_seconds if state else 0.0,
                       rank=dist.rank)
     tensorboard = TensorBoardWriter(path) if t.tensorboard else None
@@ -394,7 +419,7 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
     else:
         train_log.write(f"resuming {path} after epoch {state.epoch} (step {state.global_step})"
                         + (f" with {' '.join('--set ' + o for o in overrides)}" if overrides else ""))
-    record = RunRecord(path, cfg, summary, steps=steps, monitor=monitor, n_train=len(bundle.train),
+    record = RunRecord(path, cfg, summary, steps=steps, monitor=prepared.monitor, n_train=len(bundle.train),
                        overrides=overrides, initial_epoch=initial, wall_offset=session.wall_offset,
                        log=train_log, tensorboard=tensorboard,
                        distribution={"distribute": dist.mode, "world_size": dist.world_size, "replicas": dist.replicas})
@@ -408,42 +433,25 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
         train_log.write(note)
     shown = str(path) if dist.is_chief else f"a temporary copy (rank {dist.rank}; rank 0 writes the run directory)"
     reporter.train_begin(t.epochs, steps, shown, initial_epoch=initial)
+    return _Fitting(cfg=cfg, prepared=prepared, path=path, state=state, initial_epoch=initial, reporter=reporter,
+                    order=order, one_hot=one_hot, class_weight=weights, train_log=train_log, callback=callback,
+                    record=record)
 
-    def finish(status: str, error: Optional[str] = None) -> dict:
-        from aimodel.training.plots import write_curves
 
-        summary = record.finish(callback, status, error)
-        try:
-            write_curves(path)
-        except Exception as exc:  # a plot is never worth failing a run for
-            log.warning("could not draw curves.png: %s", exc)
-        return summary
+def _run_fit(f: _Fitting) -> None:
+    """Train the epochs; on any failure record how the session ended and raise the error meant for people."""
+    from aimodel.training.callbacks import NonFiniteLoss
 
+    t, path, callback = f.cfg.training, f.path, f.callback
     try:
-        with warnings.catch_warnings():
-            # Each epoch is a finite dataset; Keras warns when one ends inside a steps_per_execution block.
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
-            if dist.mode == "multi_worker":
-                from aimodel.training import loop
-
-                loop.fit(model, dist, bundle.train, bundle.val, batch_size=t.batch_size, order=order,
-                         val_batch_size=t.validation_batch_size,
-                         one_hot=one_hot, class_weight=weights, epochs=t.epochs, initial_epoch=initial,
-                         callback=callback, steps_per_execution=t.steps_per_execution)
-            else:
-                train_ds = make_dataset(bundle.train, t.batch_size, order=order, one_hot=one_hot)
-                val_ds = make_dataset(bundle.val, t.validation_batch_size, one_hot=one_hot) if bundle.val is not None else None
-                model.fit(
-                    train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial,
-                    callbacks=[callback], class_weight=weights, shuffle=False, verbose=0,
-                )
+        _train_epochs(f)
         callback.close()  # every finished epoch is committed before the run says it finished
-        train_log.write(f"checkpoints: training waited {callback.writer.waited:.2f} s in all for the writer "
-                        f"({'in the background' if callback.writer.background else 'on the training thread'})")
+        f.train_log.write(f"checkpoints: training waited {callback.writer.waited:.2f} s in all for the writer "
+                          f"({'in the background' if callback.writer.background else 'on the training thread'})")
     except KeyboardInterrupt:
         _close_quietly(callback)
-        finish("interrupted")
-        reporter.train_end()
+        _end_session(f, "interrupted")
+        f.reporter.train_end()
         done = callback.completed_epochs
         saved = (f"epoch {done} of {t.epochs} is saved" if done
                  else "no epoch had completed, so resuming starts it again from the beginning")
@@ -453,8 +461,8 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
     except NonFiniteLoss as exc:
         _close_quietly(callback)
         done = callback.completed_epochs
-        finish("failed", error=str(exc))
-        reporter.train_end()
+        _end_session(f, "failed", error=str(exc))
+        f.reporter.train_end()
         kept = (f"the last good checkpoint (epoch {done}) is kept in {path / 'last.keras'}"
                 if done else "no epoch had completed, so there is no checkpoint")
         lower = f"{t.learning_rate / 10:g}"
@@ -466,26 +474,68 @@ def _fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckpt.RunS
         ) from None
     except BaseException as exc:
         _close_quietly(callback)
-        finish("failed", error=f"{type(exc).__name__}: {exc}")
-        reporter.train_end()
+        _end_session(f, "failed", error=f"{type(exc).__name__}: {exc}")
+        f.reporter.train_end()
         raise
-    reporter.train_end()
+
+
+def _train_epochs(f: _Fitting) -> None:
+    """Keras' ``fit`` from ``initial_epoch`` to ``training.epochs`` (the custom loop for multi-worker)."""
+    from aimodel.data.pipeline import make_dataset
+
+    t, model, bundle, dist = f.cfg.training, f.prepared.model, f.prepared.bundle, f.prepared.dist
+    with warnings.catch_warnings():
+        # Each epoch is a finite dataset; Keras warns when one ends inside a steps_per_execution block.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        if dist.mode == "multi_worker":
+            from aimodel.training import loop
+
+            loop.fit(model, dist, bundle.train, bundle.val, batch_size=t.batch_size, order=f.order,
+                     val_batch_size=t.validation_batch_size,
+                     one_hot=f.one_hot, class_weight=f.class_weight, epochs=t.epochs, initial_epoch=f.initial_epoch,
+                     callback=f.callback, steps_per_execution=t.steps_per_execution)
+        else:
+            train_ds = make_dataset(bundle.train, t.batch_size, order=f.order, one_hot=f.one_hot)
+            val_ds = (make_dataset(bundle.val, t.validation_batch_size, one_hot=f.one_hot)
+                      if bundle.val is not None else None)
+            model.fit(
+                train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=f.initial_epoch,
+                callbacks=[f.callback], class_weight=f.class_weight, shuffle=False, verbose=0,
+            )
+
+
+def _finish_fit(f: _Fitting) -> TrainResult:
+    """Check the saved model loads, close the run's record, and put the best epoch's weights in the model."""
+    f.reporter.train_end()
+    path, model, callback, dist = f.path, f.prepared.model, f.callback, f.prepared.dist
     try:
         _verify_run_model(path, model, callback)
     except CheckpointError as exc:
-        finish("failed", error=str(exc))
+        _end_session(f, "failed", error=str(exc))
         raise
-    s = finish("finished")
+    s = _end_session(f, "finished")
     if s["final_model"] == "best.keras" and callback.best_checkpoint:
         model.load_weights(path / callback.best_checkpoint)
     return TrainResult(
         run_dir=path, epochs=callback.completed_epochs, best_epoch=callback.best_epoch,
-        monitor=monitor, best_value=callback.best.best, final_metrics=s["final_metrics"],
+        monitor=f.prepared.monitor, best_value=callback.best.best, final_metrics=s["final_metrics"],
         seconds=s["wall_seconds"], samples_per_second=s["samples_per_second"], status="finished",
         global_step=s["global_step"], stopped_early=s["stopped_early"],
-        resumed_from=initial if state is not None else None, final_model=s["final_model"] or "last.keras",
+        resumed_from=f.initial_epoch if f.state is not None else None, final_model=s["final_model"] or "last.keras",
         model=model, rank=dist.rank, world_size=dist.world_size,
     )
+
+
+def _end_session(f: _Fitting, status: str, error: Optional[str] = None) -> dict:
+    """Write how this session ended to summary.json and train.log, and draw curves.png; the summary."""
+    from aimodel.training.plots import write_curves
+
+    summary = f.record.finish(f.callback, status, error)
+    try:
+        write_curves(f.path)
+    except Exception as exc:  # a plot is never worth failing a run for
+        log.warning("could not draw curves.png: %s", exc)
+    return summary
 
 
 def _close_quietly(callback) -> None:
