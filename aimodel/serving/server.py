@@ -8,7 +8,8 @@ import signal
 import socket
 from typing import Optional
 
-from aimodel.serving.settings import ServeError, ServeSettings
+from aimodel.errors import ServeError
+from aimodel.serving.settings import ServeSettings
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,9 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from aimodel.errors import AimodelError, ConfigError
+from aimodel.errors import ConfigError, DistributeError
 
 TF_CONFIG = "TF_CONFIG"
-
-
-class DistributeError(AimodelError):
-    """A cluster that cannot start or keep going: bad address, missing peer, a worker that died."""
 
 
 @dataclass(frozen=True)
