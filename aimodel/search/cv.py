@@ -22,7 +22,7 @@ from typing import Callable, Optional
 from aimodel.config import Config, dump_config
 from aimodel.errors import ConfigError
 from aimodel.fileio import atomic_write_json, atomic_write_text
-from aimodel.search.tune import next_dir
+from aimodel.training.rundir import claim_dir
 
 METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
 
@@ -82,13 +82,8 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
                           "set dataset.validation_split (e.g. 0.1)")
     pool = concat_splits(bundle.train, bundle.val)
     splits = fold_indices(pool.y, folds, cfg.seed)
-    if run_dir is not None:
-        path = Path(run_dir)
-        if path.exists() and any(path.iterdir()):
-            raise ConfigError(f"--run-dir {path}: not empty; give a new folder")
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = next_dir(Path(runs_root) / cfg.name, "cv")
+    path = claim_dir(Path(runs_root) / cfg.name, "cv", run_dir,
+                     lambda path: ConfigError(f"--run-dir {path}: not empty; give a new folder"))
     atomic_write_text(path / "config.yaml", dump_config(cfg))
     layout = {"folds": folds, "seed": cfg.seed, "pool": len(pool),
               "validation": [_names(pool, val) for _, val in splits]}

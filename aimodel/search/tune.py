@@ -34,6 +34,7 @@ from aimodel.config import Config, dump_config, load_config
 from aimodel.errors import CheckpointError, ConfigError
 from aimodel.fileio import atomic_write, atomic_write_json, atomic_write_text
 from aimodel.search.space import base_dict, check_space, decode, hyperparameters, trial_config
+from aimodel.training.rundir import claim_dir
 
 log = logging.getLogger(__name__)
 
@@ -66,22 +67,6 @@ class TuneResult:
     seconds: float
 
 
-def next_dir(parent: Path, prefix: str) -> Path:
-    """``parent/<prefix>-<n>`` with the next free n, claimed atomically with mkdir."""
-    import os
-
-    parent.mkdir(parents=True, exist_ok=True)
-    taken = [int(p.name.rsplit("-", 1)[1]) for p in parent.glob(f"{prefix}-*") if p.name.rsplit("-", 1)[1].isdigit()]
-    n = max(taken, default=0) + 1
-    while True:
-        path = parent / f"{prefix}-{n}"
-        try:
-            os.mkdir(path)
-            return path
-        except FileExistsError:
-            n += 1
-
-
 def tune(cfg: Config, *, source: str = "<config>", runs_root: str | Path = "runs", run_dir: str | Path | None = None,
          max_trials: Optional[int] = None, on_trial: Optional[Callable[[TrialRecord, list], None]] = None) -> TuneResult:
     """Run the search ``cfg.search`` describes in a new search directory.
@@ -101,13 +86,8 @@ def tune(cfg: Config, *, source: str = "<config>", runs_root: str | Path = "runs
     cfg = one_process(cfg, "tune")
     if max_trials is not None:
         cfg = cfg.model_copy(update={"search": cfg.search.model_copy(update={"max_trials": max_trials})})
-    if run_dir is not None:
-        path = Path(run_dir)
-        if path.exists() and any(path.iterdir()):
-            raise ConfigError(f"--run-dir {path}: not empty; give a new folder, or --resume {path} to continue it")
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = next_dir(Path(runs_root) / cfg.name, "tune")
+    path = claim_dir(Path(runs_root) / cfg.name, "tune", run_dir, lambda path: ConfigError(
+        f"--run-dir {path}: not empty; give a new folder, or --resume {path} to continue it"))
     atomic_write_text(path / "search.yaml", dump_config(cfg))
     return _search(cfg, path, [], on_trial)
 
