@@ -273,24 +273,11 @@ def rendezvous(cluster: Cluster, config_text: str, timeout: float) -> None:
 
     mine = fingerprint(config_text + "\n" + ",".join(cluster.workers))
     end = time.monotonic() + timeout
-    host, port = _split(cluster.address)
     if not cluster.is_chief:  # the port TensorFlow will listen on must be free (the chief's is checked below)
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("", port))
-            except OSError:
-                raise DistributeError(f"cannot listen on {cluster.address}: the port is in use or not this "
-                                      "machine's; pick a free port in --workers/TF_CONFIG") from None
+        _bound(cluster.address).close()
         _join(cluster, mine, end, timeout)
         return
-    with socket.socket() as server:
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            server.bind(("", port))
-        except OSError:
-            raise DistributeError(f"cannot listen on {cluster.address}: the port is in use or not this machine's; "
-                                  "pick a free port in --workers/TF_CONFIG") from None
+    with _bound(cluster.address) as server:
         server.listen(cluster.world_size)
         peers: dict[int, tuple[socket.socket, int]] = {}
         try:
@@ -327,6 +314,21 @@ def rendezvous(cluster: Cluster, config_text: str, timeout: float) -> None:
         raise ConfigError(f"the workers were started with different configs or --workers lists: rank(s) {differ} "
                           "differ from the chief's; start every worker with the same CONFIG, --set options and "
                           "--workers list")
+
+
+def _bound(address: str):
+    """A socket bound to the port of ``address`` (HOST:PORT) on every interface."""
+    import socket
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("", _split(address)[1]))
+    except OSError:
+        sock.close()
+        raise DistributeError(f"cannot listen on {address}: the port is in use or not this machine's; "
+                              "pick a free port in --workers/TF_CONFIG") from None
+    return sock
 
 
 def _join(cluster: Cluster, mine: int, end: float, timeout: float) -> None:
