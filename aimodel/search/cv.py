@@ -22,6 +22,7 @@ from typing import Callable, Optional
 from aimodel.config import Config, dump_config
 from aimodel.errors import ConfigError
 from aimodel.fileio import atomic_write_json, atomic_write_text
+from aimodel.search.process import one_process
 from aimodel.training.rundir import claim_dir
 
 METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
@@ -71,7 +72,6 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
     from aimodel.data import load_data
     from aimodel.data.base import DataBundle, concat_splits
     from aimodel.search.tune import _test_metrics
-    from aimodel.training.distribute import one_process
     from aimodel.training.runner import train
 
     cfg = one_process(cfg, "cv")

@@ -33,6 +33,7 @@ from typing import Any, Callable, Optional
 from aimodel.config import Config, dump_config, load_config
 from aimodel.errors import CheckpointError, ConfigError
 from aimodel.fileio import atomic_write, atomic_write_json, atomic_write_text
+from aimodel.search.process import one_process
 from aimodel.search.space import base_dict, check_space, decode, hyperparameters, trial_config
 from aimodel.training.rundir import claim_dir
 
@@ -80,8 +81,6 @@ def tune(cfg: Config, *, source: str = "<config>", runs_root: str | Path = "runs
         ConfigError: the search section is missing, or its space can produce an invalid config
             (checked before anything trains).
     """
-    from aimodel.training.distribute import one_process
-
     check_space(cfg, source)
     cfg = one_process(cfg, "tune")
     if max_trials is not None:
@@ -97,8 +96,6 @@ def resume_tune(tune_dir: str | Path, *, on_trial=None) -> TuneResult:
     path = Path(tune_dir)
     if not (path / "search.yaml").is_file():
         raise CheckpointError(f"{path}: not a search directory (no search.yaml); pass one made by `aimodel tune`")
-    from aimodel.training.distribute import one_process
-
     cfg = one_process(load_config(path / "search.yaml"), "tune")
     return _search(cfg, path, read_trials(path), on_trial)
 

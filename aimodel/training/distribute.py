@@ -114,23 +114,6 @@ def resolve(setting: str, cluster: Optional[Cluster], gpus: int) -> str:
     return setting
 
 
-def one_process(cfg, command: str):
-    """``cfg`` for a command that trains its runs one after another in this process (tune, cv).
-
-    Such a command is started once, not once per worker, so a ``TF_CONFIG`` left in the environment
-    (a TFJob, Ray) must not make every trial wait for a cluster: ``auto`` then means one process
-    (``none``); ``multi_worker`` is refused with a message.
-    """
-    setting = cfg.training.distribute
-    if setting == "multi_worker":
-        raise ConfigError(f"training.distribute: multi_worker: `aimodel {command}` trains its runs one after "
-                          "another in one process; set none, mirrored or auto (auto ignores TF_CONFIG here) and "
-                          "train across workers with `aimodel train`")
-    if setting == "auto" and cluster_from_env() is not None:
-        return cfg.model_copy(update={"training": cfg.training.model_copy(update={"distribute": "none"})})
-    return cfg
-
-
 def fingerprint(text: str) -> int:
     """A 52-bit hash (exact in float64) that workers compare to find a different config."""
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") >> 12
