@@ -71,7 +71,7 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
     """Train one run per fold and summarize; see the module docstring."""
     from aimodel.data import load_data
     from aimodel.data.base import DataBundle, concat_splits
-    from aimodel.search.tune import _test_metrics
+    from aimodel.evaluation.evaluate import score_test_split
     from aimodel.training.runner import train
 
     cfg = one_process(cfg, "cv")
@@ -93,7 +93,7 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
         fold_bundle = DataBundle(train=pool.take(train_idx), val=pool.take(val_idx), test=bundle.test,
                                  spec=bundle.spec, notes={**bundle.notes, "cv_fold": k})
         result = train(cfg, run_dir=path / f"fold-{k}", bundle=fold_bundle)
-        test = _test_metrics(result.run_dir, result, fold_bundle, cfg)
+        test = score_test_split(result.run_dir, fold_bundle, cfg, model=result.model)
         final = result.final_metrics
         row = {"fold": k, "run_dir": str(result.run_dir), "train": len(train_idx), "val": len(val_idx),
                "val_accuracy": final.get("val_accuracy"), "val_loss": final.get("val_loss"),

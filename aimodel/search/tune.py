@@ -188,6 +188,7 @@ def _search(cfg: Config, path: Path, records: list[TrialRecord], on_trial) -> Tu
 
 def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: dict, load_data) -> None:
     """Train (or resume) the trial's run(s); fill in the objective and test metrics."""
+    from aimodel.evaluation.evaluate import score_test_split
     from aimodel.training import checkpointing
     from aimodel.training.runner import resume, train
 
@@ -211,7 +212,7 @@ def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
                 shutil.rmtree(run)  # cut before its first epoch completed: nothing to keep
             result = train(run_cfg, run_dir=run, bundle=bundle)
         scores.append(_objective(run, search.objective, search.direction))
-        test = _test_metrics(run, result, bundle, run_cfg)
+        test = score_test_split(run, bundle, run_cfg, model=getattr(result, "model", None))
         tests.append(test.get("accuracy"))
         losses.append(test.get("loss"))
         epochs.append(_read_json(run / "summary.json").get("epochs_completed"))
@@ -230,23 +231,6 @@ def _objective(run: Path, name: str, direction: str) -> Optional[float]:
     if not values:
         return None
     return min(values) if direction == "min" else max(values)
-
-
-def _test_metrics(run: Path, result, bundle, cfg: Config) -> dict:
-    """Loss and accuracy of the run's final model on the test split (scored once per trial)."""
-    from aimodel.data.pipeline import make_dataset
-    from aimodel.inference.checkpoint import load_model
-    from aimodel.training.optim import compile_model, uses_one_hot
-
-    model = result.model if result is not None and result.model is not None else None
-    if model is None:
-        final = _read_json(run / "summary.json").get("final_model") or "best.keras"
-        model = load_model(run / final)
-        compile_model(model, cfg.training)
-    one_hot = bundle.num_classes if uses_one_hot(cfg.training) else None
-    out = model.evaluate(make_dataset(bundle.test, cfg.training.batch_size, one_hot=one_hot), verbose=0,
-                         return_dict=True)
-    return {k: float(v) for k, v in out.items()}
 
 
 def _mean(values: list) -> Optional[float]:
