@@ -52,10 +52,11 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
       aimodel serve runs/mnist_cnn/1
       curl -F file=@examples/digit_7.png http://127.0.0.1:8000/predict
     """
+    from aimodel.errors import ServeError
     from aimodel.inference.checkpoint import resolve_checkpoint
     from aimodel.serving.model import default_name
     from aimodel.serving.server import bind, serve as run_server
-    from aimodel.serving.settings import ServeError, ServeSettings
+    from aimodel.serving.settings import ServeSettings
 
     missing = [pkg for pkg, module in (("starlette", "starlette"), ("uvicorn", "uvicorn"),
                                        ("python-multipart", "python_multipart"),

@@ -33,6 +33,14 @@ class ExportError(AimodelError):
     """A model cannot be exported in the format or quantization asked for, or its export failed verification."""
 
 
+class DistributeError(AimodelError):
+    """A cluster that cannot start or keep going: bad address, missing peer, a worker that died."""
+
+
+class ServeError(AimodelError):
+    """The server cannot start as asked (bad option, port in use, model unusable)."""
+
+
 class StorageError(AimodelError):
     """A file cannot be written because of the machine: disk full, read-only, no permission."""
 

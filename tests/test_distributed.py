@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aimodel.errors import ConfigError
-from aimodel.training.distribute import Cluster, cluster_from_env, fingerprint, parse_workers, resolve
+from aimodel.errors import ConfigError, DistributeError
+from aimodel.training.distribute import (Cluster, cluster_from_env, fingerprint, parse_workers, rendezvous,
+                                        resolve)
 from tests import conftest
 from tests._resume_support import DRIVER, metrics_without_time, weights
 
@@ -269,6 +270,20 @@ def test_a_port_in_use_is_a_one_line_error(tmp_path):
         ((code, out),) = finish([start(["train", str(cfg), "--workers", f"127.0.0.1:{port},127.0.0.1:{other}",
                                         "--rank", "0"], tmp_path)], timeout=90)
     assert code == 1 and f"cannot listen on 127.0.0.1:{port}" in out and "Traceback" not in out, out
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_port_in_use_is_refused_before_any_wait_by_the_chief_and_a_worker(rank):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        (other,) = free_ports(1)
+        ports = [port, other] if rank == 0 else [other, port]
+        cluster = Cluster(tuple(f"127.0.0.1:{p}" for p in ports), rank)
+        # the bind error, not the "did not join/answer" one that waiting for the peer would end in
+        with pytest.raises(DistributeError, match=rf"^cannot listen on 127\.0\.0\.1:{port}: the port is in use"):
+            rendezvous(cluster, "", timeout=30)
 
 
 # --- mirrored: two logical CPU devices in one process -------------------------------------------

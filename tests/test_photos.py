@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from aimodel.data.base import describe_ink
+from aimodel.data.images import describe_ink
 from aimodel.data.images import read_image
 from aimodel.data.spec import InputSpec
 from aimodel.inference.collect import Item

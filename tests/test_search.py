@@ -225,7 +225,7 @@ def test_search_yaml_is_ignored_by_train(tmp_path):
 
 def test_tune_and_cv_refuse_multi_worker_and_read_auto_as_one_process(tmp_path, monkeypatch):
     from aimodel.errors import ConfigError
-    from aimodel.training.distribute import one_process
+    from aimodel.search.process import one_process
 
     cfg = load_config(write_config(tmp_path / "tiny.yaml", TINY))
     assert one_process(cfg, "cv") is cfg  # no cluster: auto stays auto

@@ -13,9 +13,10 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
+from aimodel.errors import ServeError
 from aimodel.serving.app import create_app
 from aimodel.serving.model import ServedModel
-from aimodel.serving.settings import ServeError, ServeSettings
+from aimodel.serving.settings import ServeSettings
 from tests._serve_support import digit_pngs, png_header
 
 

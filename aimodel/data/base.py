@@ -184,80 +184,12 @@ def finish_bundle(
     if spec is None:
         spec = InputSpec(kind="image", shape=tuple(int(d) for d in train.x.shape[1:]), class_names=class_names)
         if spec.shape[-1] == 1 and not train.streamed:
+            from aimodel.data.images import describe_ink
+
             for name, value in describe_ink(train.x).items():
                 setattr(spec, name, value)
     spec.class_names = list(class_names)
     return DataBundle(train=train, val=val, test=test, spec=spec, notes=dict(notes or {}))
-
-
-#: The :class:`InputSpec` fields :func:`describe_ink` measures.
-INK_FIELDS = ("background", "content_fraction", "ink_coverage", "stroke_width", "ink_centre")
-
-
-def describe_ink(x: "np.ndarray", sample: int = 500) -> dict:
-    """Background polarity, typical ink extent, coverage, stroke width and centre of grayscale images.
-
-    Predict uses these to bring a user's photo to the look of the training data
-    (:mod:`aimodel.inference.images`). Returns ``{field: value}`` for each of
-    :data:`INK_FIELDS` (see :class:`InputSpec`); None where there is no ink to measure.
-    """
-    import numpy as np
-    from scipy import ndimage
-
-    rng = np.random.default_rng(0)
-    idx = rng.choice(len(x), size=min(sample, len(x)), replace=False)
-    imgs = x[idx, ..., 0].astype(np.float32)
-    border = np.concatenate(
-        [imgs[:, 0, :], imgs[:, -1, :], imgs[:, :, 0], imgs[:, :, -1]], axis=1
-    )
-    background = "dark" if float(np.median(border)) < 128 else "light"
-    if background == "light":
-        imgs = 255.0 - imgs
-    fractions, coverage, strokes, centres = [], [], [], []
-    for img in imgs:
-        ink = img > 0.3 * img.max() if img.max() > 0 else np.zeros_like(img, bool)
-        rows, cols = np.nonzero(ink)
-        if len(rows):
-            extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
-            fractions.append(extent / max(img.shape))
-            coverage.append(float(ink.mean()))
-            centres.append(ndimage.center_of_mass(img))
-            box = img[rows.min():rows.max() + 1, cols.min():cols.max() + 1] / img.max()
-            stroke = stroke_fraction(box, 4 * max(box.shape))
-            if stroke is not None:
-                strokes.append(stroke)
-    out = dict.fromkeys(INK_FIELDS)
-    out["background"] = background
-    if fractions:
-        out.update(content_fraction=round(float(np.median(fractions)), 3),
-                   ink_coverage=round(float(np.median(coverage)), 3),
-                   stroke_width=round(float(np.median(strokes)), 3) if strokes else None,
-                   ink_centre=[round(float(v), 2) for v in np.median(centres, axis=0)])
-    return out
-
-
-def stroke_fraction(ink: "np.ndarray", side: int) -> "Optional[float]":
-    """Mean stroke width of ``ink`` (0..1, cropped to its strokes) as a share of its box's larger side.
-
-    Measured with the box's larger side at ``side`` pixels (training images and photos are
-    compared at the same scale): strokes are where the ink exceeds half, and a band of width
-    w has a mean distance to its edge of about w/4. None when there is no ink.
-    """
-    import numpy as np
-    from PIL import Image
-    from scipy import ndimage
-
-    h, w = ink.shape
-    if not h or not w:
-        return None
-    scale = side / max(h, w)
-    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
-    if size != (w, h):
-        ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC))
-    strokes = np.pad(ink > 0.5, 1)  # beyond the box is background: a stroke may touch its edge
-    if not strokes.any():
-        return None
-    return float(4.0 * ndimage.distance_transform_edt(strokes)[strokes].mean() / side)
 
 
 def to_images(x: "np.ndarray", what: str) -> "np.ndarray":

@@ -3,6 +3,9 @@
 Every image aimodel reads goes through :func:`read_image`, so a file is decoded
 the same way for training and for prediction: EXIF rotation applied,
 transparency composited onto white paper, 16-bit and palette images converted.
+
+:func:`describe_ink` measures how grayscale training images look (background, ink extent, pen,
+centre), the look :mod:`aimodel.inference.images` brings a user's photo to.
 """
 
 from __future__ import annotations
@@ -146,3 +149,71 @@ def convert_images(x: np.ndarray, image_size: Optional[Sequence[int]], color_mod
             img = resize_image(img.astype(np.float32), want_h, want_w)
         out[i] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     return out
+
+
+#: The :class:`~aimodel.data.spec.InputSpec` fields :func:`describe_ink` measures.
+INK_FIELDS = ("background", "content_fraction", "ink_coverage", "stroke_width", "ink_centre")
+
+
+def describe_ink(x: np.ndarray, sample: int = 500) -> dict:
+    """Background polarity, typical ink extent, coverage, stroke width and centre of grayscale images.
+
+    Predict uses these to bring a user's photo to the look of the training data
+    (:mod:`aimodel.inference.images`). Returns ``{field: value}`` for each of
+    :data:`INK_FIELDS` (see :class:`~aimodel.data.spec.InputSpec`); None where there is no ink to measure.
+    """
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(x), size=min(sample, len(x)), replace=False)
+    imgs = x[idx, ..., 0].astype(np.float32)
+    border = np.concatenate(
+        [imgs[:, 0, :], imgs[:, -1, :], imgs[:, :, 0], imgs[:, :, -1]], axis=1
+    )
+    background = "dark" if float(np.median(border)) < 128 else "light"
+    if background == "light":
+        imgs = 255.0 - imgs
+    fractions, coverage, strokes, centres = [], [], [], []
+    for img in imgs:
+        ink = img > 0.3 * img.max() if img.max() > 0 else np.zeros_like(img, bool)
+        rows, cols = np.nonzero(ink)
+        if len(rows):
+            extent = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+            fractions.append(extent / max(img.shape))
+            coverage.append(float(ink.mean()))
+            centres.append(ndimage.center_of_mass(img))
+            box = img[rows.min():rows.max() + 1, cols.min():cols.max() + 1] / img.max()
+            stroke = stroke_fraction(box, 4 * max(box.shape))
+            if stroke is not None:
+                strokes.append(stroke)
+    out = dict.fromkeys(INK_FIELDS)
+    out["background"] = background
+    if fractions:
+        out.update(content_fraction=round(float(np.median(fractions)), 3),
+                   ink_coverage=round(float(np.median(coverage)), 3),
+                   stroke_width=round(float(np.median(strokes)), 3) if strokes else None,
+                   ink_centre=[round(float(v), 2) for v in np.median(centres, axis=0)])
+    return out
+
+
+def stroke_fraction(ink: np.ndarray, side: int) -> Optional[float]:
+    """Mean stroke width of ``ink`` (0..1, cropped to its strokes) as a share of its box's larger side.
+
+    Measured with the box's larger side at ``side`` pixels (training images and photos are
+    compared at the same scale): strokes are where the ink exceeds half, and a band of width
+    w has a mean distance to its edge of about w/4. None when there is no ink.
+    """
+    from PIL import Image
+    from scipy import ndimage
+
+    h, w = ink.shape
+    if not h or not w:
+        return None
+    scale = side / max(h, w)
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    if size != (w, h):
+        ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC))
+    strokes = np.pad(ink > 0.5, 1)  # beyond the box is background: a stroke may touch its edge
+    if not strokes.any():
+        return None
+    return float(4.0 * ndimage.distance_transform_edt(strokes)[strokes].mean() / side)

@@ -97,7 +97,7 @@ def apply_image_options(bundle, cfg) -> None:
             split.x = convert_images(split.x, cfg.image_size, cfg.color_mode)
     shape = tuple(int(d) for d in bundle.train.x.shape[1:])
     if shape != tuple(bundle.spec.shape):
-        from aimodel.data.base import INK_FIELDS, describe_ink
+        from aimodel.data.images import INK_FIELDS, describe_ink
 
         bundle.spec.shape = shape
         ink = describe_ink(bundle.train.x) if shape[-1] == 1 else dict.fromkeys(INK_FIELDS)

@@ -39,7 +39,7 @@ class InputSpec:
     #: Images: median share of pixels that are ink (> 30% of the image's maximum).
     ink_coverage: Optional[float] = None
     #: Images: median stroke width as a share of the ink box's larger side (the pen; see
-    #: ``aimodel.data.base.stroke_fraction``); predict brings a photo's strokes to it.
+    #: ``aimodel.data.images.stroke_fraction``); predict brings a photo's strokes to it.
     stroke_width: Optional[float] = None
     #: Images: median centre of mass of the ink, ``[row, column]`` in pixels (0 is the first pixel's
     #: centre): MNIST puts it at [14, 14], scikit-learn's digits, centred by their box, at [3.5, 3.5].

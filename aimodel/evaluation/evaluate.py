@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import numpy as np
 
@@ -15,6 +15,11 @@ from aimodel.evaluation.reports import misclassified, write_confusion_csv, write
 from aimodel.evaluation.sources import EvalData, load_eval_data
 from aimodel.fileio import atomic_write_json
 from aimodel.inference.checkpoint import load_backend, resolve_checkpoint
+
+if TYPE_CHECKING:
+    from aimodel.config import Config
+    from aimodel.data.base import DataBundle
+
 
 def evaluate(
     checkpoint: str | Path,
@@ -76,6 +81,32 @@ def evaluate(
     atomic_write_json(out_dir / "evaluation.json", report)
     report["written_to"] = str(out_dir / "evaluation.json")
     return report
+
+
+def score_test_split(run_dir: Path, bundle: "DataBundle", cfg: "Config", model: Any = None) -> dict:
+    """Keras' loss and metrics of a run's final model on ``bundle.test``, as tune and cv score each run.
+
+    Args:
+        run_dir: the run; its ``summary.json`` names the final model, loaded when ``model`` is None.
+        bundle: the data the run trained on.
+        cfg: the run's config (batch size, loss).
+        model: the trained Keras model still in memory, to skip loading it again.
+
+    Returns:
+        ``{"loss": ..., "accuracy": ...}`` (every metric the model was compiled with).
+    """
+    from aimodel.data.pipeline import make_dataset
+    from aimodel.inference.checkpoint import load_model
+    from aimodel.training.optim import compile_model, uses_one_hot
+    from aimodel.training.records import read_summary
+
+    if model is None:
+        model = load_model(run_dir / (read_summary(run_dir).get("final_model") or "best.keras"))
+        compile_model(model, cfg.training)
+    one_hot = bundle.num_classes if uses_one_hot(cfg.training) else None
+    out = model.evaluate(make_dataset(bundle.test, cfg.training.batch_size, one_hot=one_hot), verbose=0,
+                         return_dict=True)
+    return {k: float(v) for k, v in out.items()}
 
 
 def _out_dir(run_dir: Optional[Path], ev: EvalData, out: str | Path | None, ckpt=None) -> Path:

@@ -25,7 +25,7 @@ from aimodel.export.formats import (DEFAULT_CALIBRATION, DEFAULT_TOLERANCE, FORM
                                     existing, parse_choices, plan)
 from aimodel.export.graph import float32_file
 from aimodel.fileio import atomic_write_json, fsync_dir
-from aimodel.inference.checkpoint import Checkpoint, load_model
+from aimodel.inference.checkpoint import Checkpoint, load_model, read_meta
 from aimodel.inference.exported import sidecar_path
 
 REPORT = "report.json"
@@ -51,12 +51,7 @@ def resolve_run(run: str | Path) -> tuple[Path, Path, dict]:
     if not (run_dir / "meta.json").is_file():
         raise CheckpointError(f"{model}: not inside a run directory (no meta.json beside it: classes and input "
                               "kind are unknown)")
-    try:
-        meta = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{run_dir / 'meta.json'}: unreadable ({exc})") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{run_dir / 'meta.json'}: damaged (not a JSON object); it is written by training")
+    meta = read_meta(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise CheckpointError(f"{run_dir}: no config.yaml, so the test split that verifies an export cannot be "
                               "rebuilt")

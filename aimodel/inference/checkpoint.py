@@ -109,15 +109,29 @@ def resolve_checkpoint(path: str | Path | None, runs_root: str | Path = "runs") 
         raise CheckpointError(f"{p}: expected a run directory or a model file ({_known_formats()})")
     else:
         raise CheckpointError(f"{p}: no such run directory or model file")
-    meta: dict = {}
-    if run_dir is not None and (run_dir / "meta.json").is_file():
-        try:
-            meta = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CheckpointError(f"{run_dir / 'meta.json'}: unreadable ({exc})") from None
-        if not isinstance(meta, dict):
-            raise CheckpointError(f"{run_dir / 'meta.json'}: damaged (not a JSON object); it is written by training")
+    meta = read_meta(run_dir) if run_dir is not None and (run_dir / "meta.json").is_file() else {}
     return Checkpoint(model_path=model_path, run_dir=run_dir, meta=meta, format=fmt)
+
+
+def read_meta(run_dir: Path, resuming: bool = False) -> dict:
+    """The JSON object in ``run_dir/meta.json``, the run's record of its data and input.
+
+    Raises:
+        CheckpointError: the file is unreadable or not a JSON object; with ``resuming`` the message
+            says the run cannot be resumed.
+    """
+    path = run_dir / "meta.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        if resuming:
+            raise CheckpointError(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:200]}); the run's record "
+                                  "of its data is damaged, so it cannot be resumed") from None
+        raise CheckpointError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: not a JSON object; the run's record of its data is damaged" if resuming
+                              else f"{path}: damaged (not a JSON object); it is written by training")
+    return meta
 
 
 def needs_tensorflow(path: str | Path | None) -> bool:

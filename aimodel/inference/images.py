@@ -32,7 +32,7 @@ from typing import Literal, Optional
 
 import numpy as np
 
-from aimodel.data.images import read_image, resize_image
+from aimodel.data.images import read_image, resize_image, stroke_fraction
 from aimodel.data.spec import InputSpec
 
 Polarity = Literal["auto", "keep", "invert"]
@@ -230,8 +230,6 @@ def _digit(ink: np.ndarray) -> Optional[np.ndarray]:
 def _fit(digit: np.ndarray, box: int, stroke_width: Optional[float]) -> np.ndarray:
     """Scale the digit so its larger side is ``box`` pixels (aspect kept), with the training pen."""
     from scipy import ndimage
-
-    from aimodel.data.base import stroke_fraction
 
     side = DETAIL * box
     detail = _larger_side(digit, side)

@@ -22,7 +22,8 @@ from typing import Callable, Optional
 from aimodel.config import Config, dump_config
 from aimodel.errors import ConfigError
 from aimodel.fileio import atomic_write_json, atomic_write_text
-from aimodel.search.tune import next_dir
+from aimodel.search.process import one_process
+from aimodel.training.rundir import claim_dir
 
 METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
 
@@ -70,8 +71,7 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
     """Train one run per fold and summarize; see the module docstring."""
     from aimodel.data import load_data
     from aimodel.data.base import DataBundle, concat_splits
-    from aimodel.search.tune import _test_metrics
-    from aimodel.training.distribute import one_process
+    from aimodel.evaluation.evaluate import score_test_split
     from aimodel.training.runner import train
 
     cfg = one_process(cfg, "cv")
@@ -82,13 +82,8 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
                           "set dataset.validation_split (e.g. 0.1)")
     pool = concat_splits(bundle.train, bundle.val)
     splits = fold_indices(pool.y, folds, cfg.seed)
-    if run_dir is not None:
-        path = Path(run_dir)
-        if path.exists() and any(path.iterdir()):
-            raise ConfigError(f"--run-dir {path}: not empty; give a new folder")
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = next_dir(Path(runs_root) / cfg.name, "cv")
+    path = claim_dir(Path(runs_root) / cfg.name, "cv", run_dir,
+                     lambda path: ConfigError(f"--run-dir {path}: not empty; give a new folder"))
     atomic_write_text(path / "config.yaml", dump_config(cfg))
     layout = {"folds": folds, "seed": cfg.seed, "pool": len(pool),
               "validation": [_names(pool, val) for _, val in splits]}
@@ -98,7 +93,7 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
         fold_bundle = DataBundle(train=pool.take(train_idx), val=pool.take(val_idx), test=bundle.test,
                                  spec=bundle.spec, notes={**bundle.notes, "cv_fold": k})
         result = train(cfg, run_dir=path / f"fold-{k}", bundle=fold_bundle)
-        test = _test_metrics(result.run_dir, result, fold_bundle, cfg)
+        test = score_test_split(result.run_dir, fold_bundle, cfg, model=result.model)
         final = result.final_metrics
         row = {"fold": k, "run_dir": str(result.run_dir), "train": len(train_idx), "val": len(val_idx),
                "val_accuracy": final.get("val_accuracy"), "val_loss": final.get("val_loss"),

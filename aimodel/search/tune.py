@@ -33,7 +33,9 @@ from typing import Any, Callable, Optional
 from aimodel.config import Config, dump_config, load_config
 from aimodel.errors import CheckpointError, ConfigError
 from aimodel.fileio import atomic_write, atomic_write_json, atomic_write_text
+from aimodel.search.process import one_process
 from aimodel.search.space import base_dict, check_space, decode, hyperparameters, trial_config
+from aimodel.training.rundir import claim_dir
 
 log = logging.getLogger(__name__)
 
@@ -66,22 +68,6 @@ class TuneResult:
     seconds: float
 
 
-def next_dir(parent: Path, prefix: str) -> Path:
-    """``parent/<prefix>-<n>`` with the next free n, claimed atomically with mkdir."""
-    import os
-
-    parent.mkdir(parents=True, exist_ok=True)
-    taken = [int(p.name.rsplit("-", 1)[1]) for p in parent.glob(f"{prefix}-*") if p.name.rsplit("-", 1)[1].isdigit()]
-    n = max(taken, default=0) + 1
-    while True:
-        path = parent / f"{prefix}-{n}"
-        try:
-            os.mkdir(path)
-            return path
-        except FileExistsError:
-            n += 1
-
-
 def tune(cfg: Config, *, source: str = "<config>", runs_root: str | Path = "runs", run_dir: str | Path | None = None,
          max_trials: Optional[int] = None, on_trial: Optional[Callable[[TrialRecord, list], None]] = None) -> TuneResult:
     """Run the search ``cfg.search`` describes in a new search directory.
@@ -95,19 +81,12 @@ def tune(cfg: Config, *, source: str = "<config>", runs_root: str | Path = "runs
         ConfigError: the search section is missing, or its space can produce an invalid config
             (checked before anything trains).
     """
-    from aimodel.training.distribute import one_process
-
     check_space(cfg, source)
     cfg = one_process(cfg, "tune")
     if max_trials is not None:
         cfg = cfg.model_copy(update={"search": cfg.search.model_copy(update={"max_trials": max_trials})})
-    if run_dir is not None:
-        path = Path(run_dir)
-        if path.exists() and any(path.iterdir()):
-            raise ConfigError(f"--run-dir {path}: not empty; give a new folder, or --resume {path} to continue it")
-        path.mkdir(parents=True, exist_ok=True)
-    else:
-        path = next_dir(Path(runs_root) / cfg.name, "tune")
+    path = claim_dir(Path(runs_root) / cfg.name, "tune", run_dir, lambda path: ConfigError(
+        f"--run-dir {path}: not empty; give a new folder, or --resume {path} to continue it"))
     atomic_write_text(path / "search.yaml", dump_config(cfg))
     return _search(cfg, path, [], on_trial)
 
@@ -117,8 +96,6 @@ def resume_tune(tune_dir: str | Path, *, on_trial=None) -> TuneResult:
     path = Path(tune_dir)
     if not (path / "search.yaml").is_file():
         raise CheckpointError(f"{path}: not a search directory (no search.yaml); pass one made by `aimodel tune`")
-    from aimodel.training.distribute import one_process
-
     cfg = one_process(load_config(path / "search.yaml"), "tune")
     return _search(cfg, path, read_trials(path), on_trial)
 
@@ -211,6 +188,7 @@ def _search(cfg: Config, path: Path, records: list[TrialRecord], on_trial) -> Tu
 
 def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: dict, load_data) -> None:
     """Train (or resume) the trial's run(s); fill in the objective and test metrics."""
+    from aimodel.evaluation.evaluate import score_test_split
     from aimodel.training import checkpointing
     from aimodel.training.runner import resume, train
 
@@ -234,7 +212,7 @@ def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
                 shutil.rmtree(run)  # cut before its first epoch completed: nothing to keep
             result = train(run_cfg, run_dir=run, bundle=bundle)
         scores.append(_objective(run, search.objective, search.direction))
-        test = _test_metrics(run, result, bundle, run_cfg)
+        test = score_test_split(run, bundle, run_cfg, model=getattr(result, "model", None))
         tests.append(test.get("accuracy"))
         losses.append(test.get("loss"))
         epochs.append(_read_json(run / "summary.json").get("epochs_completed"))
@@ -253,23 +231,6 @@ def _objective(run: Path, name: str, direction: str) -> Optional[float]:
     if not values:
         return None
     return min(values) if direction == "min" else max(values)
-
-
-def _test_metrics(run: Path, result, bundle, cfg: Config) -> dict:
-    """Loss and accuracy of the run's final model on the test split (scored once per trial)."""
-    from aimodel.data.pipeline import make_dataset
-    from aimodel.inference.checkpoint import load_model
-    from aimodel.training.optim import compile_model, uses_one_hot
-
-    model = result.model if result is not None and result.model is not None else None
-    if model is None:
-        final = _read_json(run / "summary.json").get("final_model") or "best.keras"
-        model = load_model(run / final)
-        compile_model(model, cfg.training)
-    one_hot = bundle.num_classes if uses_one_hot(cfg.training) else None
-    out = model.evaluate(make_dataset(bundle.test, cfg.training.batch_size, one_hot=one_hot), verbose=0,
-                         return_dict=True)
-    return {k: float(v) for k, v in out.items()}
 
 
 def _mean(values: list) -> Optional[float]:

@@ -10,10 +10,11 @@ from typing import Any, Optional
 import numpy as np
 
 from aimodel.data.spec import InputSpec
+from aimodel.errors import ServeError
 from aimodel.inference.images import Polarity
 from aimodel.inference.predict import Predictor
 from aimodel.inference.prepare import Preparer, column_kinds, make_preparer
-from aimodel.serving.settings import NAME_PATTERN, ServeError
+from aimodel.serving.settings import NAME_PATTERN
 
 
 class ServedModel:

@@ -8,7 +8,9 @@ import signal
 import socket
 from typing import Optional
 
-from aimodel.serving.settings import ServeError, ServeSettings
+from aimodel.errors import ServeError
+from aimodel.serving.settings import ServeSettings
+from aimodel.tfimport import import_tensorflow
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +98,6 @@ def worker_app():
     from aimodel.serving.model import ServedModel
 
     settings = ServeSettings.from_json(os.environ[SETTINGS_ENV])
-    import_tensorflow_quietly(debug=bool(os.environ.get(DEBUG_ENV)))
+    import_tensorflow(debug=bool(os.environ.get(DEBUG_ENV)))
     return create_app(ServedModel(settings.model, settings.name), settings, freeze_gc=True)
 
-
-def import_tensorflow_quietly(debug: bool = False) -> None:
-    """Import TensorFlow with its start-up log lines hidden (it prints them before reading TF_CPP_MIN_LOG_LEVEL)."""
-    import sys
-
-    if "tensorflow" in sys.modules or debug:
-        return
-    sys.stderr.flush()
-    devnull, saved = os.open(os.devnull, os.O_WRONLY), os.dup(2)
-    os.dup2(devnull, 2)
-    try:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

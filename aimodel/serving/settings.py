@@ -7,14 +7,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-from aimodel.errors import AimodelError
+from aimodel.errors import ServeError
 
 #: A served model's name appears in URLs (``/v1/models/<name>:predict``).
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-class ServeError(AimodelError):
-    """The server cannot start as asked (bad option, port in use, model unusable)."""
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,9 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from aimodel.errors import AimodelError, ConfigError
+from aimodel.errors import ConfigError, DistributeError
 
 TF_CONFIG = "TF_CONFIG"
-
-
-class DistributeError(AimodelError):
-    """A cluster that cannot start or keep going: bad address, missing peer, a worker that died."""
 
 
 @dataclass(frozen=True)
@@ -116,23 +112,6 @@ def resolve(setting: str, cluster: Optional[Cluster], gpus: int) -> str:
         raise ConfigError("training.distribute: multi_worker needs a cluster: set TF_CONFIG, or pass "
                           "`aimodel train CONFIG --workers HOST:PORT,HOST:PORT --rank N` on every worker")
     return setting
-
-
-def one_process(cfg, command: str):
-    """``cfg`` for a command that trains its runs one after another in this process (tune, cv).
-
-    Such a command is started once, not once per worker, so a ``TF_CONFIG`` left in the environment
-    (a TFJob, Ray) must not make every trial wait for a cluster: ``auto`` then means one process
-    (``none``); ``multi_worker`` is refused with a message.
-    """
-    setting = cfg.training.distribute
-    if setting == "multi_worker":
-        raise ConfigError(f"training.distribute: multi_worker: `aimodel {command}` trains its runs one after "
-                          "another in one process; set none, mirrored or auto (auto ignores TF_CONFIG here) and "
-                          "train across workers with `aimodel train`")
-    if setting == "auto" and cluster_from_env() is not None:
-        return cfg.model_copy(update={"training": cfg.training.model_copy(update={"distribute": "none"})})
-    return cfg
 
 
 def fingerprint(text: str) -> int:
@@ -277,24 +256,11 @@ def rendezvous(cluster: Cluster, config_text: str, timeout: float) -> None:
 
     mine = fingerprint(config_text + "\n" + ",".join(cluster.workers))
     end = time.monotonic() + timeout
-    host, port = _split(cluster.address)
     if not cluster.is_chief:  # the port TensorFlow will listen on must be free (the chief's is checked below)
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("", port))
-            except OSError:
-                raise DistributeError(f"cannot listen on {cluster.address}: the port is in use or not this "
-                                      "machine's; pick a free port in --workers/TF_CONFIG") from None
+        _bound(cluster.address).close()
         _join(cluster, mine, end, timeout)
         return
-    with socket.socket() as server:
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            server.bind(("", port))
-        except OSError:
-            raise DistributeError(f"cannot listen on {cluster.address}: the port is in use or not this machine's; "
-                                  "pick a free port in --workers/TF_CONFIG") from None
+    with _bound(cluster.address) as server:
         server.listen(cluster.world_size)
         peers: dict[int, tuple[socket.socket, int]] = {}
         try:
@@ -331,6 +297,21 @@ def rendezvous(cluster: Cluster, config_text: str, timeout: float) -> None:
         raise ConfigError(f"the workers were started with different configs or --workers lists: rank(s) {differ} "
                           "differ from the chief's; start every worker with the same CONFIG, --set options and "
                           "--workers list")
+
+
+def _bound(address: str):
+    """A socket bound to the port of ``address`` (HOST:PORT) on every interface."""
+    import socket
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("", _split(address)[1]))
+    except OSError:
+        sock.close()
+        raise DistributeError(f"cannot listen on {address}: the port is in use or not this machine's; "
+                              "pick a free port in --workers/TF_CONFIG") from None
+    return sock
 
 
 def _join(cluster: Cluster, mine: int, end: float, timeout: float) -> None:

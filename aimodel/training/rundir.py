@@ -1,35 +1,43 @@
-"""Numbered run directories: runs/<name>/<n>, never overwritten."""
+"""Numbered run directories (runs/<name>/<n>, runs/<name>/tune-<n>), never overwritten, and their lock."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from aimodel.errors import CheckpointError
 
 
 def create_run_dir(runs_root: str | Path, name: str, run_dir: str | Path | None = None) -> Path:
-    """Create and return a fresh run directory.
+    """Create and return a fresh run directory: ``run_dir``, or the next ``runs_root/name/<n>`` (see :func:`claim_dir`)."""
+    return claim_dir(Path(runs_root) / name, given=run_dir, refuse=lambda path: CheckpointError(
+        f"--run-dir {path}: already exists and is not empty; choose a new directory "
+        "(aimodel never overwrites a run)"))
 
-    With ``run_dir`` the directory must not exist or be empty; otherwise the
-    next free number under ``runs_root/name`` is claimed with ``mkdir``, which
-    is atomic, so two trainings started together never share one.
+
+def claim_dir(parent: Path, prefix: str = "", given: str | Path | None = None,
+              refuse: Callable[[Path], Exception] = FileExistsError) -> Path:
+    """Create and return a directory no other command writes to.
+
+    With ``given`` (a ``--run-dir``) that directory must not exist or be empty, else
+    ``refuse(given)`` is raised. Otherwise the next free number under ``parent`` is
+    claimed (``parent/<n>``, or ``parent/<prefix>-<n>`` with a prefix) with ``mkdir``,
+    which is atomic, so two commands started together never share one.
     """
-    if run_dir is not None:
-        path = Path(run_dir)
+    if given is not None:
+        path = Path(given)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise CheckpointError(
-                f"--run-dir {path}: already exists and is not empty; choose a new directory "
-                "(aimodel never overwrites a run)"
-            )
+            raise refuse(path)
         path.mkdir(parents=True, exist_ok=True)
         return path
-    parent = Path(runs_root) / name
+    stem = f"{prefix}-" if prefix else ""
     parent.mkdir(parents=True, exist_ok=True)
-    taken = [int(p.name) for p in parent.iterdir() if p.name.isdigit()]
+    taken = [int(p.name[len(stem):]) for p in parent.iterdir()
+             if p.name.startswith(stem) and p.name[len(stem):].isdigit()]
     n = max(taken, default=0) + 1
     while True:
-        path = parent / str(n)
+        path = parent / f"{stem}{n}"
         try:
             os.mkdir(path)
             return path

@@ -20,6 +20,7 @@ from aimodel.config import Config, dump_config
 from aimodel.errors import CheckpointError, ConfigError, TrainingError, TrainingInterrupted
 from aimodel.fileio import atomic_write_json, atomic_write_text
 from aimodel.hardware import usable_cores
+from aimodel.inference.checkpoint import read_meta
 from aimodel.training import checkpointing as ckpt
 from aimodel.training.progress import Reporter
 from aimodel.training.records import RunRecord, TrainLog, new_summary, read_summary, run_meta, truncate_metrics
@@ -160,7 +161,7 @@ def _resume_in(cfg: Config, path: Path, dist, overrides: tuple, reporter) -> Tra
             _check_something_to_do(path, cfg, state, overrides)
         prepared = _prepare(cfg, None, dist)
         meta = run_meta(prepared.bundle, "")
-        old_meta = _read_meta(path / "meta.json")
+        old_meta = read_meta(path, resuming=True)
         if old_meta.get("splits") != meta["splits"] or old_meta.get("test_fingerprint") != meta["test_fingerprint"]:
             raise CheckpointError(
                 f"{path}: the dataset no longer matches the one this run started with "
@@ -563,16 +564,3 @@ def _verify_run_model(path: Path, model, callback) -> None:
         raise CheckpointError(f"{exc}; training is not reported as finished, because evaluate and predict "
                               "could not use this file. This is a bug in aimodel or Keras; please report it "
                               "with the run's config.yaml") from None
-
-
-def _read_meta(path: Path) -> dict:
-    import json
-
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:200]}); the run's record of "
-                              "its data is damaged, so it cannot be resumed") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: not a JSON object; the run's record of its data is damaged")
-    return meta
