@@ -18,7 +18,8 @@ PACKAGES = ("aimodel", "benchmarks", "tests")
 #: assembles them, while the rest of those packages sits above it). The name ``aimodel`` covers the
 #: package root (its public API) and nothing else: every other aimodel module must be placed.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("aimodel.errors", "aimodel.registry", "aimodel.section", "aimodel.fileio", "aimodel.hardware")),
+    ("foundation", ("aimodel.errors", "aimodel.registry", "aimodel.section", "aimodel.fileio", "aimodel.hardware",
+                    "aimodel.tfimport")),
     ("data", ("aimodel.data",)),
     ("models", ("aimodel.models",)),
     ("sections", ("aimodel.training.config", "aimodel.search.config")),
