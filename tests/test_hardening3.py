@@ -84,3 +84,107 @@ def test_every_file_of_a_run_has_the_mode_of_a_plain_file(trained_run, tmp_path)
     modes = {str(p.relative_to(trained_run)): _mode(p) for p in trained_run.rglob("*") if p.is_file()}
     assert {"best.keras", "config.yaml", "meta.json", "metrics.csv"} <= set(modes)
     assert {name: m for name, m in modes.items() if m != _mode(plain)} == {}
+
+
+# --- 12. small things ---------------------------------------------------------------------------
+
+
+def test_the_next_command_is_shell_quoted(tmp_path):
+    import shlex
+
+    from tests.conftest import TINY, write_config
+
+    config = write_config(tmp_path / "tiny.yaml", dict(TINY, training={"epochs": 1, "batch_size": 32}))
+    root = tmp_path / "my runs [v2]"  # a space, and brackets that rich would read as markup
+    result = _invoke("train", config, "--runs-root", root)
+    assert result.exit_code == 0, result.output
+    line = next(li for li in result.output.splitlines() if li.startswith("next: "))
+    words = shlex.split(line[len("next: "):])
+    assert words[:2] == ["aimodel", "evaluate"] and len(words) == 3
+    assert Path(words[2]).parent.parent == root and (Path(words[2]) / "best.keras").is_file()
+
+
+def test_runs_list_never_shows_more_epochs_done_than_planned(tmp_path, monkeypatch):
+    from aimodel.training import records
+    from aimodel.training.records import list_runs
+    from aimodel.training.runner import resume, train
+    from tests.conftest import TINY
+
+    from aimodel.config import config_from_dict
+
+    cfg = config_from_dict(dict(TINY, training={"epochs": 1, "batch_size": 32}))
+    run_dir = train(cfg, run_dir=tmp_path / "run").run_dir
+    seen = []
+    original = records.RunRecord.finish
+
+    def finish(self, *args, **kwargs):  # the last epoch is committed; summary.json is what `runs list` read mid-run
+        seen.append(list_runs(tmp_path)[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(records.RunRecord, "finish", finish)
+    resume(run_dir, overrides=["training.epochs=2"])
+    assert (seen[0].epochs_completed, seen[0].epochs) == (2, 2)
+
+
+def _evaluation_output(run, data):
+    result = _invoke("evaluate", run, "--data", data)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_top_k_accuracy_is_not_printed_for_two_classes(tabular_run, tmp_path):
+    data = tmp_path / "things.csv"
+    data.write_text("size,colour,label\n1,red,big\n-2,red,small\n3,blue,big\n-1,blue,small\n0.5,red,small\n")
+    out = _evaluation_output(tabular_run, data)
+    assert "accuracy" in out and "top-2" not in out and "top-3" not in out
+
+
+def test_top_k_accuracy_is_printed_for_more_classes(trained_run):
+    assert "top-3 accuracy" in _evaluation_output(trained_run, trained_run / "config.yaml")
+
+
+def test_a_refused_tune_prints_its_error_without_an_empty_table(tmp_path):
+    from tests.conftest import TINY, write_config
+
+    search = {"algorithm": "random", "objective": "val_accuracy", "max_trials": 1,
+              "space": {"training.learning_rate": {"choice": [0.001, 0.01]}}}
+    config = write_config(tmp_path / "search.yaml", dict(TINY, search=search))
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "search.yaml").write_text("a search already running here")
+    result = _invoke("tune", config, "--run-dir", busy)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"error: --run-dir {busy}: not empty; give a new folder, "
+                                                   f"or --resume {busy} to continue it"]
+
+
+def test_serve_names_every_missing_column(tabular_run):
+    from starlette.testclient import TestClient
+
+    from aimodel.serving.app import create_app
+    from aimodel.serving.model import ServedModel
+    from aimodel.serving.settings import ServeSettings
+
+    model = ServedModel(tabular_run, name="sizes")
+    with TestClient(create_app(model, ServeSettings(model=str(model.checkpoint.model_path)))) as client:
+        def error(instance):
+            r = client.post("/v1/models/sizes:predict", json={"instances": [instance]})
+            assert r.status_code == 400, r.text
+            return r.json()["error"]
+
+        assert "missing columns 'size', 'colour'" in error({"other": 1})
+        assert "missing column 'colour'" in error({"size": 1})
+
+
+def test_a_symlink_loop_as_dataset_path_is_named_as_such(tmp_path):
+    from aimodel.config import load_config
+    from aimodel.errors import ConfigError
+    from tests.conftest import write_config
+
+    (tmp_path / "a.csv").symlink_to(tmp_path / "b.csv")
+    (tmp_path / "b.csv").symlink_to(tmp_path / "a.csv")
+    config = write_config(tmp_path / "c.yaml", {"name": "t", "dataset": {"name": "csv", "path": str(tmp_path / "a.csv"),
+                                                                          "label": "y"}, "model": {"architecture": "mlp"}})
+    with pytest.raises(ConfigError, match=r"dataset\.path: .*a\.csv is a symlink loop") as info:
+        load_config(config)
+    assert "not found" not in str(info.value)
