@@ -188,3 +188,72 @@ def test_a_symlink_loop_as_dataset_path_is_named_as_such(tmp_path):
     with pytest.raises(ConfigError, match=r"dataset\.path: .*a\.csv is a symlink loop") as info:
         load_config(config)
     assert "not found" not in str(info.value)
+
+
+# --- 14. a saved model with aimodel's custom layers loads where the docs say it does -------------
+
+_ARCHITECTURES = {  # every architecture, on each kind of input its custom layers (or standardize_text) serve
+    "cnn-image": ({"architecture": "cnn", "filters": [4], "dense": [8]}, "image_bundle"),
+    "mlp-table": ({"architecture": "mlp", "units": [4]}, "table_bundle"),
+    "rnn-text": ({"architecture": "rnn", "cell": "GRU", "units": [4], "embedding_dim": 4}, "text_bundle"),
+    "rnn-sequence": ({"architecture": "rnn", "cell": "LSTM", "units": [4]}, "sequence_bundle"),
+    "vit-image": ({"architecture": "transformer", "embed_dim": 8, "num_heads": 2, "ff_dim": 16, "num_layers": 1,
+                   "patch_size": 4, "pooling": "cls"}, "image_bundle"),
+    "transformer-text": ({"architecture": "transformer", "embed_dim": 8, "num_heads": 2, "ff_dim": 16,
+                          "num_layers": 1}, "text_bundle"),
+    "transformer-sequence": ({"architecture": "transformer", "embed_dim": 8, "num_heads": 2, "ff_dim": 16,
+                              "num_layers": 1, "pooling": "max"}, "sequence_bundle"),
+}
+
+_LOAD_IN_A_FRESH_PROCESS = """
+import pickle, sys
+import numpy as np
+import aimodel
+assert "keras" not in sys.modules and "tensorflow" not in sys.modules, "import aimodel must stay light"
+import keras
+import tensorflow as tf
+
+def tensors(x):  # strings go in as tf.string tensors (Keras' predict refuses NumPy's str dtype)
+    return {k: tensors(v) for k, v in x.items()} if isinstance(x, dict) else tf.constant(x)
+
+cases = pickle.loads(open(sys.argv[1], "rb").read())
+for name, (path, x, expected) in cases.items():
+    x = tensors(x)
+    model = keras.saving.load_model(path)  # as docs/architectures.md says: safe mode (the default), no custom_objects
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(aimodel.load_model(path).predict(x, verbose=0), expected, atol=1e-5, err_msg=name)
+    print("loaded", name)
+"""
+
+
+def _tensors(x):  # as the script's tensors()
+    import tensorflow as tf
+
+    return {k: _tensors(v) for k, v in x.items()} if isinstance(x, dict) else tf.constant(x)
+
+
+@pytest.mark.subprocess
+def test_every_architecture_loads_with_plain_keras_after_import_aimodel(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    import tests._models_support as support
+    from aimodel.models.factory import build_model
+
+    cases = {}
+    for name, (model_section, bundle_name) in _ARCHITECTURES.items():
+        bundle = getattr(support, bundle_name)()
+        model = build_model(support.make_cfg(model_section), bundle)
+        path = tmp_path / f"{name}.keras"
+        model.save(path)
+        x = bundle.test.x
+        x = {k: v.astype(str) if v.dtype == object else v for k, v in x.items()} if isinstance(x, dict) else (
+            x.astype(str) if x.dtype == object else x.astype(np.float32))
+        cases[name] = (str(path), x, model.predict(_tensors(x), verbose=0))
+    (tmp_path / "cases.pkl").write_bytes(pickle.dumps(cases))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", _LOAD_IN_A_FRESH_PROCESS, str(tmp_path / "cases.pkl")],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == [w for name in _ARCHITECTURES for w in ("loaded", name)]
