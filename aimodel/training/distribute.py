@@ -35,6 +35,10 @@ TF_CONFIG = "TF_CONFIG"
 class DistributeError(AimodelError):
     """A cluster that cannot start or keep going: bad address, missing peer, a worker that died."""
 
+    #: raised once TensorFlow's collective runtime was running (see :func:`cluster_error`): that runtime
+    #: cannot be shut down cleanly after a failure, so the CLI ends the process at once after the message
+    runtime_started = False
+
 
 @dataclass(frozen=True)
 class Cluster:
@@ -371,6 +375,12 @@ def cluster_error(exc: BaseException, cluster: Optional[Cluster], timeout: float
 
     ``training``: raised by a step, where a lost connection means a worker stopped.
     """
+    error = _cluster_error(exc, cluster, timeout, training)
+    error.runtime_started = True
+    return error
+
+
+def _cluster_error(exc: BaseException, cluster: Optional[Cluster], timeout: float, training: bool) -> DistributeError:
     import tensorflow as tf
 
     text = getattr(exc, "message", None) or str(exc)
