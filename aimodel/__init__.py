@@ -8,11 +8,20 @@ The public API is importable without loading TensorFlow::
     result = aimodel.resume(result.run_dir, overrides=["training.epochs=40"])  # extend it
     report = aimodel.evaluate(result.run_dir)
     preds = aimodel.predict(["examples/digit_7.png"], model=result.run_dir)
+    model = aimodel.load_model(result.run_dir / "best.keras")  # the Keras model, safe mode on
+
+After ``import aimodel``, plain ``keras.saving.load_model(path)`` also rebuilds
+models with aimodel's custom layers (ViT, Transformer): they are registered with
+Keras as soon as Keras is imported (:mod:`aimodel.keras_hook`).
 """
+
+from aimodel import keras_hook
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_config", "train", "resume", "evaluate", "predict"]
+__all__ = ["__version__", "load_config", "train", "resume", "evaluate", "predict", "load_model"]
+
+keras_hook.install()
 
 
 def __getattr__(name):
@@ -33,6 +42,10 @@ def __getattr__(name):
         from aimodel.evaluation.evaluate import evaluate
 
         return evaluate
+    if name == "load_model":
+        from aimodel.inference.checkpoint import load_model
+
+        return load_model
     if name == "predict":
         from aimodel.inference.predict import predict
 

@@ -31,6 +31,27 @@ def _setup_logging(debug: bool) -> None:
         warnings.filterwarnings("ignore", module=r"(keras|tensorflow)(\.|$)")
 
 
+def _exit_now(code: int) -> None:
+    """End the process without Python's interpreter shutdown.
+
+    After a multi-worker run fails (a peer killed), TensorFlow's collective runtime is half torn
+    down: the finalizers that shutdown would run print a traceback (``Exception ignored in:
+    <function Pool.__del__>`` ... ``OSError: [Errno 9] Bad file descriptor``) and C++ errors
+    (``BaseCollectiveExecutor::StartAbort``, ``Aborting RingReduce``) after the one-line message.
+    Every file aimodel writes is already complete (atomic writes, fsynced); only the standard
+    streams and log handlers need flushing. ``--debug`` raises instead and keeps all that detail.
+    """
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 class AimodelGroup(click.Group):
     """Turns library errors into a one-paragraph message and exit code 1."""
 
@@ -43,6 +64,8 @@ class AimodelGroup(click.Group):
             if is_debug(ctx):
                 raise
             click.secho(f"error: {exc}", fg="red", err=True)
+            if getattr(exc, "runtime_started", False):
+                _exit_now(exc.exit_code)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             if is_debug(ctx):

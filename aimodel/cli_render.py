@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -108,7 +109,8 @@ def print_train_summary(result) -> None:
         table.add_row("throughput", f"{result.samples_per_second:,.0f} samples/s")
     table.add_row("records", "metrics.csv, curves.png, train.log, summary.json, tensorboard/")
     console.print(table)
-    console.print(f"next: aimodel evaluate {result.run_dir}")
+    console.print(f"next: aimodel evaluate {shlex.quote(str(result.run_dir))}", markup=False, highlight=False,
+                  soft_wrap=True)  # one line, copy-pasteable
 
 
 def print_runs(runs, root=None) -> None:
@@ -142,7 +144,7 @@ def print_evaluation(report: dict) -> None:
     head = Table(title=f"evaluation: {report['samples']} samples", show_header=False)
     head.add_row("data", report["data"])
     head.add_row("accuracy", f"{report['accuracy']:.4f}")
-    if report["top_k"] > 1:
+    if report["top_k"] > 1 and len(report["class_names"]) > 2:  # top-2 of 2 classes is always 1
         head.add_row(f"top-{report['top_k']} accuracy", f"{report['top_k_accuracy']:.4f}")
     head.add_row("loss", f"{report['loss']:.4f}")
     head.add_row("macro F1", f"{report['macro_avg']['f1']:.4f}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import click
@@ -65,16 +66,28 @@ def tune_command(config, overrides, max_trials, run_dir, runs_root, resume_dir) 
     search = cfg.search if cfg is not None else None
     objective = search.objective if search else "objective"
     direction = search.direction if search else "max"
-    with Live(_trials_table([], objective, direction), console=console, auto_refresh=False) as live:
-        def on_trial(record, records):
-            live.update(_trials_table(records, objective, direction), refresh=True)
+    # The table appears with the first finished trial: a search refused at the start (a folder in use,
+    # bad data) prints its one-line error alone, not after an empty table.
+    live = Live(console=console, auto_refresh=False)
+    shown = []
 
+    def on_trial(record, records):
+        live.update(_trials_table(records, objective, direction), refresh=bool(shown))
+        if not shown:
+            live.start(refresh=True)
+            shown.append(True)
+
+    try:
         if resume_dir is not None:
             result = resume_tune(resume_dir, on_trial=on_trial)
         else:
             result = tune(cfg, source=str(config), runs_root=runs_root, run_dir=run_dir, max_trials=max_trials,
                           on_trial=on_trial)
-        live.update(_trials_table(result.trials, result.objective, result.direction), refresh=True)
+        live.update(_trials_table(result.trials, result.objective, result.direction), refresh=bool(shown))
+    finally:
+        live.stop()
+    if not shown:
+        console.print(live.renderable)
     console.print()
     best = result.best
     if best is None:
@@ -82,7 +95,7 @@ def tune_command(config, overrides, max_trials, run_dir, runs_root, resume_dir) 
     click.echo(f"best: trial {best.trial_id}, {result.objective} {best.objective:.4g}, test accuracy "
                f"{_fmt(best.test_accuracy)} ({best.run_dirs[0]})")
     click.echo(f"search: {result.tune_dir} (trials.csv, summary.json, trials.png); "
-               f"train the best config with: aimodel train {result.tune_dir / 'best.yaml'}")
+               f"train the best config with: aimodel train {shlex.quote(str(result.tune_dir / 'best.yaml'))}")
 
 
 @click.command("cv", context_settings=CONTEXT)

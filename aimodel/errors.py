@@ -36,6 +36,11 @@ class ExportError(AimodelError):
 class DistributeError(AimodelError):
     """A cluster that cannot start or keep going: bad address, missing peer, a worker that died."""
 
+    #: raised once TensorFlow's collective runtime was running (see training/distribute.py `cluster_error`):
+    #: that runtime cannot be shut down cleanly after a failure, so the CLI ends the process at once after
+    #: the message
+    runtime_started = False
+
 
 class ServeError(AimodelError):
     """The server cannot start as asked (bad option, port in use, model unusable)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,12 +31,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], suffix: str = 
     """
     path = Path(path)
     remove_stale_temporaries(path)
-    # The writer's pid is in the name, so a later write can tell a dead writer's leftover from a live one's file.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path, mode = _create_temporary(path, suffix or ".tmp")
     try:
         write(tmp_path)
+        os.chmod(tmp_path, mode)  # in case ``write`` replaced the file rather than writing into it
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
@@ -43,6 +42,31 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], suffix: str = 
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _create_temporary(path: Path, suffix: str) -> tuple[Path, int]:
+    """Create an empty temporary file beside ``path``; return it and the mode ``path`` should end with.
+
+    That mode is what a plain ``open(path, "w")`` gives: an existing file's mode is kept, a new
+    file gets 0666 less the umask. (``tempfile.mkstemp`` would make it 0600 whatever the umask,
+    and the rename would carry that over: files another user or a serving container cannot read.)
+    """
+    try:
+        existing = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        existing = None
+    while True:
+        # The writer's pid is in the name, so a later write can tell a dead writer's leftover from a live one's file.
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the kernel applies the umask
+        except FileExistsError:
+            continue
+        try:
+            created = stat.S_IMODE(os.fstat(fd).st_mode)
+        finally:
+            os.close(fd)
+        return tmp, created if existing is None else existing
 
 
 def remove_stale_temporaries(path: Path) -> None:

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("export", ("aimodel.export",)),
     ("search", ("aimodel.search",)),
     ("serving", ("aimodel.serving",)),
-    ("api", ("aimodel",)),
+    ("api", ("aimodel", "aimodel.keras_hook")),
     ("cli", ("aimodel.cli", "aimodel.cli_common", "aimodel.cli_export", "aimodel.cli_render", "aimodel.cli_serve",
              "aimodel.cli_tune", "aimodel.__main__")),
     # harness, data, figure_base, photos and the standalone scripts

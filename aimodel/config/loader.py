@@ -7,6 +7,8 @@ keys or names, the closest valid one.
 
 from __future__ import annotations
 
+import errno
+import os
 import typing
 from pathlib import Path
 from typing import Any, Iterable
@@ -297,6 +299,14 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
+def _is_symlink_loop(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 def _format_error(err: dict, source: str, lines: dict, overridden: set) -> tuple[float, str]:
     """Return (line number for sorting, message) for one pydantic error."""
     loc = tuple(err["loc"])
@@ -345,11 +355,11 @@ def _format_error(err: dict, source: str, lines: dict, overridden: set) -> tuple
     elif kind == "model_type":
         text = f"expected a section (a mapping of keys), got {_show(received)}"
     elif kind in ("path_not_file", "path_not_directory"):
-        import os
-
         what = "file" if kind == "path_not_file" else "directory"
         rel = "" if os.path.isabs(str(received)) else f" (relative paths are read from the working directory {os.getcwd()})"
-        if kind == "path_not_directory" and os.path.isfile(str(received)):
+        if _is_symlink_loop(str(received)):
+            text = f"{received} is a symlink loop (following its links never reaches a {what}){rel}"
+        elif kind == "path_not_directory" and os.path.isfile(str(received)):
             text = f"expected a folder, but {received} is a file{rel}"
         elif kind == "path_not_file" and os.path.isdir(str(received)):
             text = f"expected a file, but {received} is a folder{rel}"

@@ -112,11 +112,13 @@ class TabularPreparer(Preparer):
     def prepare(self, item: Item):
         if not isinstance(item.value, dict):
             raise DataError(f"{item.name}: tabular models take CSV rows")
+        missing = [col for col in self.columns() if item.value.get(col) is None]
+        if missing:
+            names = ", ".join(f"'{col}'" for col in missing)
+            raise DataError(f"{item.name}: missing column{'s' if len(missing) > 1 else ''} {names}")
         out = {}
         for col in self.columns():
-            cell = item.value.get(col)
-            if cell is None:
-                raise DataError(f"{item.name}: missing column '{col}'")
+            cell = item.value[col]
             cell = cell.strip()  # as the CSV source reads training cells
             if self.kinds[col] == "categorical":
                 out[col] = cell

@@ -352,6 +352,12 @@ def cluster_error(exc: BaseException, cluster: Optional[Cluster], timeout: float
 
     ``training``: raised by a step, where a lost connection means a worker stopped.
     """
+    error = _cluster_error(exc, cluster, timeout, training)
+    error.runtime_started = True
+    return error
+
+
+def _cluster_error(exc: BaseException, cluster: Optional[Cluster], timeout: float, training: bool) -> DistributeError:
     import tensorflow as tf
 
     text = getattr(exc, "message", None) or str(exc)

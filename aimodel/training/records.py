@@ -234,8 +234,9 @@ class RunRecord:
         self.session = {"started": now(), "from_epoch": self.initial_epoch, "overrides": list(self.overrides)}
         self.session.update(self.distribution)
         self.summary.setdefault("sessions", []).append(self.session)
+        # epochs is this session's target, so `runs list` never shows 16/15 while a resumed run extends it
         self.summary.update(world_size=self.distribution.get("world_size", 1),
-                            global_batch=self.cfg.training.batch_size)
+                            global_batch=self.cfg.training.batch_size, epochs=self.cfg.training.epochs)
         self.summary["status"] = "running"
         atomic_write_json(self.path / SUMMARY_FILE, self.summary)
         self._start = time.perf_counter()

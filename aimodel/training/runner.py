@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,7 +155,7 @@ def _resume_in(cfg: Config, path: Path, dist, overrides: tuple, reporter) -> Tra
             raise CheckpointError(
                 f"{path}: has saved epochs (checkpoints/, last.keras) but no {ckpt.STATE_FILE}, the record of "
                 "which epoch completed, so it cannot be resumed exactly; its files are left as they are. "
-                f"Start a new run from its config with: aimodel train {path / 'config.yaml'}"
+                f"Start a new run from its config with: aimodel train {shlex.quote(str(path / 'config.yaml'))}"
             )
         summary = read_summary(path) or new_summary(cfg.name)
         if state is not None:
@@ -186,13 +187,13 @@ def _check_something_to_do(path: Path, cfg: Config, state: ckpt.RunState, overri
     if stopped and not overrides:
         raise CheckpointError(
             f"{path}: stopped early at epoch {stopped} ({state.early_stopping.get('monitor')} had not "
-            f"improved); to train further: aimodel train --resume {path} --set "
+            f"improved); to train further: aimodel train --resume {shlex.quote(str(path))} --set "
             f"training.epochs={max(cfg.training.epochs, state.epoch) + 10} (the patience count restarts)"
         )
     if state.epoch >= cfg.training.epochs:
         raise CheckpointError(
             f"{path}: has trained all {state.epoch} epochs (training.epochs={cfg.training.epochs}); "
-            f"to train further: aimodel train --resume {path} --set training.epochs={state.epoch + 10}"
+            f"to train further: aimodel train --resume {shlex.quote(str(path))} --set training.epochs={state.epoch + 10}"
         )
 
 
@@ -457,7 +458,7 @@ def _run_fit(f: _Fitting) -> None:
         saved = (f"epoch {done} of {t.epochs} is saved" if done
                  else "no epoch had completed, so resuming starts it again from the beginning")
         raise TrainingInterrupted(
-            f"training interrupted; {saved}. Resume with:\n  aimodel train --resume {path}"
+            f"training interrupted; {saved}. Resume with:\n  aimodel train --resume {shlex.quote(str(path))}"
         ) from None
     except NonFiniteLoss as exc:
         _close_quietly(callback)
@@ -467,7 +468,7 @@ def _run_fit(f: _Fitting) -> None:
         kept = (f"the last good checkpoint (epoch {done}) is kept in {path / 'last.keras'}"
                 if done else "no epoch had completed, so there is no checkpoint")
         lower = f"{t.learning_rate / 10:g}"
-        hint = (f"; to continue from it with a lower rate: aimodel train --resume {path} "
+        hint = (f"; to continue from it with a lower rate: aimodel train --resume {shlex.quote(str(path))} "
                 f"--set training.learning_rate={lower}" if done else
                 f"; try a lower training.learning_rate (now {t.learning_rate:g})")
         raise TrainingError(
