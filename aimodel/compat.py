@@ -18,7 +18,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
-from typing import Callable
+from collections.abc import Callable
 
 # --- Keras: walking a model ------------------------------------------------------------------------
 
