@@ -9,6 +9,8 @@ import stat
 from pathlib import Path
 from typing import Any, Callable
 
+from aimodel.compat import fix_keras_save_cache
+
 
 def fsync_dir(directory: Path) -> None:
     try:
@@ -102,37 +104,6 @@ def atomic_write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-#: The kinds of object whose attribute skip-set Keras' saving code computes (``saving_lib.get_attr_skipset``).
-_SKIPSET_KINDS = ("Operation", "Layer", "Functional", "Sequential", "Metric", "Optimizer", "Loss")
-
-
-def prime_keras_save_cache() -> None:
-    """Fill the cache Keras 3.15 means to keep for ``saving_lib.get_attr_skipset``.
-
-    ``get_attr_skipset`` builds throwaway reference objects (a ``Layer``, an
-    ``Optimizer``, a ``Metric``...) to list the attributes a save should skip, and
-    stores the result under ``saving_attr_skipset_<kind>``, but looks it up under
-    ``saving_attr_skiplist_<kind>``: the cache never hits, and every
-    ``model.save`` (and load) rebuilds those objects (6 ms of CPU of the 45 ms a
-    seed-model checkpoint took, docs/speed.md). This stores Keras' own result under the
-    key it reads, once per thread (Keras' global state is thread-local) and again
-    after ``keras.backend.clear_session()``. What is saved does not change. If a
-    Keras release reads the key it writes, or renames either, this does nothing.
-    """
-    try:
-        from keras.src.backend.common import global_state
-        from keras.src.saving import saving_lib
-    except ImportError:  # a Keras without these internals: nothing to fill
-        return
-    for kind in _SKIPSET_KINDS:
-        key = f"saving_attr_skiplist_{kind}"
-        if global_state.get_global_attribute(key) is None:
-            try:
-                global_state.set_global_attribute(key, saving_lib.get_attr_skipset(kind))
-            except Exception:  # an unknown kind in some Keras release: leave it to Keras
-                continue
-
-
 def atomic_save_model(model, path: str | Path, check: Callable[[Path], None] | None = None) -> None:
     """``model.save`` through a temporary ``.keras`` file and an atomic rename.
 
@@ -141,7 +112,7 @@ def atomic_save_model(model, path: str | Path, check: Callable[[Path], None] | N
     """
 
     def write(tmp: Path) -> None:
-        prime_keras_save_cache()
+        fix_keras_save_cache()  # a Keras 3.15 bug: see aimodel.compat
         model.save(tmp)
         if check is not None:
             check(tmp)

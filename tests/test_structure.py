@@ -19,6 +19,7 @@ PACKAGES = ("aimodel", "benchmarks", "tests")
 #: package root (its public API) and nothing else: every other aimodel module must be placed.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("aimodel.errors", "aimodel.registry", "aimodel.section", "aimodel.fileio", "aimodel.hardware",
+                    "aimodel.compat",
                     "aimodel.tfimport")),
     ("data", ("aimodel.data",)),
     ("models", ("aimodel.models",)),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from aimodel.compat import is_text_codec
 from aimodel.errors import DataError
 
 #: Every format Pillow decodes that aimodel reads as an image (training folders and predict alike).
@@ -59,7 +60,7 @@ def check_encoding(name: str) -> str:
         info = codecs.lookup(name)
     except LookupError:
         raise ValueError(f"unknown encoding {name!r} (use auto, utf-8, cp1252, latin-1, ... any Python codec)") from None
-    if not getattr(info, "_is_text_encoding", True):
+    if not is_text_codec(info):
         raise ValueError(f"{name!r} is not a text encoding")
     return name
 

@@ -112,8 +112,10 @@ def _erfc(ctx, node, name, args):
 def float_onnx(graph: InferenceGraph, path: Path, work: Path) -> None:
     """Convert the inference-only SavedModel of ``graph`` to a float32 ``.onnx`` file."""
     require("onnx", "exporting to ONNX")
-    tf2onnx = require("tf2onnx", "exporting to ONNX")
+    require("tf2onnx", "exporting to ONNX")
     from tf2onnx import tf_loader
+
+    from aimodel.compat import tf2onnx_convert_graph
 
     saved = work / "inference_saved_model"
     with captured() as out:
@@ -122,9 +124,8 @@ def float_onnx(graph: InferenceGraph, path: Path, work: Path) -> None:
             graph_def, inputs, outputs, tables, renames = tf_loader.from_saved_model(
                 str(saved), None, None, tag="serve", signatures=["serve"],
                 return_initialized_tables=True, return_tensors_to_rename=True)
-            # convert._convert_common is what tf2onnx's own `--saved-model` command line runs; its public
-            # from_graph_def drops the lookup tables (StringLookup) that from_saved_model found.
-            tf2onnx.convert._convert_common(
+            # not the public from_graph_def, which drops the lookup tables (StringLookup) found here
+            tf2onnx_convert_graph(
                 graph_def, name=graph.model.name, opset=ONNX_OPSET, input_names=inputs, output_names=outputs,
                 tensors_to_rename=renames, initialized_tables=tables, output_path=str(path),
                 custom_op_handlers={"Erfc": (_erfc, [])})

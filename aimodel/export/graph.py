@@ -186,8 +186,10 @@ def recurrent_layers(model) -> list[str]:
     """Names of the model's recurrent layers (LSTM, GRU, SimpleRNN, also inside Bidirectional)."""
     from keras import layers
 
+    from aimodel.compat import flatten_layers
+
     found = []
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in flatten_layers(model):
         if isinstance(layer, (layers.RNN, layers.Bidirectional)) and not any(
                 found_name == layer.name for found_name in found):
             found.append(layer.name)

@@ -103,6 +103,8 @@ def resume_tune(tune_dir: str | Path, *, on_trial=None) -> TuneResult:
 def _oracle(cfg: Config, path: Path, resuming: bool):
     import keras_tuner as kt
 
+    from aimodel.compat import set_oracle_directory
+
     search = cfg.search
     objective = kt.Objective(search.objective, search.direction)
     common = dict(objective=objective, hyperparameters=hyperparameters(search), seed=cfg.seed,
@@ -115,7 +117,7 @@ def _oracle(cfg: Config, path: Path, resuming: bool):
     else:
         oracle = kt.oracles.HyperbandOracle(max_epochs=cfg.training.epochs, factor=search.hyperband_factor, **common)
     oracle.verbose = 0
-    oracle._set_project_dir(str(path), "oracle")  # KerasTuner's own state files, reloaded on resume
+    set_oracle_directory(oracle, path)  # KerasTuner's own state files, reloaded on resume
     _write_state_atomically(oracle)
     if resuming and (path / "oracle" / "oracle.json").is_file():
         oracle.reload()
@@ -126,23 +128,14 @@ def _write_state_atomically(oracle) -> None:
     """Have ``oracle`` write ``oracle.json`` and each ``trial_*/trial.json`` through a temporary file,
     fsync and rename. KerasTuner writes them in place, so a kill -9 or a full disk mid-write would
     leave a torn file that ``--resume`` cannot read; this way the previous complete one stays."""
-    import json
-    import os
-
+    from aimodel.compat import route_oracle_writes
     from aimodel.fileio import atomic_write_text
 
-    def save():
-        atomic_write_text(oracle._get_oracle_fname(), json.dumps(oracle.get_state()))
-
-    def save_trial(trial):
-        atomic_write_text(os.path.join(oracle._get_trial_dir(trial.trial_id), "trial.json"),
-                          json.dumps(trial.get_state()))
-
-    oracle.save, oracle._save_trial = save, save_trial
+    route_oracle_writes(oracle, atomic_write_text)
 
 
 def _search(cfg: Config, path: Path, records: list[TrialRecord], on_trial) -> TuneResult:
-    from keras_tuner.src.engine.trial import TrialStatus
+    from keras_tuner.engine.trial import TrialStatus
 
     from aimodel.data import load_data
 

@@ -14,6 +14,7 @@ from typing import Optional
 import keras
 import numpy as np
 
+from aimodel.compat import flatten_layers, seed_generators
 from aimodel.training import checkpointing as ckpt
 from aimodel.training.checkpoint_writer import CheckpointWriter, Snapshot
 from aimodel.training.progress import Reporter
@@ -137,8 +138,8 @@ def reseed_layers(model, seed: int, epoch: int, rank: int = 0) -> None:
     makes epoch k's randomness the same with or without a restart.
     """
     generators = []
-    for layer in model._flatten_layers(include_self=False):
-        generators.extend(getattr(layer, "_seed_generators", []))
+    for layer in flatten_layers(model):
+        generators.extend(seed_generators(layer))
     for i, gen in enumerate(generators):
         value = np.random.SeedSequence([seed, epoch, i] + ([rank] if rank else [])).generate_state(1, dtype=np.uint32)[0] % (2**31 - 1)
         gen.state.assign(np.array([value, 0], dtype=gen.state.dtype))

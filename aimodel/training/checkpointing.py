@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from aimodel.compat import flatten_layers
 from aimodel.errors import CheckpointError
 from aimodel.fileio import fsync_dir, atomic_save_model, atomic_write_json
 
@@ -176,7 +177,7 @@ class ModelPrint:
 def _vocabularies(model) -> list[tuple[str, list[str]]]:
     """``(layer name, tokens)`` of every lookup layer (TextVectorization, StringLookup), nested ones too."""
     return [(layer.name, [str(t) for t in layer.get_vocabulary()])
-            for layer in model._flatten_layers(include_self=False) if hasattr(layer, "get_vocabulary")]
+            for layer in flatten_layers(model) if hasattr(layer, "get_vocabulary")]
 
 
 def commit(run_dir: Path, state: RunState) -> None:

@@ -192,25 +192,18 @@ def start(setting: str, timeout: float, config_text: str = "") -> Distribution:
 
 def _multi_worker(cluster: Cluster, timeout: float):
     import tensorflow as tf
-    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
-    from tensorflow.python.eager import context
+
+    from aimodel.compat import configure_coordination_service
 
     os.environ[TF_CONFIG] = os.environ.get(TF_CONFIG) or cluster.tf_config()
     # TensorFlow's coordination service (which MultiWorkerMirroredStrategy starts) waits for every
     # worker forever and notices a dead one only through collective timeouts; configured here first,
-    # both are bounded: `timeout` to join, `timeout` without a heartbeat from a peer. (A private API:
-    # TensorFlow exposes these settings nowhere else.)
-    ms = int(timeout * 1000)
+    # both are bounded: `timeout` to join, `timeout` without a heartbeat from a peer (a private API, in compat).
     jobs = {}
     for job, _ in cluster.jobs or (("worker", i) for i in range(cluster.world_size)):
         jobs[job] = jobs.get(job, 0) + 1
     leader = "/job:chief/replica:0/task:0" if "chief" in jobs else "/job:worker/replica:0/task:0"
-    if context.context().coordination_service is None:
-        context.context().configure_coordination_service(
-            service_type="standalone", service_leader=leader,
-            coordinated_jobs=[coordination_config_pb2.CoordinatedJob(name=j, num_tasks=n) for j, n in jobs.items()],
-            cluster_register_timeout_in_ms=ms, heartbeat_timeout_in_ms=ms,
-        )
+    configure_coordination_service(leader, jobs, int(timeout * 1000))
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=None)
     try:
         with _watchdog(timeout * 2 + 30):

@@ -107,31 +107,13 @@ def fuse_updates(optimizer) -> bool:
     """
     import keras
 
+    from aimodel.compat import fuse_adam_update
+
     opt = getattr(optimizer, "inner_optimizer", optimizer)  # mixed_float16 wraps it for loss scaling
     if (keras.backend.backend() != "tensorflow" or type(opt) not in (keras.optimizers.Adam, keras.optimizers.AdamW)
-            or opt.amsgrad or not all(hasattr(opt, a) for a in ("_get_variable_index", "update_step"))):
+            or opt.amsgrad):
         return False
-    keras_update = opt.update_step
-
-    def update_step(gradient, variable, learning_rate):
-        import tensorflow as tf
-
-        if isinstance(gradient, tf.IndexedSlices) or not hasattr(variable, "handle"):
-            return keras_update(gradient, variable, learning_rate)
-        dtype = variable.dtype
-        index = opt._get_variable_index(variable)
-        m, v = opt._momentums[index].value, opt._velocities[index].value
-        step = tf.cast(opt.iterations + 1, dtype)
-        beta_1, beta_2 = tf.constant(opt.beta_1, dtype), tf.constant(opt.beta_2, dtype)
-        tf.raw_ops.ResourceApplyAdam(
-            var=variable.handle, m=m.handle, v=v.handle,
-            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
-            lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
-            epsilon=tf.constant(opt.epsilon, dtype), grad=tf.cast(gradient, dtype),
-        )
-
-    opt.update_step = update_step
-    return True
+    return fuse_adam_update(opt)
 
 
 def class_weights(cfg, bundle) -> Optional[dict[int, float]]:

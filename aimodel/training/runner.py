@@ -347,10 +347,11 @@ def _prepare(cfg: Config, bundle=None, dist=None) -> _Prepared:
 def _build_for_loop(model, bundle, batch_size: int, one_hot: Optional[int]) -> None:
     """Create the optimizer's and the compiled metrics' variables now, outside the replicas
     (``fit`` does this in its first call; Keras' own helper for it, given one ordinary batch)."""
+    from aimodel.compat import symbolic_build
     from aimodel.data.pipeline import make_dataset
 
     batch = next(iter(make_dataset(bundle.train, max(1, min(batch_size, len(bundle.train))), one_hot=one_hot)))
-    model._symbolic_build(data_batch=batch)
+    symbolic_build(model, batch)
 
 
 def _fill_image_caches(bundle) -> Optional[str]:

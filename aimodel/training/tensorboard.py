@@ -30,12 +30,11 @@ class TensorBoardWriter:
 
     def write_epoch(self, epoch: int, logs: dict, learning_rate: float) -> None:
         import tensorflow as tf
-        from tensorflow.core.framework import summary_pb2
+
+        from aimodel.compat import scalar_summary_metadata
 
         if self._metadata is None:
-            self._metadata = summary_pb2.SummaryMetadata(
-                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-            )
+            self._metadata = scalar_summary_metadata()
         groups: dict[str, dict] = {"train": {"learning_rate": learning_rate}}
         for key, value in logs.items():
             if key == "learning_rate":
