@@ -292,9 +292,13 @@ class FillMissing(layers.Layer):
     def call(self, inputs):
         x = ops.cast(inputs, "float32")
         missing = ops.isnan(x)
-        if self.zero_is_missing:
-            missing = ops.logical_or(missing, ops.equal(x, 0.0))
+        # NaN first, on its own: tf2onnx turns a select on a combined condition into arithmetic,
+        # where NaN * 0 stays NaN (the .onnx export then answered NaN for a missing cell).
         filled = ops.where(missing, ops.full_like(x, self.value), x)
+        if self.zero_is_missing:
+            zero = ops.equal(filled, 0.0)
+            filled = ops.where(zero, ops.full_like(x, self.value), filled)
+            missing = ops.logical_or(missing, zero)
         if not self.indicator:
             return filled
         return ops.concatenate([filled, ops.cast(missing, "float32")], axis=-1)
