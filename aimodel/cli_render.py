@@ -271,6 +271,28 @@ def print_data_summary(summary: dict) -> None:
         console.print(f"... and {summary['skipped_count'] - 20} more")
     if "grid" in summary:
         console.print(f"written: {summary['grid']['file']} ({summary['grid']['images']} images)")
+    if summary.get("dropped_rows"):
+        console.print(f"rows without a label (left out): {summary['dropped_rows']}")
+    if summary.get("columns"):
+        _print_columns(summary["columns"])
+
+
+def _print_columns(columns: list[dict]) -> None:
+    """``data inspect`` on a CSV: one row per column, then its notes."""
+    table = Table(title="columns")
+    for col in ("column", "type", "missing", "distinct", "min", "median", "max"):
+        table.add_column(col, justify="left" if col in ("column", "type") else "right")
+    for c in columns:
+        stats = [f"{c[k]:.4g}" if k in c else "" for k in ("min", "median", "max")]
+        table.add_row(c["name"], c["type"], str(c["missing"]), str(c["distinct"]), *stats)
+    console.print(table)
+    for c in columns:
+        if c.get("tokens"):
+            shown = ", ".join(f"{k} {v}" for k, v in c["tokens"].items())
+            console.print(f"{c['name']}: tokens per text {shown}; sequence_length: {c['sequence_length_95']} "
+                          f"keeps 95% of texts whole")
+        if c.get("note"):
+            console.print(f"[yellow]note:[/] {c['name']}: {c['note']}")
 
 
 def _size(n: int) -> str:

@@ -128,3 +128,38 @@ def test_bad_tables_get_one_line_messages(tmp_path, change, dataset, message):
     path = write_rows(tmp_path / "d.csv", change(rows()))
     with pytest.raises(DataError, match=message):
         bundle(tmp_path, path=str(path), columns=COLUMNS, label="outcome", **dataset)
+
+
+# --- data inspect -------------------------------------------------------------------------------------
+
+
+def test_data_inspect_describes_each_column_and_flags_suspicious_zeros(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from aimodel.cli import main
+
+    path = write_rows(tmp_path / "d.csv", rows())
+    config = write_config(tmp_path / "c.yaml", dict(TINY, seed=3, dataset={
+        "name": "csv", "path": str(path), "columns": COLUMNS, "label": "outcome"}))
+    result = CliRunner().invoke(main, ["data", "inspect", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    cols = {c["name"]: c for c in json.loads(result.output)["columns"]}
+    assert cols["glucose"]["type"] == "numeric" and cols["glucose"]["missing"] == sum(i % 7 == 3 for i in range(80))
+    assert cols["smoker"] == {"name": "smoker", "type": "categorical", "missing": sum(i % 11 == 5 for i in range(80)),
+                              "distinct": 2}
+    assert "zero_means_missing" in cols["bmi"]["note"] and cols["bmi"]["min"] == 0
+    assert cols["bmi"]["min"] <= cols["bmi"]["median"] <= cols["bmi"]["max"]
+    shown = CliRunner().invoke(main, ["data", "inspect", str(config)])
+    assert shown.exit_code == 0 and "note: bmi:" in shown.output and "glucose" in shown.output
+
+
+def test_data_inspect_gives_a_text_column_its_token_lengths(tmp_path):
+    from aimodel.data.profile import profile_columns
+
+    lines = [f'{i},"{" ".join(["word"] * (i % 10 + 1))}",{i % 2}' for i in range(40)]
+    path = write_rows(tmp_path / "t.csv", lines, header="id,review,label")
+    b = bundle(tmp_path, path=str(path), label="label", text_column="review")
+    (col,) = profile_columns(b)
+    assert col["type"] == "text" and col["tokens"]["p50"] in (5, 6) and col["sequence_length_95"] == 10
