@@ -157,7 +157,8 @@ def read_run_baselines(run_dir: Path) -> Optional[dict]:
     return data if isinstance(data, dict) else None
 
 
-def evaluation_baselines(run_dir: Optional[Path], spec: InputSpec, x_eval, y_eval) -> tuple[Optional[dict], Optional[str]]:
+def evaluation_baselines(run_dir: Optional[Path], spec: InputSpec, x_eval,
+                         y_eval) -> tuple[Optional[dict], Optional[str]]:
     """For ``evaluate``: the baselines fitted on the run's training split and scored on ``x_eval``.
 
     Returns:
