@@ -107,8 +107,16 @@ def print_train_summary(result) -> None:
     table.add_row("wall time", f"{result.seconds:.1f} s")
     if result.samples_per_second:
         table.add_row("throughput", f"{result.samples_per_second:,.0f} samples/s")
-    table.add_row("records", "metrics.csv, curves.png, train.log, summary.json, tensorboard/")
+    table.add_row("records", "metrics.csv, curves.png, train.log, summary.json, tensorboard/"
+                  + (", baseline.json" if result.baseline else ""))
+    if result.baseline:
+        table.add_row("test accuracy", f"{result.baseline['model']['accuracy']:.4f}")
+        for name, figures in result.baseline["baselines"].items():
+            table.add_row(f"  baseline: {name.replace('_', ' ')}", f"{figures['accuracy']:.4f}")
     console.print(table)
+    for note in ([result.baseline.get("note")] if result.baseline else []) + list(result.notes):
+        if note:
+            console.print(f"note: {note}")
     console.print(f"next: aimodel evaluate {shlex.quote(str(result.run_dir))}", markup=False, highlight=False,
                   soft_wrap=True)  # one line, copy-pasteable
 
@@ -120,7 +128,9 @@ def print_runs(runs, root=None) -> None:
     from rich import box
 
     table = Table(title=f"{len(runs)} run(s)" + (f" in {root}" if root else ""), box=box.SIMPLE_HEAD)
-    for col in ("run", "name", "started", "epochs", "batch", "best", "status"):
+    show_baseline = any(r.baselines for r in runs)
+    for col in ("run", "name", "started", "epochs", "batch", "best") + (("test / baselines",) if show_baseline
+                                                                          else ()) + ("status",):
         table.add_column(col, justify="right" if col in ("epochs", "batch") else "left", no_wrap=col != "best")
     colors = {"finished": "green", "interrupted": "yellow", "failed": "red", "running": "cyan"}
     for r in runs:
@@ -134,9 +144,19 @@ def print_runs(runs, root=None) -> None:
         color = colors.get(r.status, "white")
         # the global batch, and across how many worker processes it was split
         batch = ("-" if r.global_batch is None else str(r.global_batch)) + (f" ×{r.world_size}w" if r.world_size > 1 else "")
-        table.add_row(shown or ".", r.name, r.started.replace("T", " ")[:16], epochs, batch, best,
+        extra = (_baseline_cell(r),) if show_baseline else ()
+        table.add_row(shown or ".", r.name, r.started.replace("T", " ")[:16], epochs, batch, best, *extra,
                       f"[{color}]{r.status}[/]")
     console.print(table)
+
+
+def _baseline_cell(r) -> str:
+    """``0.7600 / majority 0.6500, LR 0.7800`` (test accuracy of the model, then of each baseline)."""
+    if not r.baselines:
+        return "-"
+    short = {"majority": "majority", "logistic_regression": "LR"}
+    parts = [f"{short.get(k, k)} {v['accuracy']:.4f}" for k, v in r.baselines.items()]
+    return ("-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}") + " / " + ", ".join(parts)
 
 
 def print_evaluation(report: dict) -> None:
@@ -151,8 +171,12 @@ def print_evaluation(report: dict) -> None:
     head.add_row("weighted F1", f"{report['weighted_avg']['f1']:.4f}")
     if report.get("roc_auc") is not None:
         head.add_row("ROC AUC", f"{report['roc_auc']:.4f}")
+    for name, figures in (report.get("baselines") or {}).items():
+        head.add_row(f"baseline: {name.replace('_', ' ')}", f"accuracy {figures['accuracy']:.4f}")
     head.add_row("model", report["model"])
     console.print(head)
+    if report.get("baseline_note"):
+        console.print(f"[yellow]note:[/] {report['baseline_note']}")
     if report.get("note"):
         console.print(f"[yellow]note:[/] {report['note']}")
     names = report["class_names"]
@@ -249,6 +273,28 @@ def print_data_summary(summary: dict) -> None:
         console.print(f"... and {summary['skipped_count'] - 20} more")
     if "grid" in summary:
         console.print(f"written: {summary['grid']['file']} ({summary['grid']['images']} images)")
+    if summary.get("dropped_rows"):
+        console.print(f"rows without a label (left out): {summary['dropped_rows']}")
+    if summary.get("columns"):
+        _print_columns(summary["columns"])
+
+
+def _print_columns(columns: list[dict]) -> None:
+    """``data inspect`` on a CSV: one row per column, then its notes."""
+    table = Table(title="columns")
+    for col in ("column", "type", "missing", "distinct", "min", "median", "max"):
+        table.add_column(col, justify="left" if col in ("column", "type") else "right")
+    for c in columns:
+        stats = [f"{c[k]:.4g}" if k in c else "" for k in ("min", "median", "max")]
+        table.add_row(c["name"], c["type"], str(c["missing"]), str(c["distinct"]), *stats)
+    console.print(table)
+    for c in columns:
+        if c.get("tokens"):
+            shown = ", ".join(f"{k} {v}" for k, v in c["tokens"].items())
+            console.print(f"{c['name']}: tokens per text {shown}; sequence_length: {c['sequence_length_95']} "
+                          f"keeps 95% of texts whole")
+        if c.get("note"):
+            console.print(f"[yellow]note:[/] {c['name']}: {c['note']}")
 
 
 def _size(n: int) -> str:

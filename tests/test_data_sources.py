@@ -161,10 +161,10 @@ def test_csv_test_file_with_labels_training_never_saw(tmp_path):
 
 def test_csv_non_number_in_numeric_column_names_row_and_column(tmp_path):
     rows = _iris_like()
-    rows[4] = ",red,setosa"  # an empty cell in a numeric column
-    path = _csv(tmp_path / "iris.csv", rows)
-    with pytest.raises(DataError, match=r"iris\.csv: row 6, column 'size': '' is not a number"):
-        _bundle(tmp_path, {"name": "csv", "path": str(path), "label": "species"})
+    rows[4] = "abc,red,setosa"  # (an empty cell is a missing value, filled by the model)
+    train, test = _csv(tmp_path / "train.csv", _iris_like()), _csv(tmp_path / "test.csv", rows)
+    with pytest.raises(DataError, match=r"test\.csv: line 6, column 'size': 'abc' is not a number"):
+        _bundle(tmp_path, {"name": "csv", "train_path": str(train), "test_path": str(test), "label": "species"})
 
 
 def test_csv_needs_exactly_one_source(tmp_path):

@@ -33,10 +33,14 @@ def test_mlp_flattens_images(tmp_path):
     step_save_reload(model, bundle, tmp_path, training=cfg.training)
 
 
-def test_numeric_column_with_missing_values_is_a_data_error():
+def test_numeric_column_with_missing_values_is_filled_and_infinity_is_a_data_error():
     bundle = table_bundle()
-    bundle.train.x["age"][3] = np.nan
-    with pytest.raises(DataError, match="column 'age'"):
+    bundle.train.x["age"][3] = np.nan  # missing: filled inside the model, with a was-missing input
+    model = build_model(make_cfg({"architecture": "mlp"}), bundle)
+    fill = model.get_layer("fill_age")
+    assert fill.indicator and fill.value == float(np.nanmedian(bundle.train.x["age"]))
+    bundle.train.x["age"][3] = np.inf
+    with pytest.raises(DataError, match="column 'age' has infinite values"):
         build_model(make_cfg({"architecture": "mlp"}), bundle)
 
 

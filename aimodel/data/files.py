@@ -136,24 +136,91 @@ def read_text_file(path: Path, encoding: str = "utf-8", errors: str = "strict") 
 
 @dataclass
 class Table:
-    """A CSV file read as strings: header names (stripped), rows, and each row's line number."""
+    """A CSV file read as strings: header names (stripped), rows, and each row's line number.
+
+    ``has_header`` is False when the file's first line was data (``header: false``, or ``auto``
+    finding a first line of numbers); ``header`` then holds the given or generated column names.
+    """
 
     header: list[str]
     rows: list[list[str]]
     lines: list[int]
+    has_header: bool = True
 
     def records(self) -> list[tuple[int, dict]]:
         """``(line number, {column: cell})`` per row."""
         return [(line, dict(zip(self.header, row))) for line, row in zip(self.lines, self.rows)]
 
 
+#: ``dataset.header``: "true" (the first line names the columns), "false" (it is data), "auto".
+HEADER_MODES = ("auto", "true", "false")
+
+
+@dataclass
+class CsvLayout:
+    """How to find a CSV file's column names: ``dataset.header`` and ``dataset.columns``.
+
+    Args:
+        header: "true", "false" or "auto": with ``columns``, a first line is a header when every
+            field is one of those names; without, when any field is not a number.
+        columns: the names of a header-less file's columns, in order.
+        label: the label column among ``columns``: a file without it (one field fewer, as predict
+            gets) takes the other names.
+    """
+
+    header: str = "true"
+    columns: Optional[list[str]] = None
+    label: Optional[str] = None
+
+
+def generated_names(n: int) -> list[str]:
+    """Column names of a header-less file without ``dataset.columns``: column_1, column_2, ..."""
+    return [f"column_{i}" for i in range(1, n + 1)]
+
+
+def _number(value: str) -> bool:
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _first_is_header(fields: list[str], layout: CsvLayout) -> bool:
+    if layout.header != "auto":
+        return layout.header == "true"
+    if layout.columns:
+        return all(f in layout.columns for f in fields)
+    return not all(f and _number(f) for f in fields)
+
+
+def _names(fields: list[str], is_header: bool, layout: CsvLayout, name: str, line: int) -> list[str]:
+    """The column names for a file whose first row is ``fields``."""
+    given = layout.columns
+    if is_header and (not given or layout.header == "auto"):
+        return fields
+    if not given:
+        return generated_names(len(fields))
+    if len(fields) == len(given):
+        return list(given)
+    without_label = [c for c in given if c != layout.label]
+    if layout.label in given and len(fields) == len(without_label):
+        return without_label
+    raise DataError(f"{name}: line {line} has {len(fields)} fields, dataset.columns names {len(given)} "
+                    f"({', '.join(given)})")
+
+
 def read_csv(path: Path, delimiter: Optional[str] = None, encoding: str = "utf-8",
-             errors: str = "strict") -> Table:
-    """Read a CSV file with a header row.
+             errors: str = "strict", layout: Optional[CsvLayout] = None) -> Table:
+    """Read a CSV file: a header row (or names from ``layout``) and rows.
+
+    Quoted fields may hold delimiters and newlines; ``\\n``, ``\\r\\n`` and ``\\r`` line ends
+    may be mixed, and the last line needs no newline.
 
     Args:
         delimiter: the field separator; default ``\\t`` for ``.tsv`` files, else ``,``.
         encoding, errors: see :func:`decode_text`.
+        layout: header and column names (default: the first line is the header).
 
     Raises:
         DataError: naming the file (and line) for an empty file, a header without
@@ -162,14 +229,14 @@ def read_csv(path: Path, delimiter: Optional[str] = None, encoding: str = "utf-8
     """
     path = Path(path)
     text = decode_text(_read_bytes(path, "a CSV file"), path, encoding, errors)
-    return _parse_csv(io.StringIO(text, newline=""), str(path), _delimiter(path.name, delimiter))
+    return _parse_csv(io.StringIO(text, newline=""), str(path), _delimiter(path.name, delimiter), layout)
 
 
 def read_csv_bytes(data: bytes, name: str, delimiter: Optional[str] = None, encoding: str = "utf-8",
-                   errors: str = "strict") -> Table:
+                   errors: str = "strict", layout: Optional[CsvLayout] = None) -> Table:
     """Read CSV content that arrived without a file (an upload named ``name``), exactly as :func:`read_csv`."""
     text = decode_text(data, Path(name), encoding, errors)
-    return _parse_csv(io.StringIO(text, newline=""), name, _delimiter(name, delimiter))
+    return _parse_csv(io.StringIO(text, newline=""), name, _delimiter(name, delimiter), layout)
 
 
 def _delimiter(name: str, delimiter: Optional[str]) -> str:
@@ -178,19 +245,23 @@ def _delimiter(name: str, delimiter: Optional[str]) -> str:
     return "\t" if name.lower().endswith(".tsv") else ","
 
 
-def _parse_csv(f, name: str, delimiter: str) -> Table:
+def _parse_csv(f, name: str, delimiter: str, layout: Optional[CsvLayout] = None) -> Table:
+    layout = layout or CsvLayout()
     try:
         reader = csv.reader(f, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
+        first = next((row for row in reader if row), None)
+        if first is None:
             raise DataError(f"{name}: empty file (expected a header row)")
-        header = [h.strip() for h in header]
-        rows, lines = [], []
+        fields = [h.strip() for h in first]
+        is_header = _first_is_header(fields, layout)
+        header = _names(fields, is_header, layout, name, reader.line_num)
+        rows, lines = ([], []) if is_header else ([first], [reader.line_num])
+        what = "the header has" if is_header or not layout.columns else "dataset.columns names"
         for row in reader:
             if not row:
                 continue
             if len(row) != len(header):
-                raise DataError(f"{name}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}")
+                raise DataError(f"{name}: line {reader.line_num} has {len(row)} fields, {what} {len(header)}")
             rows.append(row)
             lines.append(reader.line_num)
     except csv.Error as exc:
@@ -199,5 +270,6 @@ def _parse_csv(f, name: str, delimiter: str) -> Table:
         raise DataError(f"{name}: has a header but no rows")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise DataError(f"{name}: column name(s) {', '.join(dupes)} appear more than once in the header")
-    return Table(header, rows, lines)
+        where = "in the header" if is_header else "in dataset.columns"
+        raise DataError(f"{name}: column name(s) {', '.join(dupes)} appear more than once {where}")
+    return Table(header, rows, lines, has_header=is_header)

@@ -9,12 +9,17 @@ from aimodel.errors import DataError
 
 
 def inspect_data(cfg) -> tuple[DataBundle, dict]:
-    """Load the dataset of a validated config; returns the bundle and its summary (see records.summarize)."""
+    """Load the dataset of a validated config; returns the bundle and its summary (see records.summarize;
+    CSV sources add ``columns``, see :func:`aimodel.data.profile.profile_columns`)."""
     from aimodel.data import load_data
+    from aimodel.data.profile import profile_columns
     from aimodel.data.records import summarize
 
     bundle = load_data(cfg.dataset, cfg.seed)
-    return bundle, summarize(bundle)
+    summary = summarize(bundle)
+    if bundle.notes.get("source") == "csv":
+        summary["columns"] = profile_columns(bundle)
+    return bundle, summary
 
 
 def sample_positions(y, n_classes: int, count: int, seed: int):

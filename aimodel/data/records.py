@@ -45,6 +45,7 @@ def summarize(bundle: DataBundle) -> dict:
         "ignored_count": len(notes.get("ignored", [])),
         "ignored": notes.get("ignored", [])[:100],
         **({"image_cache": notes["image_cache"]} if notes.get("image_cache") else {}),
+        **({"dropped_rows": notes["dropped_rows"]} if notes.get("dropped_rows") else {}),
     }
 
 

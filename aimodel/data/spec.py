@@ -60,10 +60,28 @@ class InputSpec:
     #: ``dataset.encoding_errors``); evaluate --data and predict read files the same way. None: UTF-8, strict.
     encoding: Optional[str] = None
     encoding_errors: Optional[str] = None
+    #: CSV sources: ``dataset.header`` and ``dataset.columns`` (a header-less file's names, label
+    #: included), so evaluate --data, predict and serve read header-less files the same way.
+    header: Optional[str] = None
+    file_columns: Optional[list[str]] = None
+    #: CSV sources: the cells that mean "missing" (``dataset.missing_values``). None (older runs): none.
+    missing_values: Optional[list[str]] = None
+    #: Tabular: how the model fills a missing numeric cell (``dataset.impute``: median, mean, zero).
+    impute: Optional[str] = None
+    #: CSV sources with ``dataset.class_names``: the label value of each class, in class order
+    #: (a CSV given to evaluate --data may hold these codes instead of the names).
+    label_values: Optional[list[str]] = None
 
     def text_encoding(self) -> tuple[str, str]:
         """``(encoding, errors)`` to read this model's text files and CSVs with."""
         return self.encoding or "utf-8", self.encoding_errors or "strict"
+
+    def csv_layout(self):
+        """How this model's CSV files name their columns (:class:`aimodel.data.files.CsvLayout`)."""
+        from aimodel.data.files import CsvLayout
+
+        # Runs from before dataset.header: a header row was required.
+        return CsvLayout(header=self.header or "true", columns=self.file_columns, label=self.label_column)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -113,6 +131,11 @@ _OPTIONAL = {
     "label_column": (lambda v: isinstance(v, str), "a column name"),
     "encoding": (lambda v: isinstance(v, str) and v != "", "a codec name or auto"),
     "encoding_errors": (lambda v: v in ("strict", "replace"), '"strict" or "replace"'),
+    "header": (lambda v: v in ("auto", "true", "false"), '"auto", "true" or "false"'),
+    "file_columns": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of column names"),
+    "missing_values": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of strings"),
+    "impute": (lambda v: v in ("median", "mean", "zero"), '"median", "mean" or "zero"'),
+    "label_values": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of strings"),
 }
 
 

@@ -5,25 +5,32 @@ Tabular ``Split.x`` is a dict column → 1-D array (float32 for numeric columns,
 features in order; the model's preprocessing layers (normalization, lookup)
 are adapted on the training split. With ``dataset.text_column`` the data kind
 is text instead (``Split.x`` is that column's strings).
+
+Missing cells (``dataset.missing_values``) of numeric columns are NaN in ``Split.x``; the
+model fills them (see :mod:`aimodel.data.missing`). Rows with a missing label are dropped.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
 from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, stratified_split
-from aimodel.data.files import UndecodableText, read_csv
+from aimodel.data.files import CsvLayout, UndecodableText, read_csv
+from aimodel.data.missing import DEFAULT_MISSING, MissingCells
 from aimodel.data.npz import absolute_path
 from aimodel.data.spec import InputSpec
 from aimodel.data.options import EncodingOptions, TextOptions
 from aimodel.errors import DataError
 
+log = logging.getLogger(__name__)
+
 
 class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
-    """A CSV file (or a train and a test file) with a header row and a label column."""
+    """A CSV file (or a train and a test file) with a label column, with or without a header row."""
 
     name: Literal["csv"] = "csv"
     path: Optional[FilePath] = Field(None, description="One CSV file, split by dataset.test_split.")
@@ -32,12 +39,41 @@ class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
         None, description="Test CSV beside train_path (same columns); without it the test split is carved from train."
     )
     label: str = Field(..., description="Column holding the class of each row.")
+    header: Literal["auto", "true", "false"] = Field(
+        "auto", description="Whether the first line names the columns: true, false (it is data), or auto (with "
+        "dataset.columns: a header when every field is one of those names; without: data when every field is "
+        "a number, and the columns are then column_1, column_2, ...).",
+    )
+    columns: Optional[list[str]] = Field(
+        None, description="Names of a header-less file's columns, in order (the first line is then data). "
+        "Saved with the model: evaluate --data, predict and serve read header-less files by these names.",
+    )
     features: Optional[list[str]] = Field(
         None, description="Feature columns to use; default: every column but the label."
     )
     categorical: list[str] = Field(
         [], description="Columns to treat as categories even if their values look numeric (others: inferred; "
-        "a column with any non-numeric value is categorical)."
+        "a column with any non-numeric value that is not a missing value is categorical)."
+    )
+    missing_values: list[str] = Field(
+        list(DEFAULT_MISSING), description="Cells that mean \"missing\" (spaces stripped, case ignored). "
+        "Numeric columns: filled inside the model (dataset.impute) with a 0/1 was-missing input; "
+        "categorical columns: a category of its own. Rows whose label is missing are dropped.",
+    )
+    impute: Literal["median", "mean", "zero"] = Field(
+        "median", description="What a missing numeric cell becomes: the training split's median or mean of "
+        "the column, or 0.",
+    )
+    zero_means_missing: list[str] = Field(
+        [], description="Numeric columns where 0 means \"not measured\": a 0 there is a missing value.",
+    )
+    class_names: Optional[Union[dict[Union[int, float, str], str], list[str]]] = Field(
+        None, description="Names for coded labels, used in every report and prediction: {0: healthy, "
+        "1: diabetic}, or a list in the order of the sorted label values.",
+    )
+    baseline: bool = Field(
+        True, description="Fit and report the majority class and a logistic regression on the same split "
+        "beside the model's results (train and evaluate).",
     )
     text_column: Optional[str] = Field(
         None, description="Classify this column's text instead of using feature columns (text kind)."
@@ -56,7 +92,17 @@ class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
         if self.text_column is not None and (self.features or self.categorical):
             raise ValueError("dataset.text_column classifies text; it cannot be combined with "
                              "dataset.features or dataset.categorical")
+        if self.columns is not None:
+            dupes = sorted({c for c in self.columns if self.columns.count(c) > 1})
+            if dupes:
+                raise ValueError(f"dataset.columns: {', '.join(dupes)} named more than once")
+            if self.header == "true":
+                raise ValueError("dataset.columns names a header-less file's columns; it cannot be combined "
+                                 "with dataset.header: true")
         return self
+
+    def layout(self) -> CsvLayout:
+        return CsvLayout(header=self.header, columns=self.columns, label=self.label)
 
 
 def _column(path: Path, header: list[str], rows, name: str, what: str) -> list[str]:
@@ -77,32 +123,108 @@ def _is_number(value: str) -> bool:
         return False
 
 
-def _class_names(labels: list[str]) -> list[str]:
+def _sorted_labels(labels: list[str]) -> list[str]:
     unique = sorted(set(labels))
     if all(_is_number(v) for v in unique):
         unique.sort(key=float)
     return unique
 
 
+def _named(codes: list[str], given) -> list[str]:
+    """The class name of each label code, from ``dataset.class_names`` (a mapping or a list)."""
+    if given is None:
+        return codes
+    if isinstance(given, list):
+        if len(given) != len(codes):
+            raise DataError(f"dataset.class_names: lists {len(given)} names, the labels have {len(codes)} "
+                            f"values ({', '.join(codes)})")
+        names = [str(n) for n in given]
+    else:
+        names = []
+        for code in codes:
+            match = [v for k, v in given.items() if str(k) == code
+                     or (_is_number(code) and not isinstance(k, str) and float(k) == float(code))]
+            if not match:
+                raise DataError(f"dataset.class_names: no name for label {code!r} (labels: {', '.join(codes)})")
+            names.append(str(match[0]))
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"dataset.class_names: {', '.join(dupes)} given to more than one label")
+    return names
+
+
 def _read(path: Path, cfg: CsvDataset):
     try:
-        return read_csv(path, cfg.delimiter, cfg.encoding, cfg.encoding_errors)
+        return read_csv(path, cfg.delimiter, cfg.encoding, cfg.encoding_errors, cfg.layout())
     except UndecodableText as exc:
         raise DataError(f"{exc}; {UndecodableText.HINT}") from None
+
+
+def _labelled(path: Path, table, cfg: CsvDataset, cells: MissingCells):
+    """The table's rows that have a label, their labels and line numbers, and how many rows had none."""
+    labels = _column(path, table.header, table.rows, cfg.label, "dataset.label")
+    keep = [i for i, v in enumerate(labels) if not cells.missing(v)]
+    if not keep:
+        raise DataError(f"{path}: the label column '{cfg.label}' is missing in every row")
+    rows = [table.rows[i] for i in keep]
+    return rows, [labels[i] for i in keep], [table.lines[i] for i in keep], len(labels) - len(keep)
+
+
+def _kinds(path: Path, header, rows, features: list[str], cfg: CsvDataset, cells: MissingCells) -> dict:
+    for key in ("categorical", "zero_means_missing"):
+        for col in getattr(cfg, key):
+            if col not in features:
+                raise DataError(f"dataset.{key}: '{col}' is not a feature column ({', '.join(features)})")
+    kinds = {}
+    for col in features:
+        values = [v for v in _column(path, header, rows, col, "dataset.features") if not cells.missing(v)]
+        if not values:
+            raise DataError(f"{path}: column '{col}' is missing in every row (leave it out with dataset.features)")
+        numeric = col not in cfg.categorical and all(_is_number(v) for v in values)
+        if col in cfg.zero_means_missing and not numeric:
+            raise DataError(f"dataset.zero_means_missing: '{col}' is not a numeric column")
+        kinds[col] = "numeric" if numeric else "categorical"
+    return kinds
+
+
+def _features(path: Path, header, rows, features, kinds, cfg: CsvDataset, cells: MissingCells, lines: list[int]):
+    import numpy as np
+
+    x = {}
+    for col in features:
+        values = _column(path, header, rows, col, "dataset.features")
+        if kinds[col] == "categorical":
+            arr = np.empty(len(values), dtype=object)
+            arr[:] = [cells.category(v) for v in values]
+            x[col] = arr
+            continue
+        numbers = []
+        for i, v in enumerate(values):
+            try:
+                numbers.append(cells.number(v))
+            except ValueError:
+                raise DataError(
+                    f"{path}: line {lines[i]}, column '{col}': {v!r} is not a number (the column is numeric "
+                    f"in the training data; add it to dataset.missing_values if it means missing, or list the "
+                    f"column in dataset.categorical)"
+                ) from None
+        x[col] = np.array(numbers, np.float32)
+        if col in cfg.zero_means_missing:
+            x[col][x[col] == 0] = np.nan
+    return x
 
 
 @DATASETS.register("csv")
 def load_csv(cfg: CsvDataset, seed: int):
     import numpy as np
 
+    cells = MissingCells(cfg.missing_values)
     train_file = cfg.path or cfg.train_path
     train_table = _read(train_file, cfg)
-    header, rows = train_table.header, train_table.rows
-    train_labels = _column(train_file, header, rows, cfg.label, "dataset.label")
-    empty = [i for i, v in enumerate(train_labels) if v == ""]
-    if empty:
-        raise DataError(f"{train_file}: row {empty[0] + 2} has an empty '{cfg.label}' (the label column)")
-    names = _class_names(train_labels)
+    header = train_table.header
+    rows, train_labels, lines, dropped = _labelled(train_file, train_table, cfg, cells)
+    codes = _sorted_labels(train_labels)
+    names = _named(codes, cfg.class_names)
     if cfg.text_column is not None:
         features = [cfg.text_column]
         kinds = {}
@@ -112,58 +234,43 @@ def load_csv(cfg: CsvDataset, seed: int):
             raise DataError(f"dataset.features: lists the label column '{cfg.label}'")
         if not features:
             raise DataError(f"{train_file}: no feature columns beside the label '{cfg.label}'")
-        for col in cfg.categorical:
-            if col not in features:
-                raise DataError(f"dataset.categorical: '{col}' is not a feature column ({', '.join(features)})")
-        kinds = {}
-        for col in features:
-            values = _column(train_file, header, rows, col, "dataset.features")
-            numeric = col not in cfg.categorical and all(_is_number(v) for v in values if v != "")
-            kinds[col] = "numeric" if numeric else "categorical"
+        kinds = _kinds(train_file, header, rows, features, cfg, cells)
 
-    def table(path: Path, header, rows):
-        labels = _column(path, header, rows, cfg.label, "dataset.label")
-        unseen = sorted(set(labels) - set(names))
+    def table(path: Path, table, rows, labels, lines):
+        unseen = sorted(set(labels) - set(codes))
         if unseen:
             shown = ", ".join(repr(v) for v in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
             raise DataError(f"{path}: column '{cfg.label}' has label(s) {shown} that never occur in the training data")
-        y = np.array([names.index(v) for v in labels], np.int64)
+        y = np.array([codes.index(v) for v in labels], np.int64)
         if cfg.text_column is not None:
             x = np.empty(len(rows), dtype=object)
-            x[:] = _column(path, header, rows, cfg.text_column, "dataset.text_column")
+            x[:] = _column(path, table.header, rows, cfg.text_column, "dataset.text_column")
             return Split(x, y)
-        x = {}
-        for col in features:
-            values = _column(path, header, rows, col, "dataset.features")
-            if kinds[col] == "numeric":
-                bad = [i for i, v in enumerate(values) if not _is_number(v)]
-                if bad:
-                    raise DataError(
-                        f"{path}: row {bad[0] + 2}, column '{col}': {values[bad[0]]!r} is not a number (the "
-                        f"column is numeric in the training data; fill missing values or list it in dataset.categorical)"
-                    )
-                x[col] = np.array([float(v) for v in values], np.float32)
-                if not np.isfinite(x[col]).all():
-                    raise DataError(f"{path}: column '{col}' holds NaN or infinite values")
-            else:
-                arr = np.empty(len(values), dtype=object)
-                arr[:] = values
-                x[col] = arr
-        return Split(x, y)
+        return Split(_features(path, table.header, rows, features, kinds, cfg, cells, lines), y)
 
-    train = table(train_file, header, rows)
+    train = table(train_file, train_table, rows, train_labels, lines)
     if cfg.test_path is not None:
         test_table = _read(cfg.test_path, cfg)
-        test = table(cfg.test_path, test_table.header, test_table.rows)
+        test_rows, test_labels, test_lines, test_dropped = _labelled(cfg.test_path, test_table, cfg, cells)
+        dropped += test_dropped
+        test = table(cfg.test_path, test_table, test_rows, test_labels, test_lines)
     else:
         train, test = stratified_split(train.x, train.y, cfg.test_split, seed, "dataset.test_split")
+    csv_keys = dict(label_column=cfg.label, encoding=cfg.encoding, encoding_errors=cfg.encoding_errors,
+                    header=cfg.header, file_columns=cfg.columns, missing_values=list(cfg.missing_values),
+                    label_values=codes if cfg.class_names is not None else None)
     if cfg.text_column is not None:
         spec = InputSpec(kind="text", shape=(), class_names=names, max_tokens=cfg.max_tokens,
-                         sequence_length=cfg.sequence_length, text_column=cfg.text_column,
-                         label_column=cfg.label, encoding=cfg.encoding, encoding_errors=cfg.encoding_errors)
+                         sequence_length=cfg.sequence_length, text_column=cfg.text_column, **csv_keys)
     else:
-        spec = InputSpec(kind="tabular", shape=(len(features),), class_names=names,
-                         columns=[{"name": c, "type": kinds[c]} for c in features], label_column=cfg.label,
-                         encoding=cfg.encoding, encoding_errors=cfg.encoding_errors)
-    notes = {"source": "csv", "files": [str(train_file)] + ([str(cfg.test_path)] if cfg.test_path else [])}
+        columns = [{"name": c, "type": kinds[c]} for c in features]
+        for c in columns:
+            if c["name"] in cfg.zero_means_missing:
+                c["zero_means_missing"] = True
+        spec = InputSpec(kind="tabular", shape=(len(features),), class_names=names, columns=columns,
+                         impute=cfg.impute, **csv_keys)
+    notes = {"source": "csv", "files": [str(train_file)] + ([str(cfg.test_path)] if cfg.test_path else []),
+             "dropped_rows": dropped}
+    if dropped:
+        log.warning("%d row(s) without a label ('%s' missing) were left out", dropped, cfg.label)
     return finish_bundle(train, test, names, cfg.validation_split, seed, spec=spec, notes=notes)

@@ -74,6 +74,7 @@ def evaluate(
     if ev.note:
         report["note"] = ev.note
     report["seconds"] = round(seconds, 3)
+    _add_baselines(report, ckpt, spec, ev)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = _write_reports(out_dir, report, ev, probs, spec, max_error_images)
@@ -107,6 +108,20 @@ def score_test_split(run_dir: Path, bundle: "DataBundle", cfg: "Config", model: 
     out = model.evaluate(make_dataset(bundle.test, cfg.training.batch_size, one_hot=one_hot), verbose=0,
                          return_dict=True)
     return {k: float(v) for k, v in out.items()}
+
+
+def _add_baselines(report: dict, ckpt, spec: InputSpec, ev: EvalData) -> None:
+    """Tables and texts: ``baselines.<name>`` fitted on the run's training split, scored on these samples."""
+    from aimodel.evaluation.baselines import better, evaluation_baselines
+
+    baselines, why_not = evaluation_baselines(ckpt.run_dir, spec, ev.x, ev.y)
+    if baselines is not None:
+        report["baselines"] = baselines
+        verdict = better(baselines, report["accuracy"])
+        if verdict:
+            report["baseline_note"] = verdict
+    elif why_not:
+        report["baseline_note"] = why_not
 
 
 def _out_dir(run_dir: Optional[Path], ev: EvalData, out: str | Path | None, ckpt=None) -> Path:

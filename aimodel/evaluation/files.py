@@ -62,14 +62,24 @@ def read_labelled_csv(path: Path, spec: InputSpec, input_dtypes: dict[str, str],
     what = f"--data {path}"
     if spec.kind not in ("tabular", "text"):
         raise DataError(f"{what}: CSV files hold tables or texts; this model takes {spec.kind} data")
-    table = read_csv(path, None, *spec.text_encoding())
+    table = read_csv(path, None, *spec.text_encoding(), spec.csv_layout())
     fields, rows = table.header, table.records()
     if label not in fields:
         raise DataError(f"{what}: no label column '{label}' (pass --label NAME); the file has: {', '.join(fields)}")
+    if spec.missing_values is not None:  # as training: rows without a label are left out
+        from aimodel.data.missing import MissingCells
+
+        cells = MissingCells(spec.missing_values)
+        rows = [(line, row) for line, row in rows if not cells.missing(row[label])]
+        if not rows:
+            raise DataError(f"{what}: the label column '{label}' is missing in every row")
     values = [row[label].strip() for _, row in rows]
     if any(not v for v in values):
         line = next(line for (line, _), v in zip(rows, values) if not v)
         raise DataError(f"{path}:{line}: empty label")
+    if spec.label_values:  # coded labels (dataset.class_names): a code stands for its class's name
+        codes = dict(zip(spec.label_values, spec.class_names))
+        values = [codes.get(v, v) for v in values]
     names = sorted(set(values))
     if spec.kind == "text":
         column = text_column([f for f in fields if f != label], spec, None, path)

@@ -109,7 +109,8 @@ def _file_items(path: Path, spec: InputSpec, column: Optional[str]) -> list[Item
 
 
 def _csv_items(path: Path, spec: InputSpec, column: Optional[str]) -> list[Item]:
-    return table_items(lambda: read_csv(path, None, *spec.text_encoding()), str(path), spec, column)
+    return table_items(lambda: read_csv(path, None, *spec.text_encoding(), spec.csv_layout()), str(path), spec,
+                       column)
 
 
 def table_items(read: Callable[[], Table], name: str, spec: InputSpec, column: Optional[str]) -> list[Item]:

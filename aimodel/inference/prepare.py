@@ -100,11 +100,21 @@ def column_kinds(spec: InputSpec, input_dtypes: dict[str, str]) -> dict[str, str
 
 @PREPARERS.register("tabular")
 class TabularPreparer(Preparer):
-    """CSV rows -> typed cells of the trained columns: float32 for numeric inputs, str for categorical."""
+    """CSV rows -> typed cells of the trained columns: float32 for numeric inputs, str for categorical.
+
+    For a model trained with ``dataset.missing_values`` (``spec.missing_values``), a missing cell
+    (one of those strings, an absent column, a JSON null) becomes NaN in a numeric column, which
+    the model fills, and the missing category in a categorical one; older models refuse it.
+    """
 
     def __init__(self, spec, input_dtypes, **options):
         super().__init__(spec, input_dtypes, **options)
         self.kinds = column_kinds(spec, input_dtypes)
+        self.cells = None
+        if spec.missing_values is not None:
+            from aimodel.data.missing import MissingCells
+
+            self.cells = MissingCells(spec.missing_values)
 
     def columns(self) -> list[str]:
         return list(self.kinds)
@@ -113,25 +123,29 @@ class TabularPreparer(Preparer):
         if not isinstance(item.value, dict):
             raise DataError(f"{item.name}: tabular models take CSV rows")
         missing = [col for col in self.columns() if item.value.get(col) is None]
-        if missing:
+        if missing and self.cells is None:  # a model trained with missing values fills absent cells
             names = ", ".join(f"'{col}'" for col in missing)
             raise DataError(f"{item.name}: missing column{'s' if len(missing) > 1 else ''} {names}")
         out = {}
         for col in self.columns():
-            cell = item.value[col]
-            cell = cell.strip()  # as the CSV source reads training cells
-            if self.kinds[col] == "categorical":
-                out[col] = cell
-                continue
-            try:
-                value = float(cell)
-            except ValueError:
-                shown = repr(cell) if cell.strip() else "empty"
-                raise DataError(f"{item.name}: column '{col}' must be a number, got {shown}") from None
-            if not np.isfinite(value):
-                raise DataError(f"{item.name}: column '{col}' is {cell}")
-            out[col] = value
+            cell = item.value.get(col)
+            out[col] = self._cell(item, col, "" if cell is None else cell.strip())  # stripped as training reads
         return out
+
+    def _cell(self, item: Item, col: str, cell: str):
+        cells = self.cells
+        if self.kinds[col] == "categorical":
+            return cell if cells is None else cells.category(cell)
+        if cells is not None and cells.missing(cell):
+            return float("nan")
+        try:
+            value = float(cell)
+        except ValueError:
+            shown = repr(cell) if cell.strip() else "empty"
+            raise DataError(f"{item.name}: column '{col}' must be a number, got {shown}") from None
+        if not np.isfinite(value):
+            raise DataError(f"{item.name}: column '{col}' is {cell}")
+        return value
 
     def stack(self, samples):
         cols = self.columns()

@@ -93,15 +93,21 @@ def sequence_inputs(bundle: DataBundle, cfg):
 def tabular_inputs(bundle: DataBundle, cfg):
     """One input per column (a dict keyed by column name) in; features ``(batch, F)`` out.
 
-    Numeric columns are standardized (``Normalization``); string columns are
-    one-hot encoded (``StringLookup``, with one slot for values unseen in training).
+    Numeric columns: a missing cell (NaN) is filled with the training split's median (``spec.impute``)
+    and, when the training split has missing cells there, a 0/1 "was missing" column is added
+    (:class:`aimodel.models.layers.FillMissing`); both are standardized (``Normalization``). String
+    columns are one-hot encoded (``StringLookup``, with one slot for values unseen in training).
     """
     import keras
     import numpy as np
     from keras import layers
 
+    from aimodel.data.missing import fill, fill_value
+    from aimodel.models.layers import FillMissing
+
     if spec_only(bundle):
         raise DataError("tabular models need the data to size their inputs; load the dataset")
+    zero_missing = {c["name"] for c in bundle.spec.columns or [] if isinstance(c, dict) and c.get("zero_means_missing")}
     inputs, parts = {}, []
     for name, kind in table_columns(bundle):
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
@@ -110,12 +116,19 @@ def tabular_inputs(bundle: DataBundle, cfg):
         values = np.asarray(bundle.train.x[name])
         if kind == "numeric":
             inp = keras.Input(shape=(1,), dtype="float32", name=input_name)
-            norm = layers.Normalization(axis=-1, name=f"normalize_{safe}")
             column = values.astype(np.float32).reshape(-1, 1)
-            if not np.isfinite(column).all():
-                raise DataError(f"column '{name}' has missing or non-numeric values in the training split")
-            norm.adapt(column)
-            parts.append(norm(inp))
+            if np.isinf(column).any():
+                raise DataError(f"column '{name}' has infinite values in the training split")
+            missing = np.isnan(column)
+            value = fill_value(column, bundle.spec.impute or "median")
+            filler = FillMissing(value, zero_is_missing=name in zero_missing, indicator=bool(missing.any()),
+                                 name=f"fill_{safe}")
+            adapted = fill(column, value)
+            if filler.indicator:
+                adapted = np.concatenate([adapted, missing.astype(np.float32)], axis=1)
+            norm = layers.Normalization(axis=-1, name=f"normalize_{safe}")
+            norm.adapt(adapted)
+            parts.append(norm(filler(inp)))
         else:
             inp = keras.Input(shape=(1,), dtype="string", name=input_name)
             lookup = layers.StringLookup(output_mode="one_hot", name=f"onehot_{safe}")

@@ -272,3 +272,41 @@ class SequencePool(layers.Layer):
         config = super().get_config()
         config.update(mode=self.mode)
         return config
+
+
+@keras.saving.register_keras_serializable(package="aimodel")
+class FillMissing(layers.Layer):
+    """A numeric table column with missing cells (NaN, and 0 when ``zero_is_missing``) filled with ``value``.
+
+    ``value`` is the training split's median (or mean, or 0: ``dataset.impute``), so a model
+    fills a missing cell the same way at training, predict, serve and in its exports.
+    With ``indicator``, a second output column is 1 where the cell was missing, else 0.
+    """
+
+    def __init__(self, value: float = 0.0, zero_is_missing: bool = False, indicator: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.value = float(value)
+        self.zero_is_missing = bool(zero_is_missing)
+        self.indicator = bool(indicator)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        missing = ops.isnan(x)
+        # NaN first, on its own: tf2onnx turns a select on a combined condition into arithmetic,
+        # where NaN * 0 stays NaN (the .onnx export then answered NaN for a missing cell).
+        filled = ops.where(missing, ops.full_like(x, self.value), x)
+        if self.zero_is_missing:
+            zero = ops.equal(filled, 0.0)
+            filled = ops.where(zero, ops.full_like(x, self.value), filled)
+            missing = ops.logical_or(missing, zero)
+        if not self.indicator:
+            return filled
+        return ops.concatenate([filled, ops.cast(missing, "float32")], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + ((2,) if self.indicator else (1,))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(value=self.value, zero_is_missing=self.zero_is_missing, indicator=self.indicator)
+        return config

@@ -164,7 +164,10 @@ def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pix
         if kind not in ("tabular", "text"):
             return [Item(name, error=f"{name}: a table; this model takes {WHAT[kind]}")]
         table_name = name if suffix in TABLE_SUFFIXES else name + ".csv"
-        return table_items(lambda: read_csv_bytes(data, table_name, None, *spec.text_encoding()), name, spec, column)
+        def read():
+            return read_csv_bytes(data, table_name, None, *spec.text_encoding(), spec.csv_layout())
+
+        return table_items(read, name, spec, column)
     if kind == "image":
         if suffix in TEXT_SUFFIXES + SEQUENCE_SUFFIXES:
             return [Item(name, error=f"{name}: not an image; this model takes {WHAT[kind]}")]

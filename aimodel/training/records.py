@@ -135,6 +135,9 @@ class RunInfo:
     #: worker processes and samples per step of the last session (1 and training.batch_size for most runs)
     world_size: int = 1
     global_batch: Optional[int] = None
+    #: tables and texts (baseline.json): the model's test accuracy and the baselines' figures
+    test_accuracy: Optional[float] = None
+    baselines: Optional[dict] = None
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
@@ -147,6 +150,14 @@ def read_summary(run_dir: Path) -> dict:
         return json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def run_status(run_dir: Path, summary: dict) -> str:
@@ -179,6 +190,7 @@ def list_runs(root: str | Path = "runs") -> list[RunInfo]:
             state = json.loads((d / "state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             pass
+        baseline = _read_json(d / "baseline.json")
         runs.append(RunInfo(
             path=d,
             name=s.get("name") or d.parent.name,
@@ -191,6 +203,8 @@ def list_runs(root: str | Path = "runs") -> list[RunInfo]:
             status=run_status(d, s),
             world_size=int(s.get("world_size") or 1),
             global_batch=s.get("global_batch"),
+            test_accuracy=(baseline.get("model") or {}).get("accuracy"),
+            baselines=baseline.get("baselines"),
         ))
     return sorted(runs, key=lambda r: (r.started, str(r.path)))
 

@@ -46,6 +46,10 @@ class TrainResult:
     resumed_from: Optional[int] = None  # the epoch a resumed session started after
     final_model: str = "best.keras"
     model: Any = field(default=None, repr=False)
+    #: tables and texts: baseline.json (the model's and the baselines' test accuracy; see
+    #: aimodel.models.baselines), and advice for the user, one line each
+    baseline: Optional[dict] = None
+    notes: list = field(default_factory=list)
     #: multi_worker: this process's rank and the number of workers (rank > 0 wrote no run directory)
     rank: int = 0
     world_size: int = 1
@@ -96,7 +100,24 @@ def train(
                 atomic_write_json(path / "meta.json", run_meta(prepared.bundle, prepared.monitor))
                 write_records(prepared.bundle, path)  # data.json (counts, skipped files), split.json (file lists)
                 summary = new_summary(cfg.name)
-                return _fit(cfg, prepared, path, None, summary, reporter or Reporter(), overrides=())
+                result = _fit(cfg, prepared, path, None, summary, reporter or Reporter(), overrides=())
+                if dist.is_chief:
+                    _after_training(cfg, prepared.bundle, result)
+                return result
+
+
+def _after_training(cfg: Config, bundle, result: TrainResult) -> None:
+    """Tables and texts: the baselines on the test split (baseline.json) and advice for small data."""
+    from aimodel.models.baselines import record_run_baselines, wanted
+
+    if wanted(cfg.dataset, bundle.spec) and result.model is not None and len(bundle.test):
+        result.baseline = record_run_baselines(bundle, result.model, result.run_dir, cfg.seed)
+    if bundle.spec.kind == "tabular" and bundle.val is not None and len(bundle.val) < 200:
+        result.notes.append(f"the validation split has {len(bundle.val)} rows, so the best epoch is chosen on "
+                            f"few samples; `aimodel cv CONFIG` gives a steadier estimate")
+    dropped = bundle.notes.get("dropped_rows")
+    if dropped:
+        result.notes.append(f"{dropped} row(s) without a label were left out")
 
 
 def resume(

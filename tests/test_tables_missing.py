@@ -1,0 +1,165 @@
+"""Tables as people have them: header-less files, missing values, coded labels, CSV quirks, and their messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aimodel.config import load_config
+from aimodel.data import load_data
+from aimodel.data.files import CsvLayout, read_csv, read_csv_bytes
+from aimodel.errors import DataError
+from tests.conftest import TINY, write_config
+
+COLUMNS = ["glucose", "bmi", "smoker", "outcome"]
+
+
+def rows(n: int = 80, seed: int = 0) -> list[str]:
+    """Header-less rows: glucose decides the class; some cells missing ("", "?", "NA"), bmi 0 = not measured."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        label = i % 2
+        glucose = f"{100 + 40 * label + rng.normal(0, 8):.1f}"
+        bmi = f"{25 + rng.normal(0, 3):.1f}"
+        smoker = ["yes", "no"][int(rng.integers(2))]
+        if i % 7 == 3:
+            glucose = "?"
+        if i % 9 == 4:
+            bmi = "0"
+        if i % 11 == 5:
+            smoker = "NA"
+        out.append(f"{glucose},{bmi},{smoker},{label}")
+    return out
+
+
+def write_rows(path, lines, header=None):
+    path.write_text(((header + "\n") if header else "") + "\n".join(lines) + "\n")
+    return path
+
+
+def bundle(tmp_path, **dataset):
+    cfg = load_config(write_config(tmp_path / "c.yaml", dict(TINY, seed=3, dataset={"name": "csv", **dataset})))
+    return load_data(cfg.dataset, cfg.seed)
+
+
+# --- reading: header detection, dataset.columns, CSV quirks -------------------------------------------
+
+
+def test_header_auto_numbers_are_data_and_names_are_a_header(tmp_path):
+    numbers = read_csv(write_rows(tmp_path / "a.csv", ["1,2.5,3", "4,5,6"]), layout=CsvLayout(header="auto"))
+    assert not numbers.has_header and numbers.header == ["column_1", "column_2", "column_3"]
+    assert numbers.lines == [1, 2] and numbers.rows[0] == ["1", "2.5", "3"]
+    named = read_csv(write_rows(tmp_path / "b.csv", ["1,2,3"], header="a,b,c"), layout=CsvLayout(header="auto"))
+    assert named.has_header and named.header == ["a", "b", "c"] and named.lines == [2]
+    forced = read_csv(write_rows(tmp_path / "c.csv", ["x,y,z"]), layout=CsvLayout(header="false"))
+    assert forced.header == ["column_1", "column_2", "column_3"] and forced.rows == [["x", "y", "z"]]
+
+
+def test_columns_name_a_headerless_file_and_a_file_with_that_header_or_without_the_label(tmp_path):
+    layout = CsvLayout(header="auto", columns=COLUMNS, label="outcome")
+    plain = read_csv(write_rows(tmp_path / "a.csv", ["yes,1,no,0", "1,2,yes,1"]), layout=layout)
+    assert plain.header == COLUMNS and len(plain.rows) == 2  # a first row with words is still data
+    headed = read_csv(write_rows(tmp_path / "b.csv", ["1,2,no,0"], header="outcome,glucose,bmi,smoker"),
+                      layout=layout)
+    assert headed.has_header and headed.header == ["outcome", "glucose", "bmi", "smoker"]
+    features = read_csv(write_rows(tmp_path / "c.csv", ["1,2,no"]), layout=layout)
+    assert features.header == ["glucose", "bmi", "smoker"]
+
+
+def test_columns_with_the_wrong_count_name_the_first_row_that_disagrees(tmp_path):
+    layout = CsvLayout(header="auto", columns=COLUMNS, label="outcome")
+    with pytest.raises(DataError, match=r"a\.csv: line 1 has 5 fields, dataset\.columns names 4"):
+        read_csv(write_rows(tmp_path / "a.csv", ["1,2,3,4,5"]), layout=layout)
+    with pytest.raises(DataError, match=r"b\.csv: line 3 has 3 fields, dataset\.columns names 4"):
+        read_csv(write_rows(tmp_path / "b.csv", ["1,2,no,0", "1,2,no,1", "1,2,no"]), layout=layout)
+
+
+def test_mixed_line_ends_a_last_line_without_newline_and_quoted_fields_read_correctly(tmp_path):
+    data = b'a,b,c\r\n1,"x, y",2\n3,"two\nlines",4\r5,"say ""hi""",6'
+    table = read_csv_bytes(data, "q.csv")
+    assert table.header == ["a", "b", "c"]
+    assert table.rows == [["1", "x, y", "2"], ["3", "two\nlines", "4"], ["5", 'say "hi"', "6"]]
+    assert table.lines == [2, 4, 5]
+
+
+# --- loading: missing values, coded labels ----------------------------------------------------------
+
+
+def test_missing_numeric_cells_are_nan_categorical_ones_a_category_and_zero_means_missing(tmp_path):
+    path = write_rows(tmp_path / "d.csv", rows())
+    b = bundle(tmp_path, path=str(path), columns=COLUMNS, label="outcome", zero_means_missing=["bmi"],
+               class_names={0: "healthy", 1: "diabetic"}, validation_split=0.2)
+    assert b.spec.class_names == ["healthy", "diabetic"] and b.spec.label_values == ["0", "1"]
+    assert b.spec.columns == [{"name": "glucose", "type": "numeric"},
+                              {"name": "bmi", "type": "numeric", "zero_means_missing": True},
+                              {"name": "smoker", "type": "categorical"}]
+    assert b.spec.file_columns == COLUMNS and b.spec.missing_values[:2] == ["", "NA"]
+    x = {k: np.concatenate([s.x[k] for s in (b.train, b.val, b.test)]) for k in b.train.x}
+    assert np.isnan(x["glucose"]).sum() == sum(1 for i in range(80) if i % 7 == 3)
+    assert np.isnan(x["bmi"]).sum() == sum(1 for i in range(80) if i % 9 == 4) and not (x["bmi"] == 0).any()
+    assert (x["smoker"] == "(missing)").sum() == sum(1 for i in range(80) if i % 11 == 5)
+
+
+def test_class_names_as_a_list_follow_the_sorted_labels(tmp_path):
+    path = write_rows(tmp_path / "d.csv", rows())
+    b = bundle(tmp_path, path=str(path), columns=COLUMNS, label="outcome", class_names=["no", "yes"])
+    assert b.spec.class_names == ["no", "yes"]
+    with pytest.raises(DataError, match=r"dataset\.class_names: no name for label '1'"):
+        bundle(tmp_path, path=str(path), columns=COLUMNS, label="outcome", class_names={0: "no"})
+
+
+def test_rows_without_a_label_are_dropped_and_counted(tmp_path):
+    lines = rows()
+    lines[5] = lines[5].rsplit(",", 1)[0] + ",?"
+    lines[8] = lines[8].rsplit(",", 1)[0] + ","
+    b = bundle(tmp_path, path=str(write_rows(tmp_path / "d.csv", lines)), columns=COLUMNS, label="outcome")
+    assert b.notes["dropped_rows"] == 2
+    assert len(b.train) + len(b.val) + len(b.test) == 78
+
+
+@pytest.mark.parametrize("change, dataset, message", [
+    (lambda r: [x.rsplit(",", 1)[0] + ",NA" for x in r], {}, r"d\.csv: the label column 'outcome' is missing in every row"),
+    (lambda r: ["?," + x.split(",", 1)[1] for x in r], {}, r"d\.csv: column 'glucose' is missing in every row"),
+    (lambda r: r, {"zero_means_missing": ["weight"]}, r"dataset\.zero_means_missing: 'weight' is not a feature column"),
+    (lambda r: r, {"zero_means_missing": ["smoker"]}, r"dataset\.zero_means_missing: 'smoker' is not a numeric column"),
+])
+def test_bad_tables_get_one_line_messages(tmp_path, change, dataset, message):
+    path = write_rows(tmp_path / "d.csv", change(rows()))
+    with pytest.raises(DataError, match=message):
+        bundle(tmp_path, path=str(path), columns=COLUMNS, label="outcome", **dataset)
+
+
+# --- data inspect -------------------------------------------------------------------------------------
+
+
+def test_data_inspect_describes_each_column_and_flags_suspicious_zeros(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from aimodel.cli import main
+
+    path = write_rows(tmp_path / "d.csv", rows())
+    config = write_config(tmp_path / "c.yaml", dict(TINY, seed=3, dataset={
+        "name": "csv", "path": str(path), "columns": COLUMNS, "label": "outcome"}))
+    result = CliRunner().invoke(main, ["data", "inspect", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    cols = {c["name"]: c for c in json.loads(result.output)["columns"]}
+    assert cols["glucose"]["type"] == "numeric" and cols["glucose"]["missing"] == sum(i % 7 == 3 for i in range(80))
+    assert cols["smoker"] == {"name": "smoker", "type": "categorical", "missing": sum(i % 11 == 5 for i in range(80)),
+                              "distinct": 2}
+    assert "zero_means_missing" in cols["bmi"]["note"] and cols["bmi"]["min"] == 0
+    assert cols["bmi"]["min"] <= cols["bmi"]["median"] <= cols["bmi"]["max"]
+    shown = CliRunner().invoke(main, ["data", "inspect", str(config)])
+    assert shown.exit_code == 0 and "note: bmi:" in shown.output and "glucose" in shown.output
+
+
+def test_data_inspect_gives_a_text_column_its_token_lengths(tmp_path):
+    from aimodel.data.profile import profile_columns
+
+    lines = [f'{i},"{" ".join(["word"] * (i % 10 + 1))}",{i % 2}' for i in range(40)]
+    path = write_rows(tmp_path / "t.csv", lines, header="id,review,label")
+    b = bundle(tmp_path, path=str(path), label="label", text_column="review")
+    (col,) = profile_columns(b)
+    assert col["type"] == "text" and col["tokens"]["p50"] in (5, 6) and col["sequence_length_95"] == 10
