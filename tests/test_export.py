@@ -393,7 +393,7 @@ def test_an_unwritable_out_folder_fails_before_any_model_loads(trained_run, tmp_
     except PermissionError:
         pass
     for out in (read_only, read_only / "exports"):  # the folder itself, or one to create inside it
-        result = _invoke("export", _own_run(trained_run, tmp_path / out.name), "--out", out)
+        result = _invoke("export", _own_run(trained_run, tmp_path / f"copy_{out.name}"), "--out", out)
         _one_line_error(result, f"{out}: cannot write: permission denied", "--out DIR")
         assert "--resume" not in result.output and "cannot convert" not in result.output
     read_only.chmod(0o700)
