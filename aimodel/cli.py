@@ -237,15 +237,20 @@ def runs_list(directory: Path, as_json: bool) -> None:
     """Show the runs under DIRECTORY (default: runs): name, date, epochs, best metric, status."""
     from aimodel.training.records import list_runs
 
+    from aimodel.inference.exported import stale_exports
+
     runs = list_runs(directory)
+    stale = {str(r.path): stale_exports(Path(r.path)) for r in runs}
     if as_json:
-        click.echo(json.dumps([r.to_json() for r in runs], indent=2))
+        click.echo(json.dumps([dict(r.to_json(), stale_exports=stale[str(r.path)]) for r in runs], indent=2))
     elif not runs:
         click.echo(f"no runs under {directory}/ (train one with `aimodel train CONFIG`)")
     else:
         from aimodel.cli_render import print_runs
 
         print_runs(runs, directory)
+        for line in (line for lines in stale.values() for line in lines):
+            click.secho(f"warning: {line}", fg="yellow", err=True)
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -358,6 +363,8 @@ def evaluate(checkpoint: Path, split: str, data: Path | None, out: Path | None, 
 
     report = run_evaluate(checkpoint, split=split, data=data, out=out, top_k=top_k, batch_size=batch_size,
                           label=label)
+    if report.get("stale"):
+        click.secho(f"warning: {report['stale']}", fg="yellow", err=True)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -413,6 +420,8 @@ def predict(inputs: tuple[Path, ...], model: Path | None, texts: tuple[str, ...]
 
     result = run_predict(inputs, model, texts=texts, top_k=top_k, polarity=polarity, crop=crop,
                          batch_size=batch_size, column=column)
+    if result.checkpoint.stale:
+        click.secho(f"warning: {result.checkpoint.stale}", fg="yellow", err=True)
     from aimodel.cli_render import format_predictions, print_predictions
 
     if output is not None:

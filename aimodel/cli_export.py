@@ -26,7 +26,8 @@ QUANTIZE_HELP = ("none (float32), float16 (half-size weights), dynamic (int8 wei
 @click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE, show_default=True,
               metavar="POINTS",
               help="Accuracy points an export may lose against best.keras before it counts as failed (exit 1).")
-@click.option("--force", is_flag=True, help="Replace files that exist (default: refuse).")
+@click.option("--force", is_flag=True, help="Export again files that exist: up-to-date ones (default: kept, "
+              "with a line saying so) and stale ones, whose best.keras changed since (default: refuse).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def export(run: Path, formats: str, quantize: str, out: Path | None, calibration: int, tolerance: float,
            force: bool, as_json: bool) -> None:
@@ -41,22 +42,28 @@ def export(run: Path, formats: str, quantize: str, out: Path | None, calibration
       aimodel predict photo.png --model runs/mnist_cnn/1/exports/model_int8.tflite
       aimodel export runs/mnist_cnn/1 --format all --quantize all
     """
+    from aimodel.export.run import ExportOptions, check_export, export_run
     from aimodel.inference.exported import captured
 
+    options = ExportOptions(formats=[formats], quantize=[quantize], out=out, calibration=calibration,
+                            tolerance=tolerance, force=force)
+    check_export(run, options)  # a bad run or an unwritable --out fails before TensorFlow starts
     with captured():  # TensorFlow's start-up lines (shown with --debug)
         import keras  # noqa: F401
         import tensorflow  # noqa: F401
-    from aimodel.export.run import ExportOptions, export_run
 
     def progress(message: str) -> None:
         if not as_json:
             click.secho(f"… {message}", dim=True, err=True)
 
-    options = ExportOptions(formats=[formats], quantize=[quantize], out=out, calibration=calibration,
-                            tolerance=tolerance, force=force)
     report = export_run(run, options, progress=progress)
     if as_json:
         click.echo(json.dumps(report, indent=2))
+    elif report.get("up_to_date") and not report["this_run"]:
+        folder = Path(report["written_to"]).parent
+        for name in report["up_to_date"]:
+            click.echo(f"{folder / name}: up to date with the run's model (sha256 {report['source_sha256'][:12]}…); "
+                       "not exported again (pass --force to redo it)")
     else:
         print_export_report(report)
     if report["failed"]:

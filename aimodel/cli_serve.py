@@ -76,6 +76,8 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
     if not _is_loopback(host) and not api_key:
         click.secho(f"warning: listening on {host} without --api-key: anyone who reaches this machine can use "
                     "the model", fg="yellow", err=True)
+    if ckpt.stale:
+        click.secho(f"warning: {ckpt.stale}", fg="yellow", err=True)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}"
     click.echo(f"serving {ckpt.model_path} as '{served_as}' on {url}/ (max batch {max_batch}, batch timeout "

@@ -60,8 +60,19 @@ _STORAGE_ERRNOS = {
 }
 
 
-def storage_error(exc: BaseException):
-    """The :class:`StorageError` an ``OSError`` from the environment stands for, or None for any other error."""
+#: what a failed write tells the user to do next, unless the caller knows better
+RETRY_HINT = ("free space or fix the permissions, then run the command again "
+              "(an interrupted training run continues with `aimodel train --resume RUN_DIR`)")
+
+
+def storage_error(exc: BaseException, where=None, retry: str = RETRY_HINT):
+    """The :class:`StorageError` an ``OSError`` from the environment stands for, or None for any other error.
+
+    Args:
+        exc: the error; its ``__cause__``/``__context__`` are not followed.
+        where: the path named when ``exc`` names none (converters often do not).
+        retry: what to do about it (default: free space and run again, with the training hint).
+    """
     import errno
 
     if not isinstance(exc, OSError):
@@ -69,7 +80,5 @@ def storage_error(exc: BaseException):
     reason = next((text for name, text in _STORAGE_ERRNOS.items() if getattr(errno, name, None) == exc.errno), None)
     if reason is None:
         return None
-    where = exc.filename or "a file"
-    return StorageError(f"{where}: cannot write: {reason}. Files written before this point are kept; "
-                        "free space or fix the permissions, then run the command again "
-                        "(an interrupted training run continues with `aimodel train --resume RUN_DIR`)")
+    where = exc.filename or where or "a file"
+    return StorageError(f"{where}: cannot write: {reason}. Files written before this point are kept; {retry}")

@@ -252,9 +252,11 @@ def test_bad_runs_and_options_are_refused(image_run, image_exports, tmp_path):
 
 def test_an_existing_file_is_kept_unless_forced(image_run, image_exports, tmp_path):
     target = image_run / "exports" / "model.tflite"
-    before = target.read_bytes()
-    _one_line_error(_invoke("export", image_run), "model.tflite: exists; pass --force")
-    assert target.read_bytes() == before
+    before, mtime = target.read_bytes(), target.stat().st_mtime_ns
+    again = _invoke("export", image_run)  # made from best.keras as it is: said, not redone
+    assert again.exit_code == 0, again.output
+    assert "model.tflite: up to date with the run's model" in again.output and "--force" in again.output
+    assert target.read_bytes() == before and target.stat().st_mtime_ns == mtime
     out = tmp_path / "forced"
     assert _invoke("export", image_run, "--out", out).exit_code == 0
     (out / "model.tflite").write_bytes(b"old")
@@ -308,6 +310,110 @@ def test_an_export_below_the_tolerance_fails_with_exit_1(image_run, image_export
     _one_line_error(result, "model.onnx: accuracy more than 0.5 points below best.keras")
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["exports"][0]["status"] == "failed"
+
+
+# --- staleness and storage errors (issue 30, items 10 and 11) -----------------------------------------
+
+
+def _own_run(trained_run: Path, tmp_path: Path) -> Path:
+    """A copy of the shared trained run that a test may change."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    return run
+
+
+def _resume_improved(run: Path) -> None:
+    """What `train --resume` leaves: best.keras rewritten with other weights."""
+    from aimodel.inference.checkpoint import load_model
+
+    model = load_model(run / "best.keras")
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    model.save(run / "best.keras")
+
+
+def test_an_export_says_when_the_runs_best_keras_changed_since(trained_run, tmp_path):
+    from aimodel.serving.model import ServedModel
+
+    run = _own_run(trained_run, tmp_path)
+    assert _invoke("export", run).exit_code == 0
+    tflite = run / "exports" / "model.tflite"
+    side = json.loads((run / "exports" / "model.tflite.json").read_text())["export"]
+    assert side["source"] == "best.keras" and len(side["source_sha256"]) == 64
+    fresh = _invoke("predict", DIGIT, "--model", tflite)
+    assert fresh.exit_code == 0 and "stale" not in fresh.output
+    (run / "best.keras").touch()  # a newer mtime, the same bytes: still up to date
+    assert "stale" not in _invoke("predict", DIGIT, "--model", tflite).output
+
+    _resume_improved(run)
+    pred = _invoke("predict", DIGIT, "--model", tflite, "--json")
+    assert pred.exit_code == 0
+    warning = [ln for ln in pred.output.splitlines() if "stale" in ln]
+    assert len(warning) == 1 and str(tflite) in warning[0] and "aimodel export" in warning[0] \
+        and "--force" in warning[0]
+    ev = _invoke("evaluate", tflite)
+    assert ev.exit_code == 0 and f"warning: {tflite} is stale" in ev.output
+    assert "model.tflite is stale" in _invoke("runs", "list", run).output
+    listed = json.loads(_invoke("runs", "list", run, "--json").stdout)
+    assert len(listed[0]["stale_exports"]) == 1
+    assert "model.tflite is stale" in ServedModel(tflite).describe()["stale"]
+    assert "stale" not in ServedModel(run).describe()  # best.keras itself is never stale
+
+    _one_line_error(_invoke("export", run), "model.tflite", "exists and is stale", "--force")
+    assert _invoke("export", run, "--force").exit_code == 0
+    assert "stale" not in _invoke("predict", DIGIT, "--model", tflite).output
+    assert not _invoke("runs", "list", run, "--json").stdout.count("is stale")
+
+
+def test_an_unwritable_out_folder_fails_before_any_model_loads(trained_run, tmp_path, monkeypatch):
+    import errno
+    import os
+    import tempfile
+
+    from aimodel.inference import checkpoint
+
+    def no_loading(self, path):
+        raise AssertionError("the model was loaded before --out was checked")
+
+    monkeypatch.setattr(checkpoint.KerasBackend, "__init__", no_loading)
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    read_only.chmod(0o500)
+    try:
+        (read_only / "probe").write_bytes(b"")
+        # root ignores the mode bits: make the folder refuse files the way a read-only one does
+        real = tempfile.mkstemp
+
+        def refuse(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir) == read_only:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(Path(dir) / ".x"))
+            return real(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+        (read_only / "probe").unlink()
+    except PermissionError:
+        pass
+    for out in (read_only, read_only / "exports"):  # the folder itself, or one to create inside it
+        result = _invoke("export", _own_run(trained_run, tmp_path / f"copy_{out.name}"), "--out", out)
+        _one_line_error(result, f"{out}: cannot write: permission denied", "--out DIR")
+        assert "--resume" not in result.output and "cannot convert" not in result.output
+    read_only.chmod(0o700)
+
+
+def test_a_full_disk_while_converting_is_a_storage_error_naming_the_path(trained_run, tmp_path, monkeypatch):
+    import errno
+
+    import keras
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "export", full)
+    out = tmp_path / "out"
+    result = _invoke("export", _own_run(trained_run, tmp_path), "--out", out)
+    _one_line_error(result, f"{out}/.export-", "model.tflite: cannot write: no space left on the device",
+                    "run aimodel export again")
+    assert "cannot convert" not in result.output and "--resume" not in result.output
+    assert not [p for p in out.iterdir() if p.name != "report.json"]  # the staging folder is gone
 
 
 # --- pieces ------------------------------------------------------------------------------------------

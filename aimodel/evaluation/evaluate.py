@@ -73,6 +73,8 @@ def evaluate(
     report.update(classification_report(ev.y, probs, spec.class_names, top_k))
     if ev.note:
         report["note"] = ev.note
+    if ckpt.stale:  # an export whose run's model changed since: its scores may not be the model's now
+        report["stale"] = ckpt.stale
     report["seconds"] = round(seconds, 3)
     _add_baselines(report, ckpt, spec, ev)
 

@@ -6,12 +6,14 @@ The converters print pages of diagnostics from C++; they are captured (shown wit
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Optional
 
-from aimodel.errors import ExportError
+from aimodel.errors import ExportError, StorageError, storage_error
 from aimodel.export.graph import InferenceGraph, write_saved_model
 from aimodel.inference.exported import captured, require
 
@@ -19,6 +21,31 @@ log = logging.getLogger(__name__)
 
 #: ONNX opset of the exported files (onnxruntime 1.20+ runs it; so do most other runtimes of 2024+)
 ONNX_OPSET = 17
+
+
+#: what an export that could not write tells the user to do (not training's "--resume" hint)
+EXPORT_RETRY = "free space or fix the permissions, or pass --out DIR, then run aimodel export again"
+
+
+def storage_failure(exc: BaseException, where: str | Path) -> Optional[StorageError]:
+    """The :class:`StorageError` naming ``where`` when ``exc`` (or what caused it) is a full or read-only disk.
+
+    Converters wrap the ``OSError`` in their own exceptions and name no file, so the chain and
+    the text (``[Errno 28]``, "No space left on device") are both searched.
+    """
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = storage_error(current, where=str(where), retry=EXPORT_RETRY)
+        if found is not None:
+            return found
+        current = current.__cause__ or current.__context__
+    text = str(exc)
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        if f"[Errno {code}]" in text or os.strerror(code) in text:
+            return storage_error(OSError(code, os.strerror(code)), where=str(where), retry=EXPORT_RETRY)
+    return None
 
 
 def failure_reason(exc: BaseException, printed: str = "") -> str:
@@ -86,6 +113,10 @@ def to_tflite(graph: InferenceGraph, quantization: str, path: Path,
         log.debug("TFLite converter output (%s, batch %s):\n%s", quantization, batch, out.text)
         if error is None:
             return [] if batch is None else ["fixed batch of 1: runs one sample at a time"]
+        Path(path).unlink(missing_ok=True)
+        storage = storage_failure(error, path)
+        if storage is not None:  # a full disk is not the model's fault: no retry with a batch of one
+            raise storage from None
         first = first or failure_reason(error, out.text)
         Path(path).unlink(missing_ok=True)
     if quantization == "int8":
@@ -133,6 +164,9 @@ def float_onnx(graph: InferenceGraph, path: Path, work: Path) -> None:
         except Exception as exc:
             error = exc
     log.debug("tf2onnx output:\n%s", out.text)
+    storage = storage_failure(error, path) if error is not None else None
+    if storage is not None:
+        raise storage from None
     reason = failure_reason(error, out.text) if error else None
     if reason is None and "Unsupported ops" in out.text:
         reason = failure_reason(RuntimeError("unsupported operations"), out.text)
@@ -176,6 +210,9 @@ def quantize_onnx(source: Path, quantization: str, path: Path, work: Path,
         except Exception as exc:
             error = exc
     log.debug("onnxruntime quantization output:\n%s", out.text)
+    storage = storage_failure(error, path) if error is not None else None
+    if storage is not None:
+        raise storage from None
     if error is not None:
         Path(path).unlink(missing_ok=True)
         raise ExportError(f"--quantize {quantization}: onnxruntime could not quantize this model "

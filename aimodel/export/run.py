@@ -5,6 +5,11 @@ scored on the run's test split next to ``best.keras``; only when every asked-for
 file converted are they moved into place (a failed conversion leaves nothing
 behind). An export that scores more than ``tolerance`` points below the Keras
 model is kept but reported as failed.
+
+Each file's ``.json`` records the sha256 of the ``.keras`` file it came from: an
+export whose source is unchanged is *up to date* and is not redone (unless
+``force``); one whose source changed is *stale*, and predict, evaluate, serve and
+``runs list`` say so.
 """
 
 from __future__ import annotations
@@ -19,14 +24,15 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from aimodel.data.spec import InputSpec
-from aimodel.errors import CheckpointError, ExportError
+from aimodel.errors import CheckpointError, ExportError, storage_error
+from aimodel.export.convert import EXPORT_RETRY, storage_failure
 from aimodel.export.converters import CONVERTERS, Workspace
 from aimodel.export.formats import (DEFAULT_CALIBRATION, DEFAULT_TOLERANCE, FORMATS, QUANTIZATIONS, Target,
                                     existing, parse_choices, plan)
 from aimodel.export.graph import float32_file
 from aimodel.fileio import atomic_write_json, fsync_dir
 from aimodel.inference.checkpoint import Checkpoint, load_model, read_meta
-from aimodel.inference.exported import sidecar_path
+from aimodel.inference.exported import read_sidecar, sidecar_path, source_record
 
 REPORT = "report.json"
 
@@ -90,7 +96,8 @@ class ExportOptions:
     calibration: int = DEFAULT_CALIBRATION
     #: accuracy points an export may lose against best.keras before it fails
     tolerance: float = DEFAULT_TOLERANCE
-    #: replace files that exist (otherwise existing files are an error)
+    #: redo up-to-date files and replace stale ones (otherwise an up-to-date file is kept as it is,
+    #: and a stale one is an error)
     force: bool = False
     #: samples per call when scoring and timing
     batch_size: int = 256
@@ -134,6 +141,8 @@ class _Job:
     spec: InputSpec
     out_dir: Path
     say: Callable[[str], None]
+    #: the model file's name, sha256, size and mtime (:func:`source_record`), kept in each export's .json
+    source: dict
     test: Any = None  # verify.TestBatches: the run's test split
     reference: Any = None  # verify.Measurement of best.keras on it
 
@@ -152,12 +161,56 @@ def export_run(run: str | Path, options: Optional[ExportOptions] = None, *,
         The report (also written to ``OUT/report.json``): ``keras`` (best.keras measured),
         ``exports`` (one row per file: format, quantization, bytes, size ratio, accuracy and
         its difference, largest probability difference, latency, throughput, status),
-        ``failed`` (files beyond the tolerance), ``notes``, ``written_to``.
+        ``failed`` (files beyond the tolerance), ``notes``, ``written_to``. When every asked-for
+        file is up to date (made from the model file as it is now) nothing is redone, unless
+        ``force``: the report is the earlier one with ``up_to_date`` naming the files.
 
     Raises:
         CheckpointError: not a run, no best.keras.
-        ExportError: unknown or impossible format/quantization, a file exists, a conversion failed.
+        ExportError: unknown or impossible format/quantization, a file exists (stale, or not made
+            by this version of aimodel), a conversion failed.
+        StorageError: the out folder cannot be written (checked first), or the disk filled up.
     """
+    job = _prepare(run, options, fields, progress or (lambda message: None))
+    opts = job.options
+    job.say(f"loading {job.model_path}")
+    from aimodel.inference.checkpoint import KerasBackend
+
+    keras_backend = KerasBackend(job.model_path)
+    targets, notes = plan(opts.formats, opts.quantize, refusals_for(keras_backend.model, job.spec))
+    fresh = [] if opts.force else [t for t in targets if _up_to_date(job, t.filename())]
+    targets = [t for t in targets if t not in fresh]
+    if fresh and not targets:
+        return _up_to_date_report(job, [t.filename() for t in fresh])
+    notes += [f"{t.filename()}: up to date with {job.model_path.name}, kept as it is (--force redoes it)"
+              for t in fresh]
+    clash = existing(job.out_dir, [t.filename() for t in targets])
+    if clash and not opts.force:
+        made_from = _made_from(job, clash[0])
+        stale = f" and is stale ({job.model_path.name} has changed since it was exported)" \
+            if made_from and made_from != job.source["source_sha256"] else ""
+        raise ExportError(f"{clash[0]}: exists{stale}; pass --force to replace it, or --out DIR")
+    keras_row = _measure_reference(job, keras_backend)
+    try:
+        done = _export_staged(job, targets, keras_backend.model, notes)
+        return _write_report(job, keras_row, done, notes)
+    except OSError as exc:  # disk full, read-only: name the folder, and no "train --resume" hint
+        storage = storage_failure(exc, job.out_dir)
+        if storage is None:
+            raise
+        raise storage from None
+
+
+def check_export(run: str | Path, options: Optional[ExportOptions] = None, **fields) -> None:
+    """What :func:`export_run` checks before loading any model, in a fraction of a second.
+
+    Unknown formats, a run that is not one, an ``out`` folder that cannot be written: the CLI
+    calls this before importing TensorFlow, so such mistakes fail at once.
+    """
+    _prepare(run, options, fields, lambda message: None)
+
+
+def _prepare(run: str | Path, options: Optional[ExportOptions], fields: dict, say: Callable[[str], None]) -> _Job:
     if options is not None and not isinstance(options, ExportOptions):
         raise TypeError(f"export_run: options must be an ExportOptions, got {type(options).__name__}")
     opts = replace(options or ExportOptions(), **fields)
@@ -165,19 +218,7 @@ def export_run(run: str | Path, options: Optional[ExportOptions] = None, *,
     parse_choices(opts.quantize, QUANTIZATIONS, "quantize")
     if opts.tolerance < 0:
         raise ExportError(f"--tolerance: expected ≥ 0 accuracy points, got {opts.tolerance}")
-    job = _open_job(run, opts, progress or (lambda message: None))
-
-    job.say(f"loading {job.model_path}")
-    from aimodel.inference.checkpoint import KerasBackend
-
-    keras_backend = KerasBackend(job.model_path)
-    targets, notes = plan(opts.formats, opts.quantize, refusals_for(keras_backend.model, job.spec))
-    clash = existing(job.out_dir, [t.filename() for t in targets])
-    if clash and not opts.force:
-        raise ExportError(f"{clash[0]}: exists; pass --force to replace it, or --out DIR")
-    keras_row = _measure_reference(job, keras_backend)
-    done = _export_staged(job, targets, keras_backend.model, notes)
-    return _write_report(job, keras_row, done, notes)
+    return _open_job(run, opts, say)
 
 
 def _open_job(run: str | Path, opts: ExportOptions, say: Callable[[str], None]) -> _Job:
@@ -189,8 +230,55 @@ def _open_job(run: str | Path, opts: ExportOptions, say: Callable[[str], None]) 
     out_dir = Path(opts.out) if opts.out is not None else run_dir / "exports"
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"--out {out_dir}: exists and is not a folder")
+    _check_writable(out_dir)
     return _Job(options=opts, run_dir=run_dir, model_path=model_path, meta=meta, checkpoint=ckpt, spec=spec,
-                out_dir=out_dir, say=say)
+                out_dir=out_dir, say=say, source=source_record(model_path))
+
+
+def _check_writable(out_dir: Path) -> None:
+    """Fail now, not after a minute of loading and measuring, when ``out_dir`` cannot be written (or created)."""
+    probe = out_dir
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent  # the folder is created later: its nearest existing parent must be writable
+    if not probe.is_dir():
+        raise ExportError(f"--out {out_dir}: {probe} is a file, so the folder cannot be created there")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".aimodel-write-check-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        # the probe's own name means nothing to the user: name the folder asked for
+        storage = storage_error(OSError(exc.errno, exc.strerror), where=out_dir, retry=EXPORT_RETRY)
+        raise (storage or ExportError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})")) from None
+
+
+def _made_from(job: _Job, path: Path) -> Optional[str]:
+    """The sha256 of the model file an existing export in the out folder was made from (None: unknown)."""
+    export = path.with_name(path.name[: -len(".json")]) if path.name.endswith(".json") else path
+    try:
+        side = read_sidecar(export) or {}
+    except CheckpointError:
+        return None
+    recorded = side.get("export") or {}
+    return recorded.get("source_sha256") if recorded.get("source") == job.model_path.name else None
+
+
+def _up_to_date(job: _Job, name: str) -> bool:
+    """Whether ``OUT/name`` exists and was exported from the model file as it is now."""
+    path = job.out_dir / name
+    return path.exists() and _made_from(job, path) == job.source["source_sha256"]
+
+
+def _up_to_date_report(job: _Job, names: list[str]) -> dict:
+    """What :func:`export_run` returns when every asked-for file is up to date: report.json, nothing redone."""
+    try:
+        report = json.loads((job.out_dir / REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        report = {}
+    report = report if isinstance(report, dict) else {}
+    job.say(f"{', '.join(names)}: up to date with {job.model_path}; nothing to do")
+    return dict(report, up_to_date=names, failed=[], this_run=[], source_sha256=job.source["source_sha256"],
+                written_to=str(job.out_dir / REPORT))
 
 
 def _measure_reference(job: _Job, keras_backend) -> dict:
@@ -323,7 +411,7 @@ def _write_sidecar(job: _Job, target: Target, graph, notes: list[str], calibrati
     """The export's ``.json``: the run's meta plus how the file was made (what lets it predict on its own)."""
     side = dict(job.meta)
     side["export"] = {
-        "format": target.format, "quantization": target.quantization, "source": "best.keras",
+        "format": target.format, "quantization": target.quantization, **job.source,
         "run": os.path.relpath(job.run_dir.resolve(), job.out_dir.resolve()),
         "inputs": graph.inputs, "notes": notes,
         "tokenizer": graph.tokenizer.to_json() if graph.tokenizer is not None else None,

@@ -51,6 +51,8 @@ class Checkpoint:
     run_dir: Optional[Path]
     meta: dict
     format: str = "keras"
+    #: for an export: one line when its run's model changed since it was exported (else None)
+    stale: Optional[str] = None
 
     @property
     def spec(self) -> Optional[InputSpec]:
@@ -103,7 +105,9 @@ def resolve_checkpoint(path: str | Path | None, runs_root: str | Path = "runs") 
         locate = getattr(BACKENDS.get(fmt), "locate", None)
         located = locate(p) if locate is not None else None
         if located is not None:
-            return Checkpoint(model_path=model_path, run_dir=located[1], meta=located[0], format=fmt)
+            staleness = getattr(BACKENDS.get(fmt), "staleness", None)
+            stale = staleness(p, located[0], located[1]) if staleness is not None else None
+            return Checkpoint(model_path=model_path, run_dir=located[1], meta=located[0], format=fmt, stale=stale)
         run_dir = next((d for d in (p.parent, p.parent.parent) if (d / "meta.json").is_file()), None)
     elif p.is_file():
         raise CheckpointError(f"{p}: expected a run directory or a model file ({_known_formats()})")

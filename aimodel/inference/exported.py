@@ -2,8 +2,9 @@
 
 Each export has a ``<file>.json`` beside it (written by ``aimodel export``): the
 run's ``meta.json`` (class names, input spec, test-split fingerprint) plus an
-``export`` section naming the run, the runtime's inputs and, for text models
-exported with token ids in, the tokenizer. So evaluate and predict prepare
+``export`` section naming the run, the ``.keras`` file it came from (with its
+sha256, so a later ``train --resume`` that rewrites it makes the export *stale*),
+the runtime's inputs and, for text models exported with token ids in, the tokenizer. So evaluate and predict prepare
 inputs exactly as for ``.keras``, wherever the file is copied with its ``.json``.
 
 Loading ``.tflite`` and ``.onnx`` files never imports TensorFlow: a cold
@@ -13,6 +14,8 @@ Loading ``.tflite`` and ``.onnx`` files never imports TensorFlow: a cold
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -55,6 +58,70 @@ def read_sidecar(path: str | Path) -> Optional[dict]:
         raise CheckpointError(f"{side}: damaged description of the model's input ({exc}); it is written by "
                               "aimodel export and should not be edited") from None
     return data
+
+
+def source_record(model_path: Path) -> dict:
+    """What an export's ``.json`` records about the ``.keras`` file it was made from (``export.source*``)."""
+    st = Path(model_path).stat()
+    return {"source": Path(model_path).name, "source_sha256": file_sha256(model_path),
+            "source_bytes": st.st_size, "source_mtime_ns": st.st_mtime_ns}
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, as hex."""
+    st = Path(path).stat()
+    return _sha256(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:  # size and mtime key the cache: a rewrite is rehashed
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stale_reason(export_path: str | Path, meta: dict, run_dir: Optional[Path]) -> Optional[str]:
+    """One line when the ``.keras`` file an export was made from has changed since, else None.
+
+    None too when that cannot be told: no run directory (the export was copied away), an export
+    written before aimodel recorded the hash, or the source file is gone.
+    """
+    export = meta.get("export") or {}
+    recorded = export.get("source_sha256")
+    if run_dir is None or not isinstance(recorded, str) or not isinstance(export.get("source"), str):
+        return None
+    source = Path(run_dir) / export["source"]
+    try:
+        st = source.stat()
+        if st.st_size == export.get("source_bytes") and st.st_mtime_ns == export.get("source_mtime_ns"):
+            return None  # untouched since the export: no need to read it
+        if file_sha256(source) == recorded:
+            return None
+    except OSError:
+        return None
+    again = run_dir if source.name == "best.keras" else source
+    return (f"{export_path} is stale: {source} has changed since it was exported (sha256 {recorded[:12]}… then, "
+            f"{file_sha256(source)[:12]}… now); re-export with `aimodel export {again} --force`")
+
+
+def stale_exports(run_dir: Path) -> list[str]:
+    """:func:`stale_reason`'s line for every export in ``run_dir/exports`` whose source has changed."""
+    folder = Path(run_dir) / "exports"
+    lines = []
+    for side in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        export_path = side.with_name(side.name[: -len(".json")])
+        if not export_path.exists():
+            continue  # report.json, or a .json whose export was deleted
+        try:
+            meta = read_sidecar(export_path) or {}
+        except CheckpointError:
+            continue
+        line = stale_reason(export_path, meta, Path(run_dir))
+        if line:
+            lines.append(line)
+    return lines
 
 
 def require(module: str, what: str):
@@ -169,6 +236,11 @@ class ExportedBackend:
         if run_dir is not None and not (run_dir / "meta.json").is_file():
             run_dir = None  # the export was copied away from its run: the .json alone still predicts
         return meta, run_dir
+
+    @classmethod
+    def staleness(cls, path: Path, meta: dict, run_dir: Optional[Path]) -> Optional[str]:
+        """One line when the run's model changed since this export was made (see :func:`stale_reason`)."""
+        return stale_reason(path, meta, run_dir)
 
     def _load(self) -> None:
         raise NotImplementedError

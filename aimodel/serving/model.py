@@ -86,7 +86,7 @@ class ServedModel:
         return np.zeros(tuple(self.spec.shape), np.float32)
 
     def describe(self) -> dict:
-        """Classes, input kind and shape, format and the run's recorded metrics (for ``/metadata``)."""
+        """Classes, input kind and shape, format, the run's recorded metrics and staleness (for ``/metadata``)."""
         spec = self.spec
         info: dict[str, Any] = {
             "name": self.name,
@@ -103,6 +103,8 @@ class ServedModel:
         if spec.kind == "text" and spec.text_column:
             info["input"]["text_column"] = spec.text_column
         info["metrics"] = run_metrics(self.checkpoint.run_dir)
+        if self.checkpoint.stale:  # an export whose run's model changed since it was made
+            info["stale"] = self.checkpoint.stale
         return info
 
 
