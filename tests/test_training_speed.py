@@ -119,7 +119,7 @@ def test_fused_adam_is_keras_adam(tmp_path, name):
         opt.build(variables)
         if fused:
             assert fuse_updates(opt)
-        apply = tf.function(lambda g: opt.apply_gradients(zip(g, variables)))
+        apply = tf.function(lambda g: opt.apply_gradients(zip(g, variables)))  # noqa: B023 (called in this loop only)
         for g in grads:
             apply([tf.constant(x) for x in g])
         results.append([v.numpy() for v in variables] + [v.numpy() for v in opt.variables])
