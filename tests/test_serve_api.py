@@ -17,6 +17,8 @@ from aimodel.serving.model import ServedModel
 from aimodel.serving.settings import ServeError, ServeSettings
 from tests._serve_support import digit_pngs, png_header
 
+pytestmark = pytest.mark.serve
+
 
 @pytest.fixture(scope="module")
 def digits_model(trained_run) -> ServedModel:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "aimodel"
@@ -88,6 +90,7 @@ def test_models_do_not_import_training():
             assert not {t for t in targets if t.startswith("aimodel.training")}, module
 
 
+@pytest.mark.subprocess
 def test_help_does_not_import_tensorflow():
     code = "import sys; from aimodel.cli import main; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -142,6 +142,7 @@ def test_threads_cannot_change_once_tensorflow_runs_and_the_log_says_so(caplog):
     assert f"training.threads={wanted} not applied" in caplog.text
 
 
+@pytest.mark.subprocess
 def test_threads_parallel_ops_is_one_thread_per_op_on_every_core_and_computes_as_threads_1(tmp_path):
     """``training.threads: parallel_ops`` gives each operation one thread and runs as many side by side as the
     process has cores; the weights it trains are bit for bit those of ``threads: 1``."""
