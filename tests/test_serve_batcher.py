@@ -16,7 +16,7 @@ import pytest
 from aimodel.errors import CheckpointError
 from aimodel.serving.batcher import Batcher, InputFailed, Overloaded
 
-LIMIT_S = 60  # for anything that should happen at once; only a broken batcher comes near it
+LIMIT_S = 30  # for anything that should happen at once; only a broken batcher comes near it
 HOUR = 3600.0  # a batching timeout that no test waits for
 
 
@@ -42,15 +42,15 @@ class FakeModel:
 
 
 def _run(coro):
-    return asyncio.run(asyncio.wait_for(coro, LIMIT_S))
+    return asyncio.run(coro)
 
 
 async def _with(batcher, coro):
     batcher.start()
     try:
-        return await coro
+        return await asyncio.wait_for(coro, LIMIT_S)
     finally:
-        await batcher.stop()
+        await asyncio.wait_for(batcher.stop(), LIMIT_S)  # a batch held by a bug would keep stop() waiting
 
 
 def test_concurrent_requests_share_calls_up_to_max_batch_and_keep_order():
