@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install train test bench clean
+.PHONY: install train lint test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,17 @@ install: $(STAMP)
 train: $(STAMP)
 	$(BIN)/aimodel train configs/quickstart.yaml
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check aimodel tests benchmarks
+
+# Everything but the `slow` tests (pyproject.toml's addopts), after the linter.
+test: lint
 	$(BIN)/python -m pytest
+
+# The in-process tiers only: no processes started, no workers, no export, no server, no stopwatch.
+FAST := not slow and not subprocess and not distributed and not export and not serve and not timing
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "$(FAST)"
 
 # aimodel versus plain Keras, side by side (5–11 minutes on 2 cores; the export figures 7a-7e add about 2,
 # reusing figure 3's run), and aimodel serve under load (figure 8, about 3 more); writes benchmarks/results.md

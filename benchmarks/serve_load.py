@@ -334,7 +334,8 @@ def render(summary: dict, meta: dict) -> str:
                      "shared the CPUs, so absolute figures are low and noisy.")
     lines += ["", "| | batching (--max-batch 64, --batch-timeout-ms 5) | --max-batch 1 |", "|---|---|---|"]
     for label, key, fmt in rows:
-        fmt_ = (lambda v: "—" if v is None else fmt.format(int(v) if fmt == "{:d}" else v))
+        def fmt_(v, fmt=fmt):
+            return "—" if v is None else fmt.format(int(v) if fmt == "{:d}" else v)
         lines.append(f"| {label} | {fmt_(b[key])} | {fmt_(one[key])} |")
     verdict = "met" if summary["target_met"] else "**not met**"
     alone = summary.get("model_alone") or {}

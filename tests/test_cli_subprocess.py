@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.subprocess
 
 
 def _run(*args, cwd=None, env_extra=None):

@@ -93,7 +93,7 @@ def test_fused_adam_reads_kerass_slots_and_matches_kerass_update():
             assert compat.fuse_adam_update(opt)
             assert opt.update_step is not keras_step
         for g in grads:
-            tf.function(lambda g: opt.apply_gradients([(g, variable)]))(tf.constant(g))
+            tf.function(lambda g: opt.apply_gradients([(g, variable)]))(tf.constant(g))  # noqa: B023 (called at once)
         results.append(variable.numpy())
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
     assert not np.allclose(results[1], start)

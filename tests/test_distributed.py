@@ -187,6 +187,8 @@ def single(tmp_path_factory) -> Path:
     return tmp / "run"
 
 
+@pytest.mark.distributed
+@pytest.mark.subprocess
 def test_two_workers_train_like_one_process(single, tmp_path):
     cfg = write_config(tmp_path)
     (c0, out0), (c1, out1) = two_workers(tmp_path, ["train", str(cfg), "--run-dir", "run", "-q"])
@@ -214,6 +216,9 @@ def test_two_workers_train_like_one_process(single, tmp_path):
     assert info.world_size == 2 and info.global_batch == 32
 
 
+@pytest.mark.distributed
+@pytest.mark.subprocess
+@pytest.mark.timing
 def test_kill9_of_a_worker_stops_the_other_then_resume_completes(single, tmp_path):
     cfg = write_config(tmp_path, epochs=3)
     t0 = time.monotonic()
@@ -246,6 +251,8 @@ def test_kill9_of_a_worker_stops_the_other_then_resume_completes(single, tmp_pat
         np.testing.assert_allclose(a, b, atol=ATOL)
 
 
+@pytest.mark.distributed
+@pytest.mark.subprocess
 def test_workers_with_different_configs_refuse_to_train(tmp_path):
     a = write_config(tmp_path, "a.yaml")
     b = write_config(tmp_path, "b.yaml", learning_rate=0.01)
@@ -255,6 +262,9 @@ def test_workers_with_different_configs_refuse_to_train(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.distributed
+@pytest.mark.subprocess
+@pytest.mark.timing
 def test_a_missing_worker_is_a_timely_error(tmp_path):
     cfg = write_config(tmp_path, worker_timeout=3)
     workers = ",".join(f"127.0.0.1:{p}" for p in free_ports(2))
@@ -268,6 +278,8 @@ def test_a_missing_worker_is_a_timely_error(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.distributed
+@pytest.mark.subprocess
 def test_a_port_in_use_is_a_one_line_error(tmp_path):
     cfg = write_config(tmp_path, worker_timeout=3)
     with socket.socket() as busy:
@@ -307,6 +319,8 @@ run()
 '''
 
 
+@pytest.mark.distributed
+@pytest.mark.subprocess
 def test_mirrored_on_two_devices_trains_like_one(single, tmp_path):
     cfg = write_config(tmp_path, distribute="mirrored")
     script = tmp_path / "mirrored.py"

@@ -18,6 +18,8 @@ from aimodel.cli import main
 from tests._models_support import sentences
 from tests.conftest import ROOT, TINY, write_config
 
+pytestmark = pytest.mark.export
+
 IRIS = ROOT / "examples" / "iris.csv"
 DIGIT = ROOT / "examples" / "digit_3.png"
 
@@ -138,6 +140,7 @@ def test_evaluate_and_predict_take_each_exported_kind(image_run, image_exports):
     assert not (image_run / "evaluation.json").exists()  # the run's own evaluation is not overwritten
 
 
+@pytest.mark.subprocess
 def test_predict_from_tflite_and_onnx_never_imports_tensorflow(image_run, image_exports, tmp_path):
     """A real process: the CLI predicts from both files and TensorFlow and Keras stay unimported."""
     script = (

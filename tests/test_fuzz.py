@@ -24,6 +24,8 @@ from PIL import Image
 
 from aimodel.errors import AimodelError
 
+pytestmark = pytest.mark.timing
+
 EXAMPLES = int(os.environ.get("AIMODEL_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

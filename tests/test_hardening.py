@@ -63,6 +63,7 @@ def _laughs(levels: int) -> str:
     return "\n".join(lines) + "\nname: x\ndataset: {name: digits}\nmodel: {architecture: cnn}\n"
 
 
+@pytest.mark.timing
 def test_billion_laughs_is_refused_at_once(tmp_path):
     path = tmp_path / "laughs.yaml"
     path.write_text(_laughs(9))
@@ -198,6 +199,7 @@ def test_a_text_file_named_npz(tmp_path):
     assert "pickled" not in str(info.value)
 
 
+@pytest.mark.subprocess
 def test_a_killed_writer_leaves_no_temporary_behind(tmp_path):
     from aimodel.fileio import atomic_write_text
 

@@ -5,7 +5,6 @@ Tests that start real processes are marked ``subprocess`` (they take seconds, no
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import subprocess

@@ -99,6 +99,7 @@ def test_family_trains_and_evaluates_on_images_from_the_cli(image_runs, family):
     assert json.loads(result.output)["accuracy"] > 0.5  # 3 short epochs on 8×8 digits; chance is 0.1
 
 
+@pytest.mark.subprocess
 def test_saved_transformer_loads_in_a_fresh_process(image_runs):
     """No custom_objects, safe mode on: the registered layers are found by name."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -24,7 +24,7 @@ QUICKSTART = [
 
 
 def _layers(model):
-    return [(l.name, type(l).__name__, tuple(l.output.shape), l.count_params()) for l in model.layers]
+    return [(x.name, type(x).__name__, tuple(x.output.shape), x.count_params()) for x in model.layers]
 
 
 def test_quickstart_config_builds_the_same_network():
@@ -47,8 +47,8 @@ def test_relu_after_max_pooling_changes_no_number(model_cfg):
 
     cfg = make_cfg({"architecture": "cnn", **model_cfg})
     model = build_model(cfg, image_bundle(n=16, size=10))
-    layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
-    names = [l.name for l in layers]
+    layers = [x for x in model.layers if not isinstance(x, keras.layers.InputLayer)]
+    names = [x.name for x in layers]
     last_act = sorted(n for n in names if n.startswith("block1_act"))[-1]
     assert names.index("block1_pool") < names.index(last_act), names
     textbook, i = [], 0
@@ -84,7 +84,7 @@ def test_relu_stays_before_pooling_where_the_order_matters():
     """Average pooling and non-monotonic activations (gelu) keep the textbook order."""
     for model_cfg in ({"filters": [4], "pool": "avg"}, {"filters": [4], "activation": "gelu"}):
         model = build_model(make_cfg({"architecture": "cnn", **model_cfg}), image_bundle(n=8, size=8))
-        names = [l.name for l in model.layers]
+        names = [x.name for x in model.layers]
         assert names.index("block1_act1") < names.index("block1_pool"), names
 
 
@@ -110,7 +110,7 @@ def test_blocks_with_stride_residual_and_regularization(tmp_path):
     assert cfg.model.filters == [4, 8, 8]  # mirrors blocks, so the saved resolved config reloads
     bundle = image_bundle(n=24, size=8)
     model = build_model(cfg, bundle)
-    names = {l.name: l for l in model.layers}
+    names = {x.name: x for x in model.layers}
     assert "block3_add" in names and "block3_project" not in names  # same shape: plain identity shortcut
     assert "block1_project" in names  # 1 → 4 channels
     assert tuple(names["block2_conv1"].output.shape) == (None, 4, 4, 8)  # stride 2

@@ -18,7 +18,7 @@ def test_vit_on_images_with_class_token(tmp_path):
     model = build_model(cfg, bundle)
     assert tuple(model.get_layer("patches").output.shape) == (None, 4, 8)  # (8/4)² patches
     assert tuple(model.get_layer("class_token").output.shape) == (None, 5, 8)
-    assert "final_norm" not in [l.name for l in model.layers]  # post-norm blocks end normalized
+    assert "final_norm" not in [x.name for x in model.layers]  # post-norm blocks end normalized
     assert model.get_layer("encoder1").attention.num_heads == 2
     step_save_reload(model, bundle, tmp_path, training=cfg.training)
 

@@ -76,6 +76,7 @@ def test_the_float32_equivalent_keeps_the_weights_and_computes_in_float32(bf16_r
     assert not (tmp_path / "again.keras").exists()
 
 
+@pytest.mark.export
 def test_a_mixed_precision_model_exports_to_every_format(bf16_run):
     # tf2onnx writes a bfloat16 graph with float16 and bfloat16 tensors that ONNX Runtime refuses to load.
     result = _invoke("export", bf16_run, "--format", "all", "--json")

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.timing
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 N_IMAGES = 1000

@@ -16,6 +16,8 @@ import pytest
 
 from tests._resume_support import STEPS_PER_EPOCH, aimodel, metrics_without_time, weights, write_config
 
+pytestmark = pytest.mark.subprocess
+
 
 def _state(run_dir) -> dict:
     return json.loads((run_dir / "state.json").read_text())

@@ -106,6 +106,7 @@ def test_a_combination_the_schema_refuses_is_recorded_not_fatal(tmp_path):
     assert rows and all(r["status"] == "invalid" and "needs model.padding: same" in r["message"] for r in rows)
 
 
+@pytest.mark.subprocess
 def test_kill_9_mid_search_then_resume_skips_finished_trials(tmp_path):
     config = _search_config(tmp_path, max_trials=3)
     tune_dir = tmp_path / "search"

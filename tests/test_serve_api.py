@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,8 @@ from aimodel.serving.app import create_app
 from aimodel.serving.model import ServedModel
 from aimodel.serving.settings import ServeSettings
 from tests._serve_support import digit_pngs, png_header
+
+pytestmark = pytest.mark.serve
 
 
 @pytest.fixture(scope="module")
@@ -217,21 +218,25 @@ def test_body_limit_pixel_limit_and_input_count(digits_model):
 
 
 def test_a_request_past_the_timeout_gets_504_and_the_server_goes_on(digits_model, monkeypatch):
-    real, slow = digits_model.probabilities, threading.Event()
+    real, slow, release, finished = digits_model.probabilities, threading.Event(), threading.Event(), threading.Event()
 
     def model_call(samples):
-        if slow.is_set():
-            time.sleep(0.6)
+        if slow.is_set():  # held until the test has its 504
+            assert release.wait(60)
+            finished.set()
         return real(samples)
 
     monkeypatch.setattr(digits_model, "probabilities", model_call)
     with _client(digits_model, timeout_s=0.2) as c:
         slow.set()
-        late = _tf(c, {"instances": [[[0] * 8] * 8]})
+        try:
+            late = _tf(c, {"instances": [[[0] * 8] * 8]})
+        finally:
+            slow.clear()
+            release.set()
         assert late.status_code == 504 and "0.2 s" in late.json()["error"]
-        slow.clear()
         assert c.get("/readyz").status_code == 200
-        time.sleep(0.6)  # the model thread finishes the late call (its answer is dropped)
+        assert finished.wait(60)  # the model thread finishes the late call (its answer is dropped)
         assert _tf(c, {"instances": [[[0] * 8] * 8]}).status_code == 200
 
 

@@ -22,6 +22,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.serve,
     pytest.mark.skipif(not (CHROMIUM.is_file() and DRIVER.is_file()),
                        reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium "
                               "chromium-driver)"),

@@ -21,6 +21,8 @@ from click.testing import CliRunner
 from aimodel.cli import main
 from tests._serve_support import digit_pngs, free_port
 
+pytestmark = [pytest.mark.serve, pytest.mark.subprocess]
+
 AIMODEL = str(Path(sys.executable).parent / "aimodel")
 
 

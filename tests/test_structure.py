@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 PACKAGES = ("aimodel", "benchmarks", "tests")
@@ -186,6 +188,7 @@ def test_relative_imports_resolve():
     assert _targets(node, "aimodel.data", is_package=True) == ["aimodel.data.spec", "aimodel.data"]
 
 
+@pytest.mark.subprocess
 def test_help_does_not_import_tensorflow():
     code = "import sys; from aimodel.cli import main; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

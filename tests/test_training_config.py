@@ -36,6 +36,7 @@ def test_defaults_and_full_section_load(tmp_path):
     assert load_config(_write(tmp_path, {})).training.early_stopping is None
 
 
+@pytest.mark.subprocess
 def test_config_and_runs_commands_do_not_import_tensorflow(tmp_path):
     path = _write(tmp_path, {"lr_schedule": {"type": "cosine", "warmup_epochs": 1}})
     code = (

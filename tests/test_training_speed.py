@@ -119,7 +119,7 @@ def test_fused_adam_is_keras_adam(tmp_path, name):
         opt.build(variables)
         if fused:
             assert fuse_updates(opt)
-        apply = tf.function(lambda g: opt.apply_gradients(zip(g, variables)))
+        apply = tf.function(lambda g: opt.apply_gradients(zip(g, variables)))  # noqa: B023 (called in this loop only)
         for g in grads:
             apply([tf.constant(x) for x in g])
         results.append([v.numpy() for v in variables] + [v.numpy() for v in opt.variables])
@@ -142,6 +142,7 @@ def test_threads_cannot_change_once_tensorflow_runs_and_the_log_says_so(caplog):
     assert f"training.threads={wanted} not applied" in caplog.text
 
 
+@pytest.mark.subprocess
 def test_threads_parallel_ops_is_one_thread_per_op_on_every_core_and_computes_as_threads_1(tmp_path):
     """``training.threads: parallel_ops`` gives each operation one thread and runs as many side by side as the
     process has cores; the weights it trains are bit for bit those of ``threads: 1``."""
@@ -158,8 +159,10 @@ def test_threads_parallel_ops_is_one_thread_per_op_on_every_core_and_computes_as
         with pytest.raises(Exception, match="training.threads"):
             api.load_config(write_config(tmp_path / "b.yaml", TINY), [f"training.threads={bad}"])
 
-    def train(threads: str) -> list:
-        config = write_config(tmp_path / f"{threads}.yaml", {**TINY, "training": {**TINY["training"], "threads": threads}})
+    def start(threads: str) -> subprocess.Popen:
+        # One epoch: 41 steps are plenty to tell two thread settings' arithmetic apart.
+        training = {**TINY["training"], "threads": threads, "epochs": 1}
+        config = write_config(tmp_path / f"{threads}.yaml", {**TINY, "training": training})
         code = ("import sys, os, tensorflow as tf\n"
                 "from aimodel.cli import main\n"
                 "try:\n    main(['train', sys.argv[1], '--run-dir', sys.argv[2], '--quiet'])\n"
@@ -167,13 +170,22 @@ def test_threads_parallel_ops_is_one_thread_per_op_on_every_core_and_computes_as
                 "t = tf.config.threading\n"
                 "print('POOLS', t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads(),"
                 " len(os.sched_getaffinity(0)))\n")
-        out = subprocess.run([sys.executable, "-c", code, str(config), str(tmp_path / threads)], capture_output=True,
-                             text=True, timeout=300, cwd=ROOT, check=False)
-        assert out.returncode == 0, out.stderr[-2000:]
-        intra, inter, cores = map(int, out.stdout.split("POOLS")[1].split())
+        return subprocess.Popen([sys.executable, "-c", code, str(config), str(tmp_path / threads)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+    def weights(threads: str, proc: subprocess.Popen) -> list:
+        stdout, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 0, stderr[-2000:]
+        intra, inter, cores = map(int, stdout.split("POOLS")[1].split())
         assert (intra, inter) == ((1, cores) if threads == "parallel_ops" else (int(threads), int(threads)))
         return keras.saving.load_model(tmp_path / threads / "last.keras").get_weights()
 
-    for a, b in zip(train("parallel_ops"), train("1"), strict=True):
+    procs = {threads: start(threads) for threads in ("parallel_ops", "1")}  # side by side: each starts TensorFlow
+    try:
+        trained = {threads: weights(threads, proc) for threads, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            proc.kill()
+    for a, b in zip(trained["parallel_ops"], trained["1"], strict=True):
         np.testing.assert_array_equal(a, b)
 
