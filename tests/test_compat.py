@@ -239,6 +239,7 @@ def test_trial_status_has_a_public_home():
 # --- tf2onnx ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.export
 def test_tf2onnx_conversion_keeps_a_lookup_table(tmp_path):
     """The reason for the private call: a SavedModel with a lookup table (StringLookup) converts."""
     import tensorflow as tf

@@ -157,6 +157,7 @@ def test_a_refused_tune_prints_its_error_without_an_empty_table(tmp_path):
                                                    f"or --resume {busy} to continue it"]
 
 
+@pytest.mark.serve
 def test_serve_names_every_missing_column(tabular_run):
     from starlette.testclient import TestClient
 

@@ -84,6 +84,7 @@ def test_predict_and_evaluate_a_headerless_file_with_missing_cells(run, tmp_path
     assert 0 <= report["baselines"]["logistic_regression"]["accuracy"] <= 1
 
 
+@pytest.mark.serve
 def test_serve_takes_missing_cells_as_csv_rows_and_json_nulls(run):
     from starlette.testclient import TestClient
 
@@ -103,6 +104,7 @@ def test_serve_takes_missing_cells_as_csv_rows_and_json_nulls(run):
         assert np.isfinite(np.asarray(tf.json()["predictions"])).all()
 
 
+@pytest.mark.export
 def test_exports_fill_missing_cells_as_the_keras_model_does(run, tmp_path):
     result = _invoke("export", run, "--format", "tflite,onnx", "--quantize", "none", "--json")
     assert result.exit_code == 0, result.output
