@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from aimodel.errors import ConfigError
 from aimodel.models.common import Activation, ClassifierHead, ModelBase, require
@@ -103,6 +103,14 @@ class PretrainedModel(ModelBase):
     dense: list[int] = Field([], description="Units of dense layers of the new head (none: pooled features → classifier).")
     dropout: float = Field(0.2, ge=0.0, lt=1.0, description="Dropout before each new dense layer and the classifier.")
     activation: Activation = Field("relu", description="Activation of the new head's dense layers.")
+
+    @field_validator("backbone")
+    @classmethod
+    def _known_backbone(cls, name: str) -> str:
+        if name not in BACKBONES and not is_run_backbone(name):
+            raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}, or the path of an "
+                             "earlier run directory or .keras file")
+        return name
 
     def classifier_head(self) -> ClassifierHead:
         return ClassifierHead(tuple(self.dense), self.dropout, self.activation)
