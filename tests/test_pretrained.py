@@ -137,3 +137,19 @@ def test_a_weights_file_of_another_network_is_refused(tmp_path):
     cfg = make_cfg({**SMALL, "backbone": "mobilenet_v3_large", "weights": str(path)})
     with pytest.raises(ConfigError, match=r"model\.weights: .*does not fit the mobilenet_v3_large backbone"):
         build_model(cfg, image_bundle(n=8, size=8, channels=3))
+
+
+def test_plain_progress_prints_a_line_within_a_long_epoch(capsys, monkeypatch):
+    """Output to a file: a line per ``every`` seconds inside an epoch, none for a quick epoch."""
+    from aimodel import cli_render
+
+    clock = iter([0.0, 5.0, 31.0, 40.0, 62.0])
+    monkeypatch.setattr(cli_render.time, "monotonic", lambda: next(clock))
+    reporter = cli_render.PlainReporter(every=30.0)
+    reporter.train_begin(2, 10, "runs/x/1")
+    reporter.epoch_begin(1)  # t = 0
+    for step, _ in zip((1, 2, 3, 4), range(4)):  # t = 5, 31, 40, 62
+        reporter.batch_end(1, step, {"loss": 0.5, "accuracy": 0.75})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == ["epoch 1/2  step 2/10  loss 0.5000  accuracy 0.7500",
+                         "epoch 1/2  step 4/10  loss 0.5000  accuracy 0.7500"]
