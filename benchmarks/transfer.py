@@ -180,12 +180,12 @@ def transfer(args) -> list[dict]:
 
 
 def example() -> None:
-    """examples/photos: 2 crops per class of the sample photos, the template's placeholder folder."""
-    images, labels = photo_crops(size=32, step=96)
+    """examples/photos: 8 crops per class of the sample photos, the template's placeholder folder."""
+    images, labels = photo_crops(size=32, step=48)
     names = ["china_left", "china_right", "flower_left", "flower_right"]
     out = ROOT / "examples" / "photos"
     for k, name in enumerate(names):
-        for j, i in enumerate(np.flatnonzero(labels == k)[:2]):
+        for j, i in enumerate(np.flatnonzero(labels == k)[::3][:8]):
             (out / name).mkdir(parents=True, exist_ok=True)
             Image.fromarray(images[i]).save(out / name / f"{j}.jpg", quality=80)
 
