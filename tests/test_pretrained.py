@@ -153,3 +153,26 @@ def test_plain_progress_prints_a_line_within_a_long_epoch(capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert lines[1:] == ["epoch 1/2  step 2/10  loss 0.5000  accuracy 0.7500",
                          "epoch 1/2  step 4/10  loss 0.5000  accuracy 0.7500"]
+
+
+def test_the_image_folder_template_trains_on_a_tiny_folder(tmp_path):
+    """configs/image_folder.yaml as README shows it, on a generated folder of 4 classes × 8 photos."""
+    from PIL import Image
+
+    from aimodel.cli import main
+    from tests.conftest import ROOT
+
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        (tmp_path / "photos" / f"c{k}").mkdir(parents=True)
+        for j in range(8):
+            img = rng.integers(0, 80, size=(24, 24, 3)).astype(np.uint8)
+            img[(k // 2) * 12:(k // 2) * 12 + 12, (k % 2) * 12:(k % 2) * 12 + 12] = 220
+            Image.fromarray(img).save(tmp_path / "photos" / f"c{k}" / f"{j}.jpg")
+    result = CliRunner().invoke(main, ["train", str(ROOT / "configs" / "image_folder.yaml"), "--set",
+                                       f"dataset.path={tmp_path / 'photos'}", "--set", "training.epochs=3",
+                                       "--run-dir", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "best.keras").is_file()
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 4  # header + 3 epochs (warm-up 2 < epochs)
