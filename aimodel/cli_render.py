@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -28,18 +29,31 @@ def _begin_line(epochs: int, steps: int, initial_epoch: int) -> str:
 
 
 class PlainReporter(Reporter):
-    """One line per epoch, for logs and pipes."""
+    """One line per epoch, for logs and pipes, and a progress line every ``every`` seconds within a long
+    epoch (a slow first epoch on images does not look like a hang)."""
 
-    def __init__(self, quiet: bool = False):
+    def __init__(self, quiet: bool = False, every: float = 30.0):
         self.quiet = quiet
-        self.epochs = 0
+        self.epochs = self.steps = 0
+        self.every = every
+        self._last = 0.0
+
+    def epoch_begin(self, epoch):
+        self._last = time.monotonic()
+
+    def batch_end(self, epoch, step, logs):
+        now = time.monotonic()
+        if self.quiet or now - self._last < self.every or step >= self.steps:
+            return
+        self._last = now
+        print(f"epoch {epoch}/{self.epochs}  step {step}/{self.steps}  {_fmt(logs)}", flush=True)
 
     def note(self, message):
         if not self.quiet:
             print(message, flush=True)
 
     def train_begin(self, epochs, steps_per_epoch, run_dir, initial_epoch=0):
-        self.epochs = epochs
+        self.epochs, self.steps = epochs, steps_per_epoch
         if not self.quiet:
             print(f"{_begin_line(epochs, steps_per_epoch, initial_epoch)} → {run_dir}", flush=True)
 

@@ -24,10 +24,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                     "aimodel.compat",
                     "aimodel.tfimport")),
     ("data", ("aimodel.data",)),
+    # aimodel's custom Keras layers, then loading a saved model (inference), then the architectures: a
+    # pretrained architecture can start from an earlier run's saved model
+    ("custom layers", ("aimodel.models.layers",)),
+    ("inference", ("aimodel.inference",)),
     ("models", ("aimodel.models",)),
     ("sections", ("aimodel.training.config", "aimodel.search.config")),
     ("config", ("aimodel.config",)),
-    ("inference", ("aimodel.inference",)),
     ("training", ("aimodel.training",)),
     ("evaluation", ("aimodel.evaluation",)),
     ("export", ("aimodel.export",)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from aimodel.data.digits import DigitsDataset
 from aimodel.data.folders import ImageFolderDataset, TextFolderDataset
@@ -19,6 +19,7 @@ from aimodel.data.npz import NpzDataset
 from aimodel.data.tables import CsvDataset
 from aimodel.models.cnn import CnnModel
 from aimodel.models.mlp import MlpModel
+from aimodel.models.pretrained import PretrainedModel
 from aimodel.models.rnn import RnnModel
 from aimodel.models.transformer import TransformerModel
 from aimodel.search.config import SearchConfig
@@ -33,7 +34,7 @@ DatasetConfig = Annotated[
     Field(discriminator="name", description="Where the data comes from; `name` picks the source."),
 ]
 ModelConfig = Annotated[
-    Union[CnnModel, RnnModel, TransformerModel, MlpModel],
+    Union[CnnModel, RnnModel, TransformerModel, MlpModel, PretrainedModel],
     Field(discriminator="architecture", description="The network; `architecture` picks the builder."),
 ]
 
@@ -52,3 +53,10 @@ class Config(Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     search: Optional[SearchConfig] = Field(
         None, description="Hyperparameter search for `aimodel tune` (ignored by `aimodel train`).")
+
+    @model_validator(mode="after")
+    def _pretrained_rules(self):
+        from aimodel.models.pretrained import check_config
+
+        check_config(self)
+        return self

@@ -34,6 +34,9 @@ def image_inputs(bundle: DataBundle, cfg):
     if augment is not None and augment.active:
         for layer in augmentation_layers(augment, cfg.seed):
             x = layer(x)
+    takes_raw = getattr(cfg.model, "takes_raw_pixels", None)
+    if takes_raw is not None and takes_raw():
+        return inputs, x  # a pretrained backbone prepares its pixels itself (aimodel.models.pretrained)
     if getattr(options, "normalize", "scale") == "standardize":
         mean, variance = channel_stats(bundle.train.x, cfg.seed)
         x = layers.Normalization(mean=mean, variance=variance, name="standardize")(x)

@@ -52,6 +52,11 @@ class CnnModel(ModelBase):
     pool: Literal["max", "avg"] = Field("max", description="Pooling after each block: max or average.")
     pool_size: int = Field(2, ge=1, description="Pooling size after each block (1 = no pooling).")
     batch_norm: bool = Field(False, description="Batch normalization after each conv.")
+    batch_norm_momentum: float = Field(
+        0.99, gt=0.0, lt=1.0, description="Momentum of the batch norm moving statistics. With few steps per "
+        "epoch (a small folder) 0.99 keeps them near their start for many epochs, so validation figures "
+        "sit at chance; about 1 - 5/steps_per_epoch (e.g. 0.9) tracks the weights within an epoch.",
+    )
     activation: Activation = Field("relu", description="Activation.")
     residual: bool = Field(
         False, description="Residual blocks: the block's input (projected by a 1×1 conv when the shape "
@@ -137,7 +142,7 @@ def build_cnn(x, cfg: CnnModel, spec):
                 use_bias=not block.batch_norm, name=f"block{n}_conv{j + 1}", **weight_kwargs(cfg),
             )(x)
             if block.batch_norm:
-                x = layers.BatchNormalization(name=f"block{n}_bn{j + 1}")(x)
+                x = layers.BatchNormalization(momentum=cfg.batch_norm_momentum, name=f"block{n}_bn{j + 1}")(x)
             last = j == block.convs - 1
             if block.residual and last:
                 if shortcut.shape[-1] != block.filters or (in_height, in_width) != (height, width):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aimodel.data.base import DataBundle
 from aimodel.errors import ConfigError
-from aimodel.models import cnn, mlp, rnn, transformer  # noqa: F401  (register the builders)
+from aimodel.models import cnn, mlp, pretrained, rnn, transformer  # noqa: F401  (register the builders)
 from aimodel.models import inputs as _inputs  # noqa: F401  (registers text/tabular/sequence inputs)
 from aimodel.models.common import classifier_head
 from aimodel.models.registry import ARCHITECTURES

@@ -22,7 +22,9 @@ from aimodel.errors import CheckpointError, ConfigError, TrainingError, Training
 from aimodel.fileio import atomic_write_json, atomic_write_text
 from aimodel.hardware import usable_cores
 from aimodel.inference.checkpoint import read_meta
+from aimodel.models.pretrained import started_from
 from aimodel.training import checkpointing as ckpt
+from aimodel.training import phases
 from aimodel.training.progress import Reporter
 from aimodel.training.records import RunRecord, TrainLog, new_summary, read_summary, run_meta, truncate_metrics
 from aimodel.training.rundir import RunLock, create_run_dir
@@ -97,7 +99,8 @@ def train(
             path = scratch or create_run_dir(runs_root, cfg.name, run_dir)
             with RunLock(path):
                 atomic_write_text(path / "config.yaml", dump_config(cfg))
-                atomic_write_json(path / "meta.json", run_meta(prepared.bundle, prepared.monitor))
+                atomic_write_json(path / "meta.json", {**run_meta(prepared.bundle, prepared.monitor),
+                                                       **started_from(cfg)})  # model.backbone: where weights came from
                 write_records(prepared.bundle, path)  # data.json (counts, skipped files), split.json (file lists)
                 summary = new_summary(cfg.name)
                 result = _fit(cfg, prepared, path, None, summary, reporter or Reporter(), overrides=())
@@ -192,6 +195,7 @@ def _resume_in(cfg: Config, path: Path, dist, overrides: tuple, reporter) -> Tra
         if overrides:
             atomic_write_text(path / "config.yaml", dump_config(cfg))
         if state is not None:
+            phases.before_restore(prepared.model, cfg, prepared.steps_per_epoch, state.epoch)
             ckpt.restore(prepared.model, path, state)
             ckpt.publish(path, state)
             if state.early_stopping.get("stopped_epoch"):
@@ -436,7 +440,8 @@ def _setup_fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckp
                       es_monitor=prepared.es_monitor, state=state, wall_offset=state.wall_seconds if state else 0.0,
                       rank=dist.rank)
     tensorboard = TensorBoardWriter(path) if t.tensorboard else None
-    callback = RunCallback(session, t, reporter, order=order, log=train_log, tensorboard=tensorboard)
+    callback = RunCallback(session, t, reporter, order=order, log=train_log, tensorboard=tensorboard,
+                           background_checkpoints=phases.background_checkpoints(cfg))
     if state is None:
         train_log.write(f"training {path}: {t.epochs} epochs × {steps} steps, seed {cfg.seed}, "
                         f"{len(bundle.train)} training samples")
@@ -522,10 +527,11 @@ def _train_epochs(f: _Fitting) -> None:
             train_ds = make_dataset(bundle.train, t.batch_size, order=f.order, one_hot=f.one_hot)
             val_ds = (make_dataset(bundle.val, t.validation_batch_size, one_hot=f.one_hot)
                       if bundle.val is not None else None)
-            model.fit(
-                train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=f.initial_epoch,
+            # pretrained backbones train in two phases (head, then fine-tuning): see training/phases.py
+            phases.fit(model, f.cfg, f.prepared.steps_per_epoch, lambda start, end: model.fit(
+                train_ds, validation_data=val_ds, epochs=end, initial_epoch=start,
                 callbacks=[f.callback], class_weight=f.class_weight, shuffle=False, verbose=0,
-            )
+            ), f.initial_epoch, t.epochs, stopped=lambda: f.callback.stopped_epoch is not None, note=f.train_log.write)
 
 
 def _finish_fit(f: _Fitting) -> TrainResult:

@@ -1,0 +1,176 @@
+"""model.architecture: pretrained: keras.applications backbones, an earlier run as backbone, the two phases,
+resume across them, and the one-line errors. Offline: weights are `none` or a file saved here."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from aimodel.errors import ConfigError
+from aimodel.models.factory import build_model
+from tests._models_support import image_bundle, make_cfg, step_save_reload
+from tests.conftest import write_config
+
+SMALL = {"architecture": "pretrained", "backbone": "mobilenet_v3_small", "weights": "none", "alpha": 0.35,
+         "input_size": 32}
+
+
+def _backbone(model):
+    return model.get_layer("backbone")
+
+
+def _saved_backbone_weights(tmp_path):
+    """A mobilenet_v3_small backbone with random weights, saved as a local weights file."""
+    import keras
+
+    keras.utils.set_random_seed(11)
+    net = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.35)
+    path = tmp_path / "small.weights.h5"
+    net.save_weights(path)
+    return path, [w.numpy() for w in net.weights]
+
+
+# --- keras.applications backbones -----------------------------------------------------------------
+
+
+def test_mobilenet_v3_small_builds_trains_one_step_and_reloads_grayscale_converted(tmp_path, caplog):
+    cfg = make_cfg(SMALL)
+    bundle = image_bundle(n=16, size=8, channels=1)
+    with caplog.at_level(logging.WARNING):
+        model = build_model(cfg, bundle)
+    assert "grayscale images are repeated into 3 channels" in caplog.text
+    names = [layer.name for layer in model.layers]
+    assert names[:4] == ["image", "resize", "gray_to_rgb", "backbone"]  # raw pixels: the backbone rescales them
+    assert len(model.trainable_weights) == 2  # phase 1: only the new classifier trains
+    step_save_reload(model, bundle, tmp_path)
+
+
+@pytest.mark.parametrize("backbone", [
+    pytest.param("mobilenet_v3_large", marks=pytest.mark.slow),
+    pytest.param("efficientnet_v2_b0", marks=pytest.mark.slow),
+    pytest.param("resnet50_v2", marks=pytest.mark.slow),
+])
+def test_each_backbone_family_builds_and_trains_one_step(backbone, tmp_path):
+    model_cfg = {**SMALL, "backbone": backbone, "head_epochs": 0, "fine_tune_layers": "all"}
+    if "mobilenet" not in backbone:
+        del model_cfg["alpha"]
+    bundle = image_bundle(n=16, size=8, channels=3)
+    model = build_model(make_cfg(model_cfg), bundle)
+    assert len(model.trainable_weights) > 2  # head_epochs: 0 + all: the backbone trains from the start
+    step_save_reload(model, bundle, tmp_path)
+
+
+def test_a_local_weights_file_is_loaded_into_the_backbone(tmp_path):
+    path, expected = _saved_backbone_weights(tmp_path)
+    model = build_model(make_cfg({**SMALL, "weights": str(path)}), image_bundle(n=16, size=8, channels=3))
+    got = [w.numpy() for w in _backbone(model).weights]
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resnet_preprocess_input_is_part_of_the_model():
+    """resnet50_v2's preprocess_input (mode tf: pixels to [-1, 1]) as a layer of the saved model."""
+    import keras
+
+    model = build_model(make_cfg({**SMALL, "backbone": "resnet50_v2", "alpha": None}),
+                        image_bundle(n=8, size=32, channels=3))
+    layer = model.get_layer("backbone_preprocess")
+    pixels = np.array([[[[0.0, 127.5, 255.0]]]], dtype="float32")
+    expected = keras.applications.resnet_v2.preprocess_input(pixels.copy())
+    np.testing.assert_allclose(layer(pixels).numpy(), expected, atol=1e-6)
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def test_unknown_backbone_lists_the_known_ones(tmp_path):
+    with pytest.raises(ConfigError, match=r"model\.backbone: unknown backbone 'mobilenet_v9'; known: "
+                                          r"mobilenet_v2, mobilenet_v3_small, .*resnet50_v2"):
+        make_cfg({**SMALL, "backbone": "mobilenet_v9"})
+
+
+def test_unknown_backbone_exits_1_with_one_line(tmp_path):
+    from aimodel.cli import main
+
+    config = write_config(tmp_path / "c.yaml", {"name": "c", "dataset": {"name": "digits"},
+                                                 "model": {"architecture": "pretrained", "backbone": "vgg99"}})
+    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "unknown backbone 'vgg99'" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_input_smaller_than_the_backbone_minimum_is_refused():
+    with pytest.raises(ConfigError, match=r"needs images of at least 32×32, got 8×8; set model\.input_size"):
+        build_model(make_cfg({**SMALL, "input_size": None}), image_bundle(n=8, size=8))
+
+
+def test_standardize_does_not_combine_with_a_pretrained_backbone():
+    with pytest.raises(ConfigError, match=r"dataset\.normalize: .*standardize does not apply"):
+        make_cfg(SMALL, dataset={"name": "digits", "normalize": "standardize"})
+
+
+def test_missing_weights_offline_names_the_file_and_the_folder(tmp_path, monkeypatch):
+    """No network is touched: the proxy is a closed local port, so Keras' download fails at once."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    cfg = make_cfg({**SMALL, "weights": "imagenet", "alpha": 1.0, "input_size": 224})
+    with pytest.raises(ConfigError) as info:
+        build_model(cfg, image_bundle(n=8, size=8, channels=3))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5" in message
+    assert str(tmp_path / "keras" / "models") in message
+
+
+def test_a_weights_file_of_another_network_is_refused(tmp_path):
+    path, _ = _saved_backbone_weights(tmp_path)
+    cfg = make_cfg({**SMALL, "backbone": "mobilenet_v3_large", "weights": str(path)})
+    with pytest.raises(ConfigError, match=r"model\.weights: .*does not fit the mobilenet_v3_large backbone"):
+        build_model(cfg, image_bundle(n=8, size=8, channels=3))
+
+
+def test_plain_progress_prints_a_line_within_a_long_epoch(capsys, monkeypatch):
+    """Output to a file: a line per ``every`` seconds inside an epoch, none for a quick epoch."""
+    from aimodel import cli_render
+
+    clock = iter([0.0, 5.0, 31.0, 40.0, 62.0])
+    monkeypatch.setattr(cli_render.time, "monotonic", lambda: next(clock))
+    reporter = cli_render.PlainReporter(every=30.0)
+    reporter.train_begin(2, 10, "runs/x/1")
+    reporter.epoch_begin(1)  # t = 0
+    for step, _ in zip((1, 2, 3, 4), range(4)):  # t = 5, 31, 40, 62
+        reporter.batch_end(1, step, {"loss": 0.5, "accuracy": 0.75})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == ["epoch 1/2  step 2/10  loss 0.5000  accuracy 0.7500",
+                         "epoch 1/2  step 4/10  loss 0.5000  accuracy 0.7500"]
+
+
+def test_the_image_folder_template_trains_on_a_tiny_folder(tmp_path):
+    """configs/image_folder.yaml as README shows it, on a generated folder of 4 classes × 8 photos."""
+    from PIL import Image
+
+    from aimodel.cli import main
+    from tests.conftest import ROOT
+
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        (tmp_path / "photos" / f"c{k}").mkdir(parents=True)
+        for j in range(8):
+            img = rng.integers(0, 80, size=(24, 24, 3)).astype(np.uint8)
+            img[(k // 2) * 12:(k // 2) * 12 + 12, (k % 2) * 12:(k % 2) * 12 + 12] = 220
+            Image.fromarray(img).save(tmp_path / "photos" / f"c{k}" / f"{j}.jpg")
+    result = CliRunner().invoke(main, ["train", str(ROOT / "configs" / "image_folder.yaml"), "--set",
+                                       f"dataset.path={tmp_path / 'photos'}", "--set", "training.epochs=3",
+                                       "--run-dir", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "best.keras").is_file()
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 4  # header + 3 epochs (warm-up 2 < epochs)
