@@ -27,7 +27,7 @@ def _trials_table(records, objective: str, direction: str):
         values = ", ".join(f"{k.rsplit('.', 1)[-1]}={json.dumps(v)}" for k, v in r.values.items())
         style = "bold green" if best is not None and r is best else None
         table.add_row(r.trial_id, values, _fmt(r.objective), _fmt(r.test_accuracy), _fmt(r.epochs),
-                      _fmt(r.seconds, 3), r.status if r.status == "completed" else f"invalid: {r.message[:60]}",
+                      _fmt(r.seconds, 3), r.status if r.status == "completed" else f"{r.status}: {r.message[:80]}",
                       style=style)
     return table
 
@@ -94,6 +94,10 @@ def tune_command(config, overrides, max_trials, run_dir, runs_root, resume_dir) 
         raise click.ClickException(f"no trial finished with a {result.objective} value; see {result.tune_dir}/trials.csv")
     click.echo(f"best: trial {best.trial_id}, {result.objective} {best.objective:.4g}, test accuracy "
                f"{_fmt(best.test_accuracy)} ({best.run_dirs[0]})")
+    ended = [r.status for r in result.trials]
+    if ended.count("failed") or ended.count("invalid"):
+        click.echo(f"{ended.count('completed')} of {len(ended)} trials completed ({ended.count('failed')} failed, "
+                   f"{ended.count('invalid')} invalid); the reasons are in {result.tune_dir / 'trials.csv'}")
     click.echo(f"search: {result.tune_dir} (trials.csv, summary.json, trials.png); "
                f"train the best config with: aimodel train {shlex.quote(str(result.tune_dir / 'best.yaml'))}")
 
@@ -124,7 +128,11 @@ def cv_command(config, folds, overrides, run_dir, runs_root, as_json) -> None:
     from aimodel.search.cv import METRICS, cross_validate
 
     def on_fold(row):
-        if not as_json:
+        if as_json:
+            return
+        if row["status"] == "failed":
+            console.print(f"fold {row['fold']}/{folds}: failed: {row['message']}", markup=False, soft_wrap=True)
+        else:
             console.print(f"fold {row['fold']}/{folds}: val_accuracy {_fmt(row['val_accuracy'])}, "
                           f"test_accuracy {_fmt(row['test_accuracy'])} ({row['seconds']:.1f} s)")
 
@@ -140,4 +148,8 @@ def cv_command(config, folds, overrides, run_dir, runs_root, as_json) -> None:
         table.add_row(m, "–" if s["mean"] is None else f"{s['mean']:.4f} ± {s['std']:.4f}",
                       *(_fmt(r[m]) for r in result.folds))
     console.print(table)
+    failed = [r["fold"] for r in result.folds if r["status"] == "failed"]
+    if failed:
+        click.echo(f"{len(failed)} of {folds} folds failed (fold {', '.join(map(str, failed))}; reasons in cv.json); "
+                   "the mean ± std is over the others")
     click.echo(f"written: {result.cv_dir / 'cv.json'}")

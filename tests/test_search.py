@@ -162,6 +162,86 @@ def test_oracle_state_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypat
     assert not [p for p in state_file.parent.rglob(".*")], "a temporary file was left behind"
 
 
+class _Cut(BaseException):
+    """A kill -9 stand-in: nothing after it runs, and no except clause of the library catches it."""
+
+
+def _diverging_search(tmp_path: Path) -> Path:
+    # SGD at 1e12 diverges within the first epoch; 0.01 trains. Two values, so exactly two trials.
+    cfg = {**TINY, "training": {**TINY["training"], "epochs": 1, "optimizer": "sgd"},
+           "search": {**SEARCH, "max_trials": 3, "space": {"training.learning_rate": {"choice": [1.0e12, 0.01]}}}}
+    return write_config(tmp_path / "diverging.yaml", cfg)
+
+
+def test_a_diverging_trial_is_recorded_as_failed_and_never_run_again(tmp_path, monkeypatch):
+    from aimodel.search import tune as tune_module
+
+    tune_dir = tmp_path / "search"
+    write_records = tune_module._write_records
+
+    def cut_after_the_failure_is_recorded(path, records, search):
+        write_records(path, records, search)
+        if any(r.status == "failed" for r in records):
+            raise _Cut  # killed before the oracle heard of the failure: --resume must not run it again
+
+    monkeypatch.setattr(tune_module, "_write_records", cut_after_the_failure_is_recorded)
+    with pytest.raises(_Cut):
+        tune_module.tune(load_config(_diverging_search(tmp_path)), run_dir=tune_dir)
+    monkeypatch.undo()
+    failed = next(r for r in _rows(tune_dir) if r["status"] == "failed")
+    assert failed["message"].startswith("loss became nan at epoch 1") and "\n" not in failed["message"]
+    assert json.loads(failed["values"]) == {"training.learning_rate": 1.0e12} and failed["objective"] == ""
+    failed_run = Path(json.loads(failed["run_dirs"])[0])
+    stamp = (failed_run / "summary.json").stat().st_mtime_ns
+
+    result = _invoke("tune", "--resume", tune_dir)
+    assert result.exit_code == 0, result.output
+    rows = _rows(tune_dir)
+    assert sorted(r["status"] for r in rows) == ["completed", "failed"] and len({r["trial"] for r in rows}) == 2
+    assert next(r for r in rows if r["status"] == "failed") == failed  # not run again
+    assert (failed_run / "summary.json").stat().st_mtime_ns == stamp
+    assert "failed: loss became nan at epoch 1" in result.output  # the live table
+    assert "1 of 2 trials completed (1 failed, 0 invalid)" in result.output
+    summary = json.loads((tune_dir / "summary.json").read_text())
+    assert summary["failed"] == 1 and summary["completed"] == 1
+    assert summary["best"]["values"] == {"training.learning_rate": 0.01}
+
+
+def test_a_second_tune_in_a_running_search_is_refused_before_anything_is_deleted(tmp_path):
+    from aimodel.config import dump_config
+    from aimodel.search.tune import TUNER_ID, _oracle
+    from aimodel.training.rundir import RunLock
+
+    cfg = load_config(_search_config(tmp_path, max_trials=1))
+    tune_dir = tmp_path / "search"
+    tune_dir.mkdir()
+    (tune_dir / "search.yaml").write_text(dump_config(cfg))
+    trial = _oracle(cfg, tune_dir, resuming=False).create_trial(TUNER_ID)
+    started = tune_dir / "trials" / trial.trial_id
+    started.mkdir(parents=True)
+    (started / "train.log").write_text("epoch 1 under way\n")  # the first tune is still before its first epoch
+    with RunLock(tune_dir):  # what the first tune holds while it runs
+        result = _invoke("tune", "--resume", tune_dir)
+    assert result.exit_code == 1, result.output
+    assert "another `aimodel tune` is running in this folder" in result.output and "Traceback" not in result.output
+    assert (started / "train.log").read_text() == "epoch 1 under way\n"
+    assert not (tune_dir / "trials.csv").exists()
+
+
+def test_failure_reason_is_one_line_and_lets_interruptions_through():
+    import errno
+
+    from aimodel.errors import TrainingError, TrainingInterrupted
+    from aimodel.search.process import failure_reason
+
+    oom = RuntimeError("OOM when allocating tensor with shape[4096,4096]\n\t [[{{node dense/MatMul}}]]")
+    assert failure_reason(oom) == "RuntimeError: OOM when allocating tensor with shape[4096,4096]"
+    assert failure_reason(TrainingError("loss became nan at epoch 1")) == "loss became nan at epoch 1"
+    assert len(failure_reason(ValueError("x" * 1000))) == 300
+    assert failure_reason(TrainingInterrupted("training interrupted")) is None
+    assert failure_reason(OSError(errno.ENOSPC, "No space left on device")) is None
+
+
 # --- cross-validation -----------------------------------------------------------------------------------
 
 
@@ -239,3 +319,49 @@ def test_tune_and_cv_refuse_multi_worker_and_read_auto_as_one_process(tmp_path, 
     result = _invoke("cv", write_config(tmp_path / "multi.yaml", {**TINY, "training": {
         **TINY["training"], "distribute": "multi_worker"}}), "--folds", 2, "--runs-root", tmp_path / "runs")
     assert result.exit_code == 1 and "one process" in result.output and "Traceback" not in result.output
+
+
+def test_a_failing_fold_is_reported_and_the_others_still_count(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from aimodel.training import runner
+
+    train = runner.train
+
+    def out_of_memory_in_fold_1(cfg, *, run_dir, **kwargs):
+        if Path(run_dir).name == "fold-1":
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor\n\t [[{{node conv}}]]")
+        return train(cfg, run_dir=run_dir, **kwargs)
+
+    monkeypatch.setattr(runner, "train", out_of_memory_in_fold_1)
+    config = write_config(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], "epochs": 1}})
+    result = _invoke("cv", config, "--folds", 2, "--runs-root", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert "fold 1/2: failed: ResourceExhaustedError: OOM when allocating tensor" in result.output
+    report = json.loads((tmp_path / "runs" / "tiny" / "cv-1" / "cv.json").read_text())
+    first, second = report["per_fold"]
+    assert first["status"] == "failed" and first["test_accuracy"] is None and "\n" not in first["message"]
+    assert second["status"] == "completed" and report["failed"] == 1
+    assert report["summary"]["test_accuracy"] == {"mean": pytest.approx(second["test_accuracy"], abs=1e-6), "std": 0.0}
+    assert "1 of 2 folds failed" in result.output
+
+
+def test_cv_fails_in_one_line_when_every_fold_diverges(tmp_path, monkeypatch):
+    from aimodel.training.callbacks import RunCallback
+
+    begin = RunCallback.on_epoch_begin
+
+    def poisoned(self, epoch, logs=None):  # a NaN weight: the loss is NaN in every fold, whatever the data
+        begin(self, epoch, logs)
+        kernel = self.model.get_layer("predictions").kernel
+        kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+
+    monkeypatch.setattr(RunCallback, "on_epoch_begin", poisoned)
+    config = write_config(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], "epochs": 1}})
+    result = _invoke("cv", config, "--folds", 2, "--runs-root", tmp_path / "runs")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("error: every fold failed (fold 1: loss became nan at epoch 1"), result.output
+    assert "cv.json" in last
+    report = json.loads((tmp_path / "runs" / "tiny" / "cv-1" / "cv.json").read_text())
+    assert [f["status"] for f in report["per_fold"]] == ["failed", "failed"]

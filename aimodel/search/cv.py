@@ -4,7 +4,9 @@ The training and validation splits are pooled and cut into K stratified folds
 (scikit-learn's ``StratifiedKFold``, shuffled with the config's seed); fold k
 trains on the other K-1 folds, validates on fold k, and its final model is
 scored once on the untouched test split. The result is each metric's mean and
-standard deviation over folds, in ``cv.json`` beside the fold runs::
+standard deviation over folds, in ``cv.json`` beside the fold runs. A fold that
+cannot train (NaN loss, out of memory) is recorded as failed with its reason and
+left out of the statistics; only when every fold fails is it an error::
 
     runs/<name>/cv-<n>/fold-1/ ... fold-K/    aimodel run directories
     runs/<name>/cv-<n>/folds.json             the sample positions (or files) of each fold
@@ -13,6 +15,7 @@ standard deviation over folds, in ``cv.json`` beside the fold runs::
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -20,10 +23,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from aimodel.config import Config, dump_config
-from aimodel.errors import ConfigError
+from aimodel.errors import ConfigError, TrainingError
 from aimodel.fileio import atomic_write_json, atomic_write_text
-from aimodel.search.process import one_process
+from aimodel.search.process import failure_reason, one_process
 from aimodel.training.rundir import claim_dir
+
+log = logging.getLogger(__name__)
 
 METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
 
@@ -92,21 +97,44 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
     for k, (train_idx, val_idx) in enumerate(splits, 1):
         fold_bundle = DataBundle(train=pool.take(train_idx), val=pool.take(val_idx), test=bundle.test,
                                  spec=bundle.spec, notes={**bundle.notes, "cv_fold": k})
-        result = train(cfg, run_dir=path / f"fold-{k}", bundle=fold_bundle)
-        test = score_test_split(result.run_dir, fold_bundle, cfg, model=result.model)
-        final = result.final_metrics
-        row = {"fold": k, "run_dir": str(result.run_dir), "train": len(train_idx), "val": len(val_idx),
-               "val_accuracy": final.get("val_accuracy"), "val_loss": final.get("val_loss"),
-               "test_accuracy": test.get("accuracy"), "test_loss": test.get("loss"),
-               "epochs": result.epochs, "seconds": result.seconds}
+        row = _fold(cfg, path / f"fold-{k}", fold_bundle, train, score_test_split)
+        row = {"fold": k, **row, "train": len(train_idx), "val": len(val_idx)}
         results.append(row)
         if on_fold is not None:
             on_fold(row)
     summary = {m: mean_std([r[m] for r in results]) for m in METRICS}
     seconds = round(time.perf_counter() - start, 2)
-    atomic_write_json(path / "cv.json", {"name": cfg.name, "folds": folds, "seed": cfg.seed, "per_fold": results,
-                                         "summary": summary, "seconds": seconds})
+    failed = [r for r in results if r["status"] == "failed"]
+    atomic_write_json(path / "cv.json", {"name": cfg.name, "folds": folds, "seed": cfg.seed,
+                                         "completed": folds - len(failed), "failed": len(failed),
+                                         "per_fold": results, "summary": summary, "seconds": seconds})
+    if len(failed) == folds:
+        raise TrainingError(f"every fold failed (fold 1: {failed[0]['message']}); see {path / 'cv.json'}")
     return CvResult(path, results, summary, seconds)
+
+
+def _fold(cfg: Config, run_dir: Path, bundle, train, score_test_split) -> dict:
+    """Train and score one fold; a fold that cannot train is a row with ``status: failed`` and its reason.
+
+    Ctrl-C and machine problems (disk full, no permission) are raised (see :func:`failure_reason`).
+    """
+    t0 = time.perf_counter()
+    try:
+        result = train(cfg, run_dir=run_dir, bundle=bundle)
+        test = score_test_split(result.run_dir, bundle, cfg, model=result.model)
+    except Exception as exc:
+        reason = failure_reason(exc)
+        if reason is None:
+            raise
+        log.warning("%s failed: %s", run_dir.name, reason)
+        log.debug("%s failed", run_dir.name, exc_info=True)
+        return {"status": "failed", "message": reason, "run_dir": str(run_dir),
+                **dict.fromkeys(METRICS), "epochs": None, "seconds": round(time.perf_counter() - t0, 2)}
+    final = result.final_metrics
+    return {"status": "completed", "message": "", "run_dir": str(result.run_dir),
+            "val_accuracy": final.get("val_accuracy"), "val_loss": final.get("val_loss"),
+            "test_accuracy": test.get("accuracy"), "test_loss": test.get("loss"),
+            "epochs": result.epochs, "seconds": result.seconds}
 
 
 def _names(pool, idx) -> list:

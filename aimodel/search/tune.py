@@ -5,7 +5,8 @@ A search directory (``runs/<name>/tune-<n>``) holds::
     search.yaml      the config the search started from (with its search section)
     oracle/          KerasTuner's oracle state (which values were tried, what they scored)
     trials/<id>/     one aimodel run directory per trial (evaluate, predict, resume it as any run)
-    trials.csv       one row per finished trial: values, objective, test metrics, epochs, seconds
+    trials.csv       one row per ended trial: values, objective, test metrics, epochs, seconds; a failed
+                     or invalid trial has its reason in ``message``
     summary.json     the best trial and totals
     best.yaml        the best trial's complete config, without the search section
     trials.png       the objective per trial and each searched value against it
@@ -13,8 +14,12 @@ A search directory (``runs/<name>/tune-<n>``) holds::
 KerasTuner's oracles choose the values (random, Bayesian optimisation,
 Hyperband); aimodel trains, scores and records. Data is loaded once per search.
 A search killed at any point continues with ``aimodel tune --resume DIR``:
-finished trials are not run again, and the trial that was cut resumes from its
-last completed epoch (its run directory is resumed like any run).
+finished (and failed) trials are not run again, and the trial that was cut
+resumes from its last completed epoch (its run directory is resumed like any run).
+
+A trial that cannot train (its loss became NaN, memory ran out, its model could
+not be built) is recorded as ``failed`` with the reason and the search goes on;
+only an interruption (Ctrl-C) or a machine problem (disk full) ends it.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any, Callable, Optional
 from aimodel.config import Config, dump_config, load_config
 from aimodel.errors import CheckpointError, ConfigError
 from aimodel.fileio import atomic_write, atomic_write_json, atomic_write_text
-from aimodel.search.process import one_process
+from aimodel.search.process import failure_reason, one_process, only_user
 from aimodel.search.space import base_dict, check_space, decode, hyperparameters, trial_config
 from aimodel.training.rundir import claim_dir
 
@@ -44,10 +49,10 @@ TUNER_ID = "aimodel"
 
 @dataclass
 class TrialRecord:
-    """One finished (or invalid) trial, as a row of trials.csv."""
+    """One ended trial, as a row of trials.csv."""
 
     trial_id: str
-    status: str  # completed | invalid
+    status: str  # completed | failed (it could not train) | invalid (its values make no valid config)
     values: dict[str, Any]
     objective: Optional[float] = None
     test_accuracy: Optional[float] = None
@@ -87,8 +92,9 @@ def tune(cfg: Config, *, source: str = "<config>", runs_root: str | Path = "runs
         cfg = cfg.model_copy(update={"search": cfg.search.model_copy(update={"max_trials": max_trials})})
     path = claim_dir(Path(runs_root) / cfg.name, "tune", run_dir, lambda path: ConfigError(
         f"--run-dir {path}: not empty; give a new folder, or --resume {path} to continue it"))
-    atomic_write_text(path / "search.yaml", dump_config(cfg))
-    return _search(cfg, path, [], on_trial)
+    with only_user(path, "tune"):  # held before search.yaml exists, so no --resume can start in between
+        atomic_write_text(path / "search.yaml", dump_config(cfg))
+        return _search(cfg, path, [], on_trial)
 
 
 def resume_tune(tune_dir: str | Path, *, on_trial=None) -> TuneResult:
@@ -97,7 +103,10 @@ def resume_tune(tune_dir: str | Path, *, on_trial=None) -> TuneResult:
     if not (path / "search.yaml").is_file():
         raise CheckpointError(f"{path}: not a search directory (no search.yaml); pass one made by `aimodel tune`")
     cfg = one_process(load_config(path / "search.yaml"), "tune")
-    return _search(cfg, path, read_trials(path), on_trial)
+    # Before anything is read or deleted: a trial run cut before its first epoch is removed and
+    # started again, which must never happen to the trial another tune is training right now.
+    with only_user(path, "tune"):
+        return _search(cfg, path, read_trials(path), on_trial)
 
 
 def _oracle(cfg: Config, path: Path, resuming: bool):
@@ -162,7 +171,7 @@ def _search(cfg: Config, path: Path, records: list[TrialRecord], on_trial) -> Tu
             except ConfigError as exc:
                 record.status, record.message = "invalid", str(exc)
             else:
-                _run_trial(trial_cfg, search, path, record, bundles, load_data)
+                _try_trial(trial_cfg, search, path, record, bundles, load_data)
             records.append(record)
             _write_records(path, records, search)
         if record.status == "completed" and record.objective is not None and math.isfinite(record.objective):
@@ -179,6 +188,25 @@ def _search(cfg: Config, path: Path, records: list[TrialRecord], on_trial) -> Tu
     return TuneResult(path, records, best, search.objective, search.direction, seconds)
 
 
+def _try_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: dict, load_data) -> None:
+    """:func:`_run_trial`; a trial that cannot train is marked ``failed`` with its reason, not raised.
+
+    Ctrl-C and machine problems (disk full, no permission) are raised (see :func:`failure_reason`).
+    """
+    t0 = time.perf_counter()
+    try:
+        _run_trial(cfg, search, path, record, bundles, load_data)
+    except Exception as exc:
+        reason = failure_reason(exc)
+        if reason is None:
+            raise
+        record.status, record.message = "failed", reason
+        record.objective = record.test_accuracy = record.test_loss = None
+        record.seconds = round(time.perf_counter() - t0, 2)
+        log.warning("trial %s failed: %s", record.trial_id, record.message)
+        log.debug("trial %s failed", record.trial_id, exc_info=True)
+
+
 def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: dict, load_data) -> None:
     """Train (or resume) the trial's run(s); fill in the objective and test metrics."""
     from aimodel.evaluation.evaluate import score_test_split
@@ -191,6 +219,7 @@ def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
     for e in range(executions):
         run_cfg = cfg if e == 0 else cfg.model_copy(update={"seed": cfg.seed + e})
         run = path / "trials" / (record.trial_id if executions == 1 else f"{record.trial_id}-{e + 1}")
+        record.run_dirs.append(str(run))  # listed even when it fails, to be looked at
         key = json.dumps(run_cfg.dataset.model_dump(mode="json"), sort_keys=True) + f"/{run_cfg.seed}"
         if key not in bundles:
             bundles[key] = load_data(run_cfg.dataset, run_cfg.seed)
@@ -209,7 +238,6 @@ def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
         tests.append(test.get("accuracy"))
         losses.append(test.get("loss"))
         epochs.append(_read_json(run / "summary.json").get("epochs_completed"))
-        record.run_dirs.append(str(run))
     record.objective = _mean(scores)
     record.test_accuracy, record.test_loss = _mean(tests), _mean(losses)
     record.epochs = max((e for e in epochs if e is not None), default=None)
@@ -281,6 +309,7 @@ def _finish(cfg: Config, path: Path, records: list[TrialRecord], best: Optional[
         "name": cfg.name, "algorithm": search.algorithm, "objective": search.objective,
         "direction": search.direction, "trials": len(records),
         "completed": sum(r.status == "completed" for r in records),
+        "failed": sum(r.status == "failed" for r in records),
         "invalid": sum(r.status == "invalid" for r in records),
         "trial_seconds": round(sum(r.seconds or 0 for r in records), 2), "session_seconds": seconds,
         "best": asdict(best) if best else None,
