@@ -41,6 +41,9 @@ if kind in ("kill_batch", "sigint_batch"):
     def on_train_batch_end(self, batch, logs=None):
         original(self, batch, logs)
         if self._epoch == epoch and batch + 1 >= step:
+            # the earlier epochs' checkpoints are committed first (the background writer can lag behind
+            # on a busy machine): the kill lands mid-epoch after a known last good checkpoint
+            self.writer.flush()
             if kind == "kill_batch":
                 die()
             os.kill(os.getpid(), signal.SIGINT)
