@@ -57,6 +57,8 @@ class Server:
         self.batcher = Batcher(model.probabilities, settings.max_batch, settings.batch_timeout_ms / 1000,
                                settings.max_queue, observe=self.metrics.observe_batch)
         self.ready = False
+        #: the port the gRPC API listens on, once started (``--grpc-port 0`` picks one)
+        self.grpc_port: Optional[int] = None
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.model.warm_up)
@@ -144,9 +146,16 @@ async def lifespan(app: Starlette):
     """Warm the model up and start the batcher before the first request; stop the batcher at the end."""
     server: Server = app.state.server
     await server.start()
+    grpc_server = None
+    if server.settings.grpc_port is not None:  # TF Serving's gRPC API, in this loop: one model and batcher
+        from aimodel.serving import grpc_server as grpc_api
+
+        grpc_server, server.grpc_port = await grpc_api.start(server)
     try:
         yield
     finally:
+        if grpc_server is not None:
+            await grpc_api.stop(grpc_server, server.settings.timeout_s)
         await server.stop()
 
 
