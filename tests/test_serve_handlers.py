@@ -67,6 +67,6 @@ def test_every_route_is_a_module_level_handler():
         if endpoint is None:  # the static files mount
             continue
         if endpoint.__qualname__ == "guarded.<locals>.endpoint":  # wraps a module-level handler of the same name
-            assert "<locals>" not in getattr(serve_app, endpoint.__name__).__qualname__
+            assert "<locals>" not in getattr(sys.modules[endpoint.__module__], endpoint.__name__).__qualname__
         else:  # a handler of app.py or of a protocol module (tfserving.py, kserve.py)
             assert getattr(sys.modules[endpoint.__module__], endpoint.__name__) is endpoint, route.path

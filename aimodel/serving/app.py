@@ -32,6 +32,7 @@ from aimodel.serving.settings import ServeSettings
 from aimodel.serving.contract import check_range
 from aimodel.serving.tfserving import ROUTES as TF_SERVING_ROUTES, model_metadata, model_status, \
     named_server as _named_server, unname
+from aimodel.serving.kserve import INFER_PATHS as KSERVE_INFER_PATHS, ROUTES as KSERVE_ROUTES, infer as kserve_infer
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ def guarded(handler):
             return _error(504, f"no answer within {timeout_s:g} s (aimodel serve --timeout)")
 
     endpoint.__name__ = handler.__name__
+    endpoint.__module__ = handler.__module__
     return endpoint
 
 
@@ -303,6 +305,8 @@ ROUTES = (
     Route("/v1/models/{name:model}/versions/{version:int}:predict", guarded(tf_predict), methods=["POST"]),
     Route("/v1/models/{name:model}/labels/{label:model}:predict", guarded(tf_predict), methods=["POST"]),
     *TF_SERVING_ROUTES,
+    *KSERVE_ROUTES,
+    *(Route(path, guarded(kserve_infer), methods=["POST"]) for path in KSERVE_INFER_PATHS),
     Route("/predict", guarded(predict), methods=["POST"]),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 )

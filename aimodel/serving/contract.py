@@ -7,12 +7,12 @@ built from :func:`tensors`; the [0, 1]-pixels check of every protocol is :func:`
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from aimodel.data.spec import value_contract
-from aimodel.serving.inputs import RequestError
+from aimodel.serving.inputs import Prepared, RequestError, prepare_instances
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +66,40 @@ def check_range(arrays: list, model, strict: bool) -> Optional[str]:
         raise RequestError(400, f"{problem} (aimodel serve --strict-inputs)")
     log.warning("model %s: %s", model.name, problem)
     return problem
+
+
+def prepare_tensors(arrays: dict[str, np.ndarray], model, settings) -> Prepared:
+    """Named input tensors (gRPC, KServe V2) -> prepared samples, through the same checks as REST instances.
+
+    Raises:
+        RequestError: 400 naming the first unusable input, or the [0, 1] range with ``--strict-inputs``.
+    """
+    instances = _instances(arrays, model)
+    prepared = prepare_instances(instances, model.kind, tuple(model.spec.shape), model.preparer(),
+                                 settings.max_pixels)
+    raw = [s for s in prepared.samples if isinstance(s, np.ndarray)] if model.kind == "image" else []
+    prepared.warning = check_range(raw, model, settings.strict_inputs)
+    return prepared
+
+
+def _instances(arrays: dict[str, np.ndarray], model) -> list:
+    if model.kind == "tabular":
+        columns = {name: [_cell(v) for v in arr.reshape(len(arr), -1)[:, 0]] for name, arr in arrays.items()}
+        return [{c: values[i] for c, values in columns.items()} for i in range(len(next(iter(columns.values()))))]
+    (arr,) = arrays.values()
+    if arr.dtype == object:  # strings: bytes
+        if model.kind != "text":
+            raise RequestError(400, f"strings; this {model.kind} model takes numbers")
+        return [_cell(v) for v in arr.reshape(len(arr), -1)[:, 0]]
+    if model.kind == "text":
+        raise RequestError(400, f"{arr.dtype} numbers; this text model takes strings")
+    return list(arr.astype(np.float32))
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RequestError(400, "a string tensor holds bytes that are not UTF-8") from None
+    return value.item() if isinstance(value, np.generic) else value

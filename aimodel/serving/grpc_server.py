@@ -22,8 +22,8 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
 
 from aimodel.errors import ServeError
 from aimodel.serving.batcher import InputFailed
-from aimodel.serving.contract import OUTPUT_NAME, check_range, contract, tensors
-from aimodel.serving.inputs import Prepared, RequestError, prepare_instances
+from aimodel.serving.contract import OUTPUT_NAME, contract, prepare_tensors, tensors
+from aimodel.serving.inputs import Prepared, RequestError
 from aimodel.serving.tfserving import DTYPES, LABELS, PREDICT_METHOD, SIGNATURE
 
 log = logging.getLogger(__name__)
@@ -220,12 +220,7 @@ def prepare_request(request, model, settings) -> Prepared:
     if len(counts) != 1 or 0 in counts:
         raise RequestError(400, f"the inputs' batch sizes differ or are 0: {sorted(counts)}")
     arrays = {name: _ndarray(name, proto) for name, proto in given.items()}
-    instances = _instances(arrays, model)
-    prepared = prepare_instances(instances, model.kind, tuple(model.spec.shape), model.preparer(),
-                                 settings.max_pixels)
-    raw = [s for s in prepared.samples if isinstance(s, np.ndarray)] if model.kind == "image" else []
-    prepared.warning = check_range(raw, model, settings.strict_inputs)
-    return prepared
+    return prepare_tensors(arrays, model, settings)
 
 
 def _ndarray(name: str, proto) -> np.ndarray:
@@ -235,29 +230,6 @@ def _ndarray(name: str, proto) -> np.ndarray:
         return tf.make_ndarray(proto)
     except Exception as exc:  # a malformed TensorProto: any error of the converter is the client's
         raise RequestError(400, f"input {name!r}: not a readable tensor ({type(exc).__name__})") from None
-
-
-def _instances(arrays: dict[str, np.ndarray], model) -> list:
-    if model.kind == "tabular":
-        columns = {name: [_cell(v) for v in arr.reshape(len(arr), -1)[:, 0]] for name, arr in arrays.items()}
-        return [{c: values[i] for c, values in columns.items()} for i in range(len(next(iter(columns.values()))))]
-    (arr,) = arrays.values()
-    if arr.dtype == object:  # DT_STRING: bytes
-        if model.kind != "text":
-            raise RequestError(400, f"strings; this {model.kind} model takes numbers")
-        return [_cell(v) for v in arr.reshape(len(arr), -1)[:, 0]]
-    if model.kind == "text":
-        raise RequestError(400, f"{arr.dtype} numbers; this text model takes strings (DT_STRING)")
-    return list(arr.astype(np.float32))
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RequestError(400, "a string tensor holds bytes that are not UTF-8") from None
-    return value.item() if isinstance(value, np.generic) else value
 
 
 async def start(server) -> tuple[Any, int]:
