@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
+from importlib import metadata
 from typing import Any, Optional
 
 import numpy as np
@@ -20,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-import aimodel
 from aimodel.serving.batcher import InputFailed
 from aimodel.serving.contract import OUTPUT_NAME, contract, prepare_tensors, tensors
 from aimodel.serving.inputs import Prepared, RequestError
@@ -44,7 +44,11 @@ def _model_server(request: Request):
 
 
 async def server_metadata(request: Request) -> Response:
-    return JSONResponse({"name": "aimodel", "version": aimodel.__version__, "extensions": ["binary_tensor_data"]})
+    try:  # the installed package's version (the package root, aimodel.__version__, sits above serving)
+        version = metadata.version("aimodel")
+    except metadata.PackageNotFoundError:
+        version = ""
+    return JSONResponse({"name": "aimodel", "version": version, "extensions": ["binary_tensor_data"]})
 
 
 async def live(request: Request) -> Response:
