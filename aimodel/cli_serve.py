@@ -38,10 +38,17 @@ from aimodel.cli_common import CONTEXT, import_tensorflow, is_debug
 @click.option("--max-queue", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Inputs waiting for the model beyond this get 503 (retry later).")
 @click.option("--access-log", is_flag=True, help="Log every request (one line each).")
+@click.option("--strict-inputs", is_flag=True,
+              help="Refuse (400) image inputs whose pixels all lie in [0, 1] (the model takes 0..255) instead of "
+                   "answering with a warning.")
+@click.option("--grpc-port", type=click.IntRange(0, 65535), default=None,
+              help="Also serve TensorFlow Serving's gRPC API (PredictionService, ModelService) on this port "
+                   "[default: no gRPC].")
 @click.pass_context
 def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port: int, max_batch: int,
           batch_timeout_ms: float, workers: int, api_key: Optional[str], max_body_mb: float, max_pixels: int,
-          timeout_s: float, max_inputs: int, max_queue: int, access_log: bool) -> None:
+          timeout_s: float, max_inputs: int, max_queue: int, access_log: bool, strict_inputs: bool,
+          grpc_port: Optional[int]) -> None:
     """Serve MODEL (a run directory or model file) over HTTP until Ctrl-C or SIGTERM.
 
     \b
@@ -68,7 +75,8 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
     settings = ServeSettings(model=str(model), name=name, host=host, port=port, max_batch=max_batch,
                              batch_timeout_ms=batch_timeout_ms, workers=workers, api_key=api_key,
                              max_body_bytes=int(max_body_mb * 1024 * 1024), max_pixels=max_pixels, timeout_s=timeout_s,
-                             max_queue=max(max_queue, max_batch), max_inputs=max_inputs, access_log=access_log)
+                             max_queue=max(max_queue, max_batch), max_inputs=max_inputs, access_log=access_log,
+                             strict_inputs=strict_inputs, grpc_port=grpc_port)
     ckpt = resolve_checkpoint(model)  # a wrong path fails here, before TensorFlow loads
     served_as = name or default_name(ckpt.model_path, ckpt.run_dir)
     sock = bind(host, port)  # so does a busy port

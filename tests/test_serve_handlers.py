@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -60,12 +61,12 @@ def test_guarded_answers_504_when_a_handler_outlives_the_timeout():
 
 def test_every_route_is_a_module_level_handler():
     paths = {getattr(r, "path", None) for r in serve_app.ROUTES}
-    assert {"/healthz", "/readyz", "/metrics", "/metadata", "/predict", "/v1/models/{name}:predict"} <= paths
+    assert {"/healthz", "/readyz", "/metrics", "/metadata", "/predict", "/v1/models/{name:model}:predict"} <= paths
     for route in serve_app.ROUTES:
         endpoint = getattr(route, "endpoint", None)
         if endpoint is None:  # the static files mount
             continue
         if endpoint.__qualname__ == "guarded.<locals>.endpoint":  # wraps a module-level handler of the same name
-            assert "<locals>" not in getattr(serve_app, endpoint.__name__).__qualname__
-        else:
-            assert getattr(serve_app, endpoint.__name__) is endpoint, route.path
+            assert "<locals>" not in getattr(sys.modules[endpoint.__module__], endpoint.__name__).__qualname__
+        else:  # a handler of app.py or of a protocol module (tfserving.py, kserve.py)
+            assert getattr(sys.modules[endpoint.__module__], endpoint.__name__) is endpoint, route.path

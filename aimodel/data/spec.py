@@ -144,3 +144,20 @@ def _check_optional(data: dict) -> None:
         value = data.get(key)
         if value is not None and not ok(value):
             raise ValueError(f"{key}: expected {expected}, got {value!r}")
+
+
+#: What every image model takes: raw pixels 0..255, channels last; its Rescaling layer is inside the model.
+IMAGE_VALUE_RANGE = (0.0, 255.0)
+
+
+def value_contract(spec: InputSpec) -> Optional[dict]:
+    """The value range and layout an image model's input tensor takes (None for other kinds).
+
+    Published in ``/metadata``, in every export's ``.json`` and by every serving protocol, because a
+    model fed pixels divided by 255 answers confidently and wrongly.
+    """
+    if spec.kind != "image":
+        return None
+    low, high = IMAGE_VALUE_RANGE
+    return {"range": [low, high], "layout": "NHWC", "dtype": "float32", "shape": [None, *spec.shape],
+            "note": "raw pixel values 0..255 (do not divide by 255), channels last"}

@@ -19,6 +19,8 @@ from aimodel.registry import Registry
 Converter = Callable[["Workspace", Target, object, Path, Optional[list]], list]
 
 CONVERTERS: Registry[Converter] = Registry("export format")
+#: the version folder a SavedModel export is written in (``model_saved_model/1/saved_model.pb``)
+SAVED_MODEL_VERSION = "1"
 
 
 @dataclass
@@ -64,5 +66,6 @@ def convert_onnx(ws: Workspace, target: Target, graph, path: Path, calib: Option
 def convert_saved_model(ws: Workspace, target: Target, graph, path: Path, calib: Optional[list]) -> list:
     from aimodel.export.graph import write_saved_model
 
-    write_saved_model(graph, path)
+    # TF Serving's layout: --model_base_path=<export>/model_saved_model serves <base>/1/saved_model.pb
+    write_saved_model(graph, path / SAVED_MODEL_VERSION)
     return []

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from aimodel.data.spec import InputSpec
+from aimodel.data.spec import InputSpec, value_contract
 from aimodel.errors import CheckpointError, ExportError, storage_error
 from aimodel.export.convert import EXPORT_RETRY, storage_failure
 from aimodel.export.converters import CONVERTERS, Workspace
@@ -416,6 +416,7 @@ def _write_sidecar(job: _Job, target: Target, graph, notes: list[str], calibrati
         "inputs": graph.inputs, "notes": notes,
         "tokenizer": graph.tokenizer.to_json() if graph.tokenizer is not None else None,
         "calibration": calibration,
+        "value_contract": value_contract(job.spec),
     }
     atomic_write_json(sidecar_path(staged), side)
 

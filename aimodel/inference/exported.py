@@ -36,9 +36,25 @@ RUNTIME_PACKAGES = {"ai_edge_litert": "ai-edge-litert", "onnxruntime": "onnxrunt
 
 
 def sidecar_path(path: str | Path) -> Path:
-    """The metadata file of an export: ``model_int8.tflite`` -> ``model_int8.tflite.json``."""
+    """The metadata file of an export: ``model_int8.tflite`` -> ``model_int8.tflite.json``.
+
+    A SavedModel's version folder (``model_saved_model/1``) has its base folder's ``model_saved_model.json``.
+    """
     path = Path(path)
+    if path.name.isdigit() and (path / "saved_model.pb").is_file():
+        path = path.parent
     return path.with_name(path.name + ".json")
+
+
+def saved_model_version(path: Path) -> Optional[Path]:
+    """The folder holding ``saved_model.pb``: ``path`` itself, or its highest numbered version folder
+    (TF Serving's layout, ``<base>/1/saved_model.pb``); None if neither."""
+    if (path / "saved_model.pb").is_file():
+        return path
+    if not path.is_dir():
+        return None
+    versions = [p for p in path.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    return max(versions, key=lambda p: int(p.name)) if versions else None
 
 
 def read_sidecar(path: str | Path) -> Optional[dict]:
@@ -370,13 +386,13 @@ class SavedModelBackend(ExportedBackend):
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
-        return path.is_dir() and (path / "saved_model.pb").is_file()
+        return path.is_dir() and saved_model_version(path) is not None
 
     def _load(self) -> None:
         import tensorflow as tf
 
         try:
-            self.loaded = tf.saved_model.load(str(self.path))
+            self.loaded = tf.saved_model.load(str(saved_model_version(self.path) or self.path))
             self.function = self.loaded.signatures["serve"]
         except Exception as exc:
             raise CheckpointError(f"{self.path}: not a usable SavedModel ({_first_line(exc)})") from None

@@ -29,6 +29,10 @@ from aimodel.serving.metrics import Metrics
 from aimodel.serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, ObserveMiddleware
 from aimodel.serving.model import ServedModel
 from aimodel.serving.settings import ServeSettings
+from aimodel.serving.contract import check_range
+from aimodel.serving.tfserving import ROUTES as TF_SERVING_ROUTES, model_metadata, model_status, \
+    named_server as _named_server, unname
+from aimodel.serving.kserve import INFER_PATHS as KSERVE_INFER_PATHS, ROUTES as KSERVE_ROUTES, infer as kserve_infer
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,8 @@ class Server:
         self.batcher = Batcher(model.probabilities, settings.max_batch, settings.batch_timeout_ms / 1000,
                                settings.max_queue, observe=self.metrics.observe_batch)
         self.ready = False
+        #: the port the gRPC API listens on, once started (``--grpc-port 0`` picks one)
+        self.grpc_port: Optional[int] = None
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.model.warm_up)
@@ -93,7 +99,10 @@ class Server:
         info["server"] = {"max_batch": s.max_batch, "batch_timeout_ms": s.batch_timeout_ms,
                           "max_body_bytes": s.max_body_bytes, "max_pixels": s.max_pixels,
                           "max_inputs": s.max_inputs, "timeout_s": s.timeout_s,
-                          "endpoints": {"tf_serving": f"/v1/models/{self.model.name}:predict", "upload": "/predict"}}
+                          "endpoints": {"tf_serving": f"/v1/models/{self.model.name}:predict", "upload": "/predict",
+                                        "kserve_v2": f"/v2/models/{self.model.name}/infer",
+                                        **({"grpc_port": s.grpc_port} if s.grpc_port else {})},
+                          "strict_inputs": s.strict_inputs}
         return info
 
     def count_inputs(self, ok: int, refused: int) -> None:
@@ -138,9 +147,16 @@ async def lifespan(app: Starlette):
     """Warm the model up and start the batcher before the first request; stop the batcher at the end."""
     server: Server = app.state.server
     await server.start()
+    grpc_server = None
+    if server.settings.grpc_port is not None:  # TF Serving's gRPC API, in this loop: one model and batcher
+        from aimodel.serving import grpc_server as grpc_api
+
+        grpc_server, server.grpc_port = await grpc_api.start(server)
     try:
         yield
     finally:
+        if grpc_server is not None:
+            await grpc_api.stop(grpc_server, server.settings.timeout_s)
         await server.stop()
 
 
@@ -158,6 +174,7 @@ def guarded(handler):
             return _error(504, f"no answer within {timeout_s:g} s (aimodel serve --timeout)")
 
     endpoint.__name__ = handler.__name__
+    endpoint.__module__ = handler.__module__
     return endpoint
 
 
@@ -186,29 +203,6 @@ async def metadata(request: Request) -> Response:
     return JSONResponse(server_of(request).describe())
 
 
-def _named_server(request: Request) -> Server:
-    """The server, if the URL names its model (``/v1/models/{name}...``); else a 404."""
-    server = server_of(request)
-    name = request.path_params["name"]
-    if name != server.model.name:
-        raise HTTPException(404, f"no model named {name!r} here; this server serves {server.model.name!r}")
-    return server
-
-
-async def model_status(request: Request) -> Response:
-    server = _named_server(request)
-    state = "AVAILABLE" if server.ready else "LOADING"
-    return JSONResponse({"model_version_status": [
-        {"version": server.model.version, "state": state, "status": {"error_code": "OK", "error_message": ""}}]})
-
-
-async def model_metadata(request: Request) -> Response:
-    server = _named_server(request)
-    model = server.model
-    return JSONResponse({"model_spec": {"name": model.name, "signature_name": "", "version": model.version},
-                         "metadata": {"aimodel": server.describe()}})
-
-
 # --- predictions ---------------------------------------------------------------------------------
 
 
@@ -224,7 +218,11 @@ async def tf_predict(request: Request) -> Response:
         server.count_inputs(0, len(results))
         raise HTTPException(400, failed)
     server.count_inputs(len(results), 0)
-    return JSONResponse({prepared.key: [r.tolist() for r in results]})
+    body: dict[str, Any] = {prepared.key: [r.tolist() for r in results]}
+    if prepared.warning:  # beside the answer, so a client that reads only the predictions is not broken
+        body["warning"] = prepared.warning
+        return JSONResponse(body, headers={"Warning": '199 aimodel "input values look divided by 255"'})
+    return JSONResponse(body)
 
 
 async def _read_uploads(request: Request, server: Server) -> tuple[Prepared, int]:
@@ -301,9 +299,14 @@ ROUTES = (
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/metadata", metadata, methods=["GET"]),
-    Route("/v1/models/{name}", model_status, methods=["GET"]),
-    Route("/v1/models/{name}/metadata", model_metadata, methods=["GET"]),
-    Route("/v1/models/{name}:predict", guarded(tf_predict), methods=["POST"]),
+    Route("/v1/models/{name:model}", model_status, methods=["GET"]),
+    Route("/v1/models/{name:model}/metadata", model_metadata, methods=["GET"]),
+    Route("/v1/models/{name:model}:predict", guarded(tf_predict), methods=["POST"]),
+    Route("/v1/models/{name:model}/versions/{version:int}:predict", guarded(tf_predict), methods=["POST"]),
+    Route("/v1/models/{name:model}/labels/{label:model}:predict", guarded(tf_predict), methods=["POST"]),
+    *TF_SERVING_ROUTES,
+    *KSERVE_ROUTES,
+    *(Route(path, guarded(kserve_infer), methods=["POST"]) for path in KSERVE_INFER_PATHS),
     Route("/predict", guarded(predict), methods=["POST"]),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 )
@@ -317,10 +320,13 @@ def _tf_prepare(raw: bytes, model: ServedModel, settings: ServeSettings) -> Prep
     except json.JSONDecodeError as exc:
         raise RequestError(400, f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") \
             from None
-    instances, key = parse_instances(body, model.kind)
+    instances, key = parse_instances(unname(body, model), model.kind)
     _check_count(len(instances), settings)
-    return prepare_instances(instances, model.kind, tuple(model.spec.shape), model.preparer(), settings.max_pixels,
-                             key)
+    prepared = prepare_instances(instances, model.kind, tuple(model.spec.shape), model.preparer(),
+                                 settings.max_pixels, key)
+    raw = [s for inst, s in zip(instances, prepared.samples) if not isinstance(inst, dict)]  # not b64 files
+    prepared.warning = check_range(raw, model, settings.strict_inputs)
+    return prepared
 
 
 def _upload_prepare(files: list, texts: list, column: Optional[str], polarity: str, crop: bool,

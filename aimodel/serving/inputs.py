@@ -63,6 +63,8 @@ class Prepared:
     errors: list[Optional[str]]
     #: the answer's key for TF Serving requests: "predictions" (row format) or "outputs" (columnar)
     key: str = "predictions"
+    #: a warning to return beside the answer (pixels that look divided by 255)
+    warning: Optional[str] = None
 
     @property
     def ready(self) -> list[int]:

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from aimodel.serving.metrics import Metrics
 
 #: Paths anyone may fetch without the API key: health checks, and the page (it holds no data; it asks for the key).
-OPEN_PATHS = ("/healthz", "/readyz", "/", "/favicon.ico")
+OPEN_PATHS = ("/healthz", "/readyz", "/", "/favicon.ico", "/v2/health/live", "/v2/health/ready")
 OPEN_PREFIXES = ("/static/",)
 
 

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from aimodel.data.spec import InputSpec
+from aimodel.data.spec import InputSpec, value_contract
 from aimodel.errors import ServeError
 from aimodel.inference.images import Polarity
 from aimodel.inference.predict import Predictor
@@ -102,6 +102,9 @@ class ServedModel:
             info["input"]["columns"] = column_kinds(spec, self.predictor.backend.input_dtypes())
         if spec.kind == "text" and spec.text_column:
             info["input"]["text_column"] = spec.text_column
+        contract = value_contract(spec)
+        if contract is not None:
+            info["input_contract"] = contract
         info["metrics"] = run_metrics(self.checkpoint.run_dir)
         if self.checkpoint.stale:  # an export whose run's model changed since it was made
             info["stale"] = self.checkpoint.stale

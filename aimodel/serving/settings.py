@@ -29,6 +29,8 @@ class ServeSettings:
         timeout_s: a request still unanswered after this gets 504.
         max_queue: inputs waiting for the model beyond this get 503 (the server is saturated).
         max_inputs: most inputs (instances, files, CSV rows) in one request.
+        strict_inputs: refuse (400) image inputs whose pixels all lie in [0, 1] instead of warning.
+        grpc_port: also serve TF Serving's gRPC API on this port (None: no gRPC).
     """
 
     model: str
@@ -45,6 +47,8 @@ class ServeSettings:
     max_queue: int = 4096
     max_inputs: int = 1024
     access_log: bool = False
+    strict_inputs: bool = False
+    grpc_port: Optional[int] = None
 
     def __post_init__(self):
         checks = {
@@ -53,6 +57,7 @@ class ServeSettings:
             "max_pixels": self.max_pixels >= 1, "timeout_s": self.timeout_s > 0,
             "max_queue": self.max_queue >= self.max_batch, "max_inputs": self.max_inputs >= 1,
             "port": 0 <= self.port <= 65535,
+            "grpc_port": self.grpc_port is None or 0 <= self.grpc_port <= 65535,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
