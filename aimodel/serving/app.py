@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -23,8 +22,8 @@ from starlette.staticfiles import StaticFiles
 from aimodel.errors import AimodelError
 from aimodel.inference.predict import Prediction, top_classes
 from aimodel.serving.batcher import Batcher, InputFailed, Overloaded
-from aimodel.serving.inputs import FilePart, Prepared, RequestError, is_light, parse_instances, prepare_instances, \
-    prepare_items, text_items, upload_items
+from aimodel.serving.inputs import FilePart, Prepared, RequestError, is_light, parse_instances, parse_json, \
+    prepare_instances, prepare_items, text_items, too_many, upload_items
 from aimodel.serving.metrics import Metrics
 from aimodel.serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, ObserveMiddleware
 from aimodel.serving.model import ServedModel
@@ -38,6 +37,8 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' b
                                            "base-uri 'none'; frame-ancestors 'none'",
                 "Cache-Control": "no-cache"}
 FORM_FIELDS = ("text", "top_k", "polarity", "crop", "column")
+#: The status a request whose client left mid-body is counted under in /metrics (nginx's convention).
+CLIENT_CLOSED = 499
 
 
 class Server:
@@ -122,7 +123,8 @@ def create_app(model: ServedModel, settings: ServeSettings, freeze_gc: bool = Fa
         Middleware(ApiKeyMiddleware, api_key=settings.api_key),
         Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
     ]
-    handlers = {HTTPException: _http_error, RequestError: _request_error, Exception: _internal_error}
+    handlers = {HTTPException: _http_error, RequestError: _request_error, ClientDisconnect: _client_gone,
+                Exception: _internal_error}
     app = Starlette(routes=list(ROUTES), middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
     app.state.server = server
     return app
@@ -196,6 +198,9 @@ def _named_server(request: Request) -> Server:
 
 
 async def model_status(request: Request) -> Response:
+    if request.path_params["name"].endswith(":predict"):  # {name} matched "<name>:predict", whose route is POST
+        raise HTTPException(405, f"{request.method} is not allowed on {request.url.path}; use POST",
+                            {"Allow": "POST"})
     server = _named_server(request)
     state = "AVAILABLE" if server.ready else "LOADING"
     return JSONResponse({"model_version_status": [
@@ -220,16 +225,23 @@ async def tf_predict(request: Request) -> Response:
     results = await server.predict(prepared)
     failed = next((f"{prepared.names[i]}: {r}" for i, r in enumerate(results) if isinstance(r, InputFailed)),
                   None)
-    if failed:
+    if failed:  # a well-formed request the model could not answer (a NaN output, say): 422, as /predict
         server.count_inputs(0, len(results))
-        raise HTTPException(400, failed)
+        raise HTTPException(422, failed)
     server.count_inputs(len(results), 0)
     return JSONResponse({prepared.key: [r.tolist() for r in results]})
 
 
 async def _read_uploads(request: Request, server: Server) -> tuple[Prepared, int]:
     settings, model = server.settings, server.model
-    form = await request.form(max_files=settings.max_inputs, max_fields=settings.max_inputs + len(FORM_FIELDS))
+    try:
+        form = await request.form(max_files=settings.max_inputs,
+                                  max_fields=settings.max_inputs + len(FORM_FIELDS))
+    except HTTPException as exc:
+        # Starlette's form parser says 400 "Too many files/fields"; that is the input-count limit (413)
+        if str(exc.detail).startswith("Too many"):
+            raise RequestError(413, too_many(settings.max_inputs)) from None
+        raise
     try:
         files, texts, options = [], [], {}
         for key, value in form.multi_items():
@@ -310,14 +322,7 @@ ROUTES = (
 
 
 def _tf_prepare(raw: bytes, model: ServedModel, settings: ServeSettings) -> Prepared:
-    try:
-        body = json.loads(raw)
-    except UnicodeDecodeError:
-        raise RequestError(400, "the body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise RequestError(400, f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") \
-            from None
-    instances, key = parse_instances(body, model.kind)
+    instances, key = parse_instances(parse_json(raw), model.kind, settings.max_inputs)
     _check_count(len(instances), settings)
     return prepare_instances(instances, model.kind, tuple(model.spec.shape), model.preparer(), settings.max_pixels,
                              key)
@@ -327,7 +332,8 @@ def _upload_prepare(files: list, texts: list, column: Optional[str], polarity: s
                     model: ServedModel, settings: ServeSettings) -> Prepared:
     items = []
     for part in files:
-        items += upload_items(part, model.kind, column, model.spec, settings.max_pixels)
+        items += upload_items(part, model.kind, column, model.spec, settings.max_pixels,
+                              max_rows=settings.max_inputs - len(items))
         _check_count(len(items), settings)
     items += text_items(texts, model.kind)
     _check_count(len(items), settings)
@@ -336,8 +342,7 @@ def _upload_prepare(files: list, texts: list, column: Optional[str], polarity: s
 
 def _check_count(n: int, settings: ServeSettings) -> None:
     if n > settings.max_inputs:
-        raise RequestError(413, f"more than {settings.max_inputs} inputs in one request (aimodel serve --max-inputs); "
-                                "split it")
+        raise RequestError(413, too_many(settings.max_inputs))
 
 
 def _options(options: dict, n_classes: int, settings: ServeSettings) -> tuple[int, str, bool]:
@@ -371,6 +376,12 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 async def _request_error(request: Request, exc: RequestError) -> Response:
     return _error(exc.status, exc.message)
+
+
+async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    # Not an application error: counted in /metrics with nginx's 499 ("client closed request"), never sent.
+    log.debug("%s %s: the client disconnected before its request was read", request.method, request.url.path)
+    return Response(status_code=CLIENT_CLOSED)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import io
+import itertools
+import json
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -155,8 +159,18 @@ def is_light(files: list[FilePart], texts: list[str]) -> bool:
     return all(0 <= (f.pixels or 0) <= LIGHT_PIXELS for f in files)
 
 
-def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pixels: int) -> list[Item]:
-    """One uploaded file -> items, deciding by its name's suffix as ``aimodel predict`` does for files."""
+def too_many(max_inputs: int) -> str:
+    """The message of the input-count limit (413)."""
+    return f"more than {max_inputs} inputs in one request (aimodel serve --max-inputs); split it"
+
+
+def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pixels: int,
+                 max_rows: Optional[int] = None) -> list[Item]:
+    """One uploaded file -> items, deciding by its name's suffix as ``aimodel predict`` does for files.
+
+    Args:
+        max_rows: a table with more rows than this is a 413, found while reading it (not after).
+    """
     name, data = part.name, part.data
     suffix = PurePosixPath(name).suffix.lower()
     is_table = suffix in TABLE_SUFFIXES or part.content_type.split(";")[0].strip().lower() in TABLE_TYPES
@@ -164,6 +178,8 @@ def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pix
         if kind not in ("tabular", "text"):
             return [Item(name, error=f"{name}: a table; this model takes {WHAT[kind]}")]
         table_name = name if suffix in TABLE_SUFFIXES else name + ".csv"
+        if max_rows is not None:
+            _check_rows(data, table_name, spec, max_rows)
         return table_items(lambda: read_csv_bytes(data, table_name, None, *spec.text_encoding()), name, spec, column)
     if kind == "image":
         if suffix in TEXT_SUFFIXES + SEQUENCE_SUFFIXES:
@@ -182,6 +198,24 @@ def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pix
     return [Item(name, error=f"{name}: not one of the inputs this {kind} model takes ({WHAT[kind]})")]
 
 
+def _check_rows(data: bytes, name: str, spec, max_rows: int) -> None:
+    """413 as soon as the CSV is seen to hold more than ``max_rows`` rows (a header and blank lines aside).
+
+    Counts records as the CSV reader splits them (a quoted cell may span lines), and stops at the
+    limit: a 200,000-row upload costs what its first rows cost. Unreadable content is left to the
+    table reader, which names the problem.
+    """
+    try:
+        text = decode_text(data, PurePosixPath(name), *spec.text_encoding())
+        delimiter = "\t" if name.lower().endswith(".tsv") else ","
+        rows = (r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if r)
+        if sum(1 for _ in itertools.islice(rows, max_rows + 2)) > max_rows + 1:
+            raise RequestError(413, f"{name}: more than {max_rows} rows, past this request's input limit "
+                                    "(aimodel serve --max-inputs); split it")
+    except (DataError, csv.Error):
+        return
+
+
 def text_items(texts: list[str], kind: str) -> list[Item]:
     """``text`` form fields -> items (for text models; an error item otherwise, as ``--text`` gets)."""
     items = []
@@ -196,11 +230,54 @@ def text_items(texts: list[str], kind: str) -> list[Item]:
 # --- TF Serving instances (POST /v1/models/<name>:predict) ---------------------------------------
 
 
-def parse_instances(body: Any, kind: str) -> tuple[list, str]:
-    """``{"instances": [...]}`` (row format) or ``{"inputs": ...}`` (columnar) -> (instances, answer key).
+#: Deepest JSON nesting a request may have: an image as pixels is 5 levels deep ({"instances": [[[[v]]]]}).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of ``[``/``{`` in JSON text, brackets inside strings aside (regex and NumPy, no recursion)."""
+    brackets = np.frombuffer(_NOT_BRACKET.sub(b"", _JSON_STRING.sub(b'""', raw)), np.uint8)
+    if not brackets.size:
+        return 0
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def parse_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """A request body -> its JSON value; every way it can be unusable is a one-line 400.
+
+    The nesting depth is checked before parsing (no RecursionError), and integers past
+    Python's digit limit are refused (no ValueError from deep inside the parser).
 
     Raises:
-        RequestError: 400 naming what is wrong with the body's layout.
+        RequestError: 400 naming the problem.
+    """
+    if raw.count(b"[") + raw.count(b"{") > max_depth and json_depth(raw) > max_depth:
+        raise RequestError(400, f"the body is nested more than {max_depth} levels deep; no input needs that")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise RequestError(400, "the body is not UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise RequestError(400, f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") \
+            from None
+    except RecursionError:  # a backstop: json_depth bounds the nesting already
+        raise RequestError(400, "the body is nested too deeply") from None
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise RequestError(400, f"the body is not usable JSON: a number with too many digits ({exc})"
+                           .splitlines()[0]) from None
+
+
+def parse_instances(body: Any, kind: str, max_inputs: Optional[int] = None) -> tuple[list, str]:
+    """``{"instances": [...]}`` (row format) or ``{"inputs": ...}`` (columnar) -> (instances, answer key).
+
+    Args:
+        max_inputs: more instances than this is a 413, before any row is built from columns.
+
+    Raises:
+        RequestError: 400 naming what is wrong with the body's layout; 413 past ``max_inputs``.
     """
     if not isinstance(body, dict):
         raise RequestError(400, 'the body must be a JSON object: {"instances": [...]}')
@@ -215,7 +292,7 @@ def parse_instances(body: Any, kind: str) -> tuple[list, str]:
     if "instances" in body:
         instances, key = body["instances"], "predictions"
     else:
-        instances, key = _columnar(body["inputs"], kind), "outputs"
+        instances, key = _columnar(body["inputs"], kind, max_inputs), "outputs"
     if not isinstance(instances, list):
         raise RequestError(400, f'"instances" must be a list, got {type(instances).__name__}')
     if not instances:
@@ -223,13 +300,15 @@ def parse_instances(body: Any, kind: str) -> tuple[list, str]:
     return instances, key
 
 
-def _columnar(inputs: Any, kind: str) -> Any:
+def _columnar(inputs: Any, kind: str, max_inputs: Optional[int] = None) -> Any:
     """TF Serving's columnar format: a list is the instances; a dict of equal-length lists is table columns."""
     if isinstance(inputs, dict) and kind == "tabular":
         lengths = {len(v) if isinstance(v, list) else -1 for v in inputs.values()}
         if len(lengths) != 1 or -1 in lengths:
             raise RequestError(400, '"inputs" as columns: every column must be a list, all of one length')
         n = lengths.pop()
+        if max_inputs is not None and n > max_inputs:
+            raise RequestError(413, too_many(max_inputs))
         return [{col: values[i] for col, values in inputs.items()} for i in range(n)]
     return inputs
 

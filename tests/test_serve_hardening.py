@@ -1,0 +1,141 @@
+"""Regression tests for the serving items of issue 30 (hardening, round three): each reproduces the failure."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from aimodel.cli import main
+from aimodel.serving.app import create_app
+from aimodel.serving.model import ServedModel
+from aimodel.serving.settings import ServeSettings
+
+
+def _client(model: ServedModel, **settings) -> TestClient:
+    return TestClient(create_app(model, ServeSettings(model=str(model.checkpoint.model_path), **settings)))
+
+
+@pytest.fixture(scope="module")
+def tabular(tabular_run):
+    with _client(ServedModel(tabular_run, name="sizes"), max_inputs=50) as c:
+        yield c
+
+
+def _tf(client, body, name="sizes"):
+    return client.post(f"/v1/models/{name}:predict", content=body if isinstance(body, (bytes, str)) else
+                       json.dumps(body), headers={"content-type": "application/json"})
+
+
+# --- 3. non-finite model outputs ----------------------------------------------------------------------
+
+
+def test_a_non_finite_model_output_is_a_422_per_input_never_invalid_json(tabular):
+    for size in (1e308, 1e40):
+        r = _tf(tabular, {"instances": [{"size": size, "colour": "red"}]})
+        assert r.status_code == 422, r.text
+        assert "instances[0]" in r.json()["error"] and "not finite" in r.json()["error"]
+    csv = b"size,colour\n1e308,red\n2,blue\n"
+    up = tabular.post("/predict", files={"file": ("t.csv", csv, "text/csv")})
+    assert up.status_code == 422, up.text
+    body = up.json()
+    assert body["failed"] == 1 and "not finite" in body["predictions"][0]["error"]
+    assert body["predictions"][1]["label"] == "big"
+
+
+def test_predict_reports_a_non_finite_output_as_that_inputs_error(tabular_run, tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("size,colour\n1e308,red\n2,blue\n")
+    result = CliRunner().invoke(main, ["predict", str(table), "--model", str(tabular_run), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    body = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON output"))
+    assert body["failed"] == 1 and "not finite" in body["predictions"][0]["error"]
+    assert body["predictions"][1]["label"] == "big"
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(main, ["predict", str(table), "--model", str(tabular_run), "--output", str(out)])
+    assert result.exit_code == 1
+    rows = out.read_text().splitlines()
+    assert "not finite" in rows[1] and "nan," not in rows[1].lower()
+
+
+# --- 4. JSON that parses badly without a syntax error ---------------------------------------------------
+
+
+@pytest.mark.parametrize("body, words", [
+    ("[" * 5000, "nested"),
+    ('{"instances": [' * 3000 + "]}" * 3000, "nested"),
+    ('{"instances": [{"size": ' + "9" * 5000 + ', "colour": "red"}]}', "digits"),
+])
+def test_deep_nesting_and_huge_integers_are_400_with_one_line(tabular, body, words):
+    r = _tf(tabular, body)
+    assert r.status_code == 400, r.text[:300]
+    message = r.json()["error"]
+    assert words in message and "\n" not in message and "Traceback" not in message
+
+
+# --- 6. input counts are checked while parsing ------------------------------------------------------------
+
+
+def test_too_many_columnar_rows_or_csv_rows_stop_at_the_limit(tabular, monkeypatch):
+    from aimodel.inference import collect
+
+    built = []
+    real = collect.Item.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(collect.Item, "__init__", counting)
+    rows = 200_000
+    cols = _tf(tabular, {"inputs": {"size": [1] * rows, "colour": ["red"] * rows}})
+    assert cols.status_code == 413 and "more than 50 inputs" in cols.json()["error"]
+    assert len(built) <= 51  # refused before a row was built per input
+    csv = b"size,colour\n" + b"1,red\n" * rows
+    up = tabular.post("/predict", files={"file": ("t.csv", csv, "text/csv")})
+    assert up.status_code == 413 and "more than 50 rows" in up.json()["error"]
+    assert len(built) <= 102
+
+
+# --- 7. a client that leaves mid-body --------------------------------------------------------------------
+
+
+def test_a_client_disconnect_mid_body_is_counted_as_such_not_as_an_error(tabular, caplog):
+    messages = iter([{"type": "http.request", "body": b'{"instances": [', "more_body": True},
+                     {"type": "http.disconnect"}])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/models/sizes:predict", "raw_path": b"/v1/models/sizes:predict", "query_string": b"",
+             "root_path": "", "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "app": tabular.app}
+    with caplog.at_level(logging.ERROR):
+        tabular.portal.call(tabular.app, scope, receive, send)  # raises if the app lets the disconnect out
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    metrics = tabular.get("/metrics").text
+    assert 'handler="/v1/models/{name}:predict",method="POST",status="499"} 1.0' in metrics
+    assert 'status="500"' not in metrics
+
+
+# --- 8. status codes ----------------------------------------------------------------------------------------
+
+
+def test_too_many_files_is_413_and_get_on_predict_is_405(tabular):
+    files = [("file", (f"{i}.csv", b"size,colour\n1,red\n", "text/csv")) for i in range(51)]
+    r = tabular.post("/predict", files=files)
+    assert r.status_code == 413, r.text
+    assert "more than 50" in r.json()["error"]
+    get = tabular.get("/v1/models/sizes:predict")
+    assert get.status_code == 405, get.text
+    assert get.headers["allow"] == "POST" and "POST" in get.json()["error"]
+    assert tabular.get("/v1/models/other:predict").status_code == 405
+    assert tabular.get("/v1/models/sizes").status_code == 200
