@@ -37,11 +37,16 @@ from aimodel.cli_common import CONTEXT, import_tensorflow, is_debug
               help="Most inputs (instances, files, CSV rows) in one request.")
 @click.option("--max-queue", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Inputs waiting for the model beyond this get 503 (retry later).")
+@click.option("--header-timeout", "header_timeout_s", type=click.FloatRange(min=0.1), default=10.0,
+              show_default=True, help="Seconds a connection may take to send a request's headers; then it is closed.")
+@click.option("--max-connections", type=click.IntRange(min=1),
+              help="Most open connections; more get 503 [default: 3/4 of the open-file limit left at start].")
 @click.option("--access-log", is_flag=True, help="Log every request (one line each).")
 @click.pass_context
 def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port: int, max_batch: int,
           batch_timeout_ms: float, workers: int, api_key: Optional[str], max_body_mb: float, max_pixels: int,
-          timeout_s: float, max_inputs: int, max_queue: int, access_log: bool) -> None:
+          timeout_s: float, max_inputs: int, max_queue: int, header_timeout_s: float, max_connections: Optional[int],
+          access_log: bool) -> None:
     """Serve MODEL (a run directory or model file) over HTTP until Ctrl-C or SIGTERM.
 
     \b
@@ -68,7 +73,8 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
     settings = ServeSettings(model=str(model), name=name, host=host, port=port, max_batch=max_batch,
                              batch_timeout_ms=batch_timeout_ms, workers=workers, api_key=api_key,
                              max_body_bytes=int(max_body_mb * 1024 * 1024), max_pixels=max_pixels, timeout_s=timeout_s,
-                             max_queue=max(max_queue, max_batch), max_inputs=max_inputs, access_log=access_log)
+                             max_queue=max(max_queue, max_batch), max_inputs=max_inputs, access_log=access_log,
+                             header_timeout_s=header_timeout_s, max_connections=max_connections)
     ckpt = resolve_checkpoint(model)  # a wrong path fails here, before TensorFlow loads
     served_as = name or default_name(ckpt.model_path, ckpt.run_dir)
     sock = bind(host, port)  # so does a busy port

@@ -139,3 +139,88 @@ def test_too_many_files_is_413_and_get_on_predict_is_405(tabular):
     assert get.headers["allow"] == "POST" and "POST" in get.json()["error"]
     assert tabular.get("/v1/models/other:predict").status_code == 405
     assert tabular.get("/v1/models/sizes").status_code == 200
+
+
+# --- 2. slow clients ---------------------------------------------------------------------------------------
+
+FILE_LIMIT = 160
+
+
+def _limit_open_files():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FILE_LIMIT, FILE_LIMIT))
+
+
+def test_slow_clients_cannot_lock_health_checks_out(trained_run):
+    """More half-sent requests than the server has file descriptors: /healthz still answers, the log stays short."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx2 as httpx
+
+    from tests._serve_support import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    aimodel = str(Path(sys.executable).parent / "aimodel")
+    proc = subprocess.Popen([aimodel, "serve", str(trained_run), "--port", str(port), "--header-timeout", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_limit_open_files, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    slow: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert proc.poll() is None, proc.stdout.read()
+        for _ in range(FILE_LIMIT + 40):  # headers that never end, on more sockets than the server can hold
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(s)
+        statuses = []
+        deadline = time.monotonic() + 30  # the header timeout is 2 s: plenty to free the slow ones' places
+        while time.monotonic() < deadline and 200 not in statuses:
+            try:
+                statuses.append(httpx.get(url + "/healthz", timeout=5).status_code)
+            except httpx.TransportError as exc:
+                statuses.append(type(exc).__name__)
+                time.sleep(0.2)
+        assert 200 in statuses, statuses[-5:]
+        assert set(statuses) <= {200, 503}, statuses  # beyond the cap: a 503 answer, never a hang
+        refused = [s for s in slow[-40:] if s.recv(200).startswith(b"HTTP/1.1 503")]
+        assert refused, "connections beyond the cap get 503"
+    finally:
+        for s in slow:
+            s.close()
+        proc.terminate()
+        try:
+            out = proc.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out = proc.communicate()[0]
+    assert out.count("Too many open files") + out.count("out of system resource") <= 3, out[-2000:]
+
+
+def test_accept_errors_are_logged_once_per_interval_with_a_count():
+    from aimodel.serving.connections import ACCEPT_ERROR, AcceptErrorFilter
+
+    now = [0.0]
+    flt = AcceptErrorFilter(interval_s=10, clock=lambda: now[0])
+    error = OSError(24, "Too many open files")
+
+    def record(msg):
+        return logging.LogRecord("asyncio", logging.ERROR, __file__, 1, msg, None, (OSError, error, None))
+
+    passed = [r for r in (record(ACCEPT_ERROR) for _ in range(5000)) if flt.filter(r)]
+    assert len(passed) == 1 and "Too many open files" in passed[0].getMessage() and passed[0].exc_info is None
+    now[0] = 11.0
+    later = record(ACCEPT_ERROR)
+    assert flt.filter(later) and "4999 more like it" in later.getMessage()
+    assert flt.filter(record("something else")) and flt.filter(record("something else"))

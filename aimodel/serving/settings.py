@@ -29,6 +29,9 @@ class ServeSettings:
         timeout_s: a request still unanswered after this gets 504.
         max_queue: inputs waiting for the model beyond this get 503 (the server is saturated).
         max_inputs: most inputs (instances, files, CSV rows) in one request.
+        header_timeout_s: a connection whose request headers take longer is closed.
+        max_connections: most open connections (503 beyond); None: three quarters of the file
+            descriptors free when the server starts (it is lowered to that if larger).
     """
 
     model: str
@@ -45,6 +48,8 @@ class ServeSettings:
     max_queue: int = 4096
     max_inputs: int = 1024
     access_log: bool = False
+    header_timeout_s: float = 10.0
+    max_connections: Optional[int] = None
 
     def __post_init__(self):
         checks = {
@@ -52,7 +57,8 @@ class ServeSettings:
             "workers": self.workers >= 1, "max_body_bytes": self.max_body_bytes >= 1024,
             "max_pixels": self.max_pixels >= 1, "timeout_s": self.timeout_s > 0,
             "max_queue": self.max_queue >= self.max_batch, "max_inputs": self.max_inputs >= 1,
-            "port": 0 <= self.port <= 65535,
+            "port": 0 <= self.port <= 65535, "header_timeout_s": self.header_timeout_s > 0,
+            "max_connections": self.max_connections is None or self.max_connections >= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
