@@ -29,8 +29,9 @@ from aimodel.cli_common import CONTEXT, import_tensorflow, is_debug
                    "/readyz and the page [env: AIMODEL_API_KEY, which keeps it out of the process list].")
 @click.option("--max-body-mb", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
               help="Larger request bodies get 413.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=40_000_000, show_default=True,
-              help="Larger images (width × height) get 413 before they are decoded.")
+@click.option("--max-pixels", type=click.IntRange(min=1),
+              help="Larger images (width × height) get 413 before they are decoded; a request's images together "
+                   "may have 4 times this [default: 16000000, or 256 model inputs for larger models].")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds a request may take before it gets 504.")
 @click.option("--max-inputs", type=click.IntRange(min=1), default=1024, show_default=True,
@@ -44,7 +45,7 @@ from aimodel.cli_common import CONTEXT, import_tensorflow, is_debug
 @click.option("--access-log", is_flag=True, help="Log every request (one line each).")
 @click.pass_context
 def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port: int, max_batch: int,
-          batch_timeout_ms: float, workers: int, api_key: Optional[str], max_body_mb: float, max_pixels: int,
+          batch_timeout_ms: float, workers: int, api_key: Optional[str], max_body_mb: float, max_pixels: Optional[int],
           timeout_s: float, max_inputs: int, max_queue: int, header_timeout_s: float, max_connections: Optional[int],
           access_log: bool) -> None:
     """Serve MODEL (a run directory or model file) over HTTP until Ctrl-C or SIGTERM.

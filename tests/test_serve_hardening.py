@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -169,7 +170,7 @@ def test_slow_clients_cannot_lock_health_checks_out(trained_run):
     aimodel = str(Path(sys.executable).parent / "aimodel")
     proc = subprocess.Popen([aimodel, "serve", str(trained_run), "--port", str(port), "--header-timeout", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_limit_open_files, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                            preexec_fn=_limit_open_files, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     slow: list[socket.socket] = []
     try:
         deadline = time.monotonic() + 120
@@ -224,3 +225,69 @@ def test_accept_errors_are_logged_once_per_interval_with_a_count():
     later = record(ACCEPT_ERROR)
     assert flt.filter(later) and "4999 more like it" in later.getMessage()
     assert flt.filter(record("something else")) and flt.filter(record("something else"))
+
+
+# --- 5. cheap images that are expensive to decode ----------------------------------------------------------
+
+
+def test_the_pixel_limit_follows_the_model_and_bounds_a_whole_request(trained_run):
+    from tests._serve_support import digit_pngs, png_header
+
+    model = ServedModel(trained_run)
+    with _client(model) as c:  # no --max-pixels: a digit model takes up to 16 MP, not 40
+        assert c.get("/metadata").json()["server"]["max_pixels"] == 16_000_000
+        big = c.post("/predict", files={"file": ("big.png", png_header(6000, 6000), "image/png")})
+        assert big.status_code == 413 and "16,000,000 pixels" in big.json()["error"], big.text
+    photo = next(iter(digit_pngs(1, photo=True).values()))  # 64×64 = 4,096 pixels
+    with _client(model, max_pixels=5000) as c:
+        assert c.post("/predict", files=[("file", ("p.png", photo))] * 4).status_code == 200
+        five = c.post("/predict", files=[("file", (f"p{i}.png", photo)) for i in range(5)])
+        assert five.status_code == 413 and "p4.png" in five.json()["error"] and "together" in five.json()["error"]
+
+
+DECODE_PROBE = """
+import io, json, sys
+from aimodel.data.spec import InputSpec
+from aimodel.inference.images import prepare_image
+
+def peak_kb():  # VmHWM: this process's own peak (ru_maxrss would carry the parent's over fork and exec)
+    return int(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1])
+
+spec = InputSpec.from_json(json.load(open(sys.argv[1]))["input"])
+data = open(sys.argv[2], "rb").read()
+before = peak_kb()
+out = prepare_image(io.BytesIO(data), spec)
+print(json.dumps({"shape": list(out.shape), "grown_kb": peak_kb() - before}))
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="measures the peak with Linux's VmHWM")
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_huge_image_is_decoded_reduced_for_a_small_model(trained_run, tmp_path, fmt):
+    """A 6000×6000 image for an 8×8 model: full-size decoding grew the process by ~730 MB; reduced, by tens."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    path = tmp_path / f"big.{fmt.lower()}"
+    Image.new("L", (6000, 6000), 255).save(path, format=fmt)
+    probe = subprocess.run([sys.executable, "-c", DECODE_PROBE, str(trained_run / "meta.json"), str(path)],
+                           capture_output=True, text=True, timeout=300)
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    result = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert result["shape"] == [8, 8, 1]
+    assert result["grown_kb"] < 250 * 1024, result  # a full-size float copy alone is 36 M × 4 × 3 bytes
+
+
+def test_reduced_decoding_keeps_the_shorter_side_and_small_images_exact(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from aimodel.data.images import read_image
+
+    Image.new("RGB", (3000, 1000), (200, 10, 10)).save(tmp_path / "wide.png")
+    reduced = read_image(tmp_path / "wide.png", 3, min_side=300)
+    assert reduced.shape == (334, 1000, 3) and np.allclose(reduced[0, 0], [200, 10, 10])
+    Image.new("L", (40, 30), 7).save(tmp_path / "small.png")
+    assert read_image(tmp_path / "small.png", 1, min_side=300).shape == (30, 40, 1)

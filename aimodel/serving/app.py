@@ -23,7 +23,7 @@ from aimodel.errors import AimodelError
 from aimodel.inference.predict import Prediction, top_classes
 from aimodel.serving.batcher import Batcher, InputFailed, Overloaded
 from aimodel.serving.inputs import FilePart, Prepared, RequestError, is_light, parse_instances, parse_json, \
-    prepare_instances, prepare_items, text_items, too_many, upload_items
+    PixelBudget, default_max_pixels, prepare_instances, prepare_items, text_items, too_many, upload_items
 from aimodel.serving.metrics import Metrics
 from aimodel.serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, ObserveMiddleware
 from aimodel.serving.model import ServedModel
@@ -55,6 +55,8 @@ class Server:
         self.batcher = Batcher(model.probabilities, settings.max_batch, settings.batch_timeout_ms / 1000,
                                settings.max_queue, observe=self.metrics.observe_batch)
         self.ready = False
+        #: per image; by default from the model's input size (a digit model never needs 36 megapixels)
+        self.max_pixels = settings.max_pixels or default_max_pixels(tuple(model.spec.shape))
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.model.warm_up)
@@ -92,7 +94,7 @@ class Server:
         info = self.model.describe()
         s = self.settings
         info["server"] = {"max_batch": s.max_batch, "batch_timeout_ms": s.batch_timeout_ms,
-                          "max_body_bytes": s.max_body_bytes, "max_pixels": s.max_pixels,
+                          "max_body_bytes": s.max_body_bytes, "max_pixels": self.max_pixels,
                           "max_inputs": s.max_inputs, "timeout_s": s.timeout_s,
                           "endpoints": {"tf_serving": f"/v1/models/{self.model.name}:predict", "upload": "/predict"}}
         return info
@@ -221,7 +223,8 @@ async def tf_predict(request: Request) -> Response:
     server = _named_server(request)
     with server.batcher.expect():  # an open batch waits for this request while it is read and prepared
         raw = await request.body()
-        prepared = await run_in_threadpool(_tf_prepare, raw, server.model, server.settings)
+        prepared = await run_in_threadpool(_tf_prepare, raw, server.model, server.settings,
+                                           server.max_pixels)
     results = await server.predict(prepared)
     failed = next((f"{prepared.names[i]}: {r}" for i, r in enumerate(results) if isinstance(r, InputFailed)),
                   None)
@@ -260,7 +263,7 @@ async def _read_uploads(request: Request, server: Server) -> tuple[Prepared, int
     top_k, polarity, crop = _options(options, len(model.class_names), settings)
     if not files and not texts:
         raise HTTPException(400, "no inputs: upload files (multipart, any field name) or send 'text' fields")
-    args = (files, texts, options.get("column"), polarity, crop, model, settings)
+    args = (files, texts, options.get("column"), polarity, crop, model, settings, server.max_pixels)
     if is_light(files, texts):
         return _upload_prepare(*args), top_k
     return await run_in_threadpool(_upload_prepare, *args), top_k
@@ -321,18 +324,18 @@ ROUTES = (
 )
 
 
-def _tf_prepare(raw: bytes, model: ServedModel, settings: ServeSettings) -> Prepared:
+def _tf_prepare(raw: bytes, model: ServedModel, settings: ServeSettings, max_pixels: int) -> Prepared:
     instances, key = parse_instances(parse_json(raw), model.kind, settings.max_inputs)
     _check_count(len(instances), settings)
-    return prepare_instances(instances, model.kind, tuple(model.spec.shape), model.preparer(), settings.max_pixels,
-                             key)
+    return prepare_instances(instances, model.kind, tuple(model.spec.shape), model.preparer(),
+                             PixelBudget(max_pixels), key)
 
 
 def _upload_prepare(files: list, texts: list, column: Optional[str], polarity: str, crop: bool,
-                    model: ServedModel, settings: ServeSettings) -> Prepared:
-    items = []
+                    model: ServedModel, settings: ServeSettings, max_pixels: int) -> Prepared:
+    items, budget = [], PixelBudget(max_pixels)
     for part in files:
-        items += upload_items(part, model.kind, column, model.spec, settings.max_pixels,
+        items += upload_items(part, model.kind, column, model.spec, budget,
                               max_rows=settings.max_inputs - len(items))
         _check_count(len(items), settings)
     items += text_items(texts, model.kind)

@@ -131,6 +131,46 @@ def check_pixels(data: bytes, name: str, max_pixels: int, pixels: Optional[int] 
                             "(aimodel serve --max-pixels)")
 
 
+#: ``--max-pixels`` by default: enough for a 12-megapixel phone photo of a digit, or 256 images of the
+#: model's own size, whichever is more (images are decoded reduced to what the model needs, see read_image).
+AUTO_MAX_PIXELS = 16_000_000
+#: The images of one request together may have this many times ``--max-pixels``.
+REQUEST_PIXELS = 4
+
+
+def default_max_pixels(shape: tuple) -> int:
+    """``--max-pixels`` for a model whose input is ``shape``: :data:`AUTO_MAX_PIXELS` or 256 of its inputs."""
+    side = int(np.prod(shape[:2])) if len(shape) >= 2 else 1
+    return max(AUTO_MAX_PIXELS, 256 * side)
+
+
+class PixelBudget:
+    """The pixels one request may have decoded: each image ≤ ``max_pixels``, all ≤ :data:`REQUEST_PIXELS` times it."""
+
+    def __init__(self, max_pixels: int):
+        self.max_pixels = max_pixels
+        self.left = REQUEST_PIXELS * max_pixels
+
+    def take(self, data: bytes, name: str, pixels: Optional[int] = None) -> None:
+        """Count one image (from its header) or refuse it, before a byte of it is decoded.
+
+        Raises:
+            RequestError: 413 for an image over the limit, or one that takes the request past its total.
+        """
+        pixels = image_pixels(data) if pixels is None else pixels
+        check_pixels(data, name, self.max_pixels, pixels)
+        if pixels:
+            self.left -= pixels
+            if self.left < 0:
+                raise RequestError(413, f"{name}: this request's images together have more than "
+                                        f"{REQUEST_PIXELS * self.max_pixels:,} pixels ({REQUEST_PIXELS} × "
+                                        "aimodel serve --max-pixels); send fewer per request")
+
+
+def _budget(max_pixels: "int | PixelBudget") -> PixelBudget:
+    return max_pixels if isinstance(max_pixels, PixelBudget) else PixelBudget(max_pixels)
+
+
 # --- multipart uploads (POST /predict) -----------------------------------------------------------
 
 #: Uploads this small are prepared on the event loop: a thread hop would cost more than decoding them.
@@ -164,11 +204,12 @@ def too_many(max_inputs: int) -> str:
     return f"more than {max_inputs} inputs in one request (aimodel serve --max-inputs); split it"
 
 
-def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pixels: int,
+def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pixels: "int | PixelBudget",
                  max_rows: Optional[int] = None) -> list[Item]:
     """One uploaded file -> items, deciding by its name's suffix as ``aimodel predict`` does for files.
 
     Args:
+        max_pixels: the limit per image, or the request's :class:`PixelBudget`.
         max_rows: a table with more rows than this is a 413, found while reading it (not after).
     """
     name, data = part.name, part.data
@@ -184,7 +225,7 @@ def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pix
     if kind == "image":
         if suffix in TEXT_SUFFIXES + SEQUENCE_SUFFIXES:
             return [Item(name, error=f"{name}: not an image; this model takes {WHAT[kind]}")]
-        check_pixels(data, name, max_pixels, part.pixels)
+        _budget(max_pixels).take(data, name, part.pixels)
         return [Item(name, value=Upload(data, name))]
     if kind == "text":
         if suffix in IMAGE_SUFFIXES:
@@ -313,15 +354,16 @@ def _columnar(inputs: Any, kind: str, max_inputs: Optional[int] = None) -> Any:
     return inputs
 
 
-def prepare_instances(instances: list, kind: str, shape: tuple, preparer: Preparer, max_pixels: int,
-                      key: str = "predictions") -> Prepared:
+def prepare_instances(instances: list, kind: str, shape: tuple, preparer: Preparer,
+                      max_pixels: "int | PixelBudget", key: str = "predictions") -> Prepared:
     """Each instance -> one prepared sample; any unusable instance refuses the request, as TF Serving does.
 
     Raises:
         RequestError: 400 naming the first bad instance (``instances[3]: ...``), or 413 for a bomb image.
     """
     encoding = preparer.spec.text_encoding()
-    items = [_instance_item(f"instances[{i}]", inst, kind, tuple(shape), max_pixels, encoding)
+    budget = _budget(max_pixels)
+    items = [_instance_item(f"instances[{i}]", inst, kind, tuple(shape), budget, encoding)
              for i, inst in enumerate(instances)]
     samples = []
     for item in items:
@@ -342,12 +384,12 @@ class RawSample:
     array: np.ndarray
 
 
-def _instance_item(name: str, inst: Any, kind: str, shape: tuple, max_pixels: int,
+def _instance_item(name: str, inst: Any, kind: str, shape: tuple, max_pixels: "int | PixelBudget",
                    encoding: tuple[str, str] = ("utf-8", "strict")) -> Item:
     if isinstance(inst, dict) and set(inst) == {"b64"}:
         data = _b64(name, inst["b64"])
         if kind == "image":
-            check_pixels(data, name, max_pixels)
+            _budget(max_pixels).take(data, name)
             return Item(name, value=Upload(data, name))
         if kind == "text":
             try:  # as an uploaded .txt file: in the encoding the model was trained with
