@@ -22,8 +22,9 @@ from starlette.staticfiles import StaticFiles
 from aimodel.errors import AimodelError
 from aimodel.inference.predict import Prediction, top_classes
 from aimodel.serving.batcher import Batcher, InputFailed, Overloaded
-from aimodel.serving.inputs import FilePart, Prepared, RequestError, is_light, parse_instances, parse_json, \
-    PixelBudget, default_max_pixels, prepare_instances, prepare_items, text_items, too_many, upload_items
+from aimodel.serving.inputs import FilePart, Prepared, is_light, parse_instances, prepare_instances, prepare_items, \
+    text_items, upload_items
+from aimodel.serving.limits import PixelBudget, RequestError, default_max_pixels, parse_json, too_many
 from aimodel.serving.metrics import Metrics
 from aimodel.serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, ObserveMiddleware
 from aimodel.serving.model import ServedModel

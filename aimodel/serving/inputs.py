@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import io
-import itertools
-import json
 import math
-import re
-import warnings
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Optional
@@ -29,18 +24,10 @@ from aimodel.data.files import (IMAGE_SUFFIXES, SEQUENCE_SUFFIXES, TABLE_SUFFIXE
 from aimodel.errors import AimodelError, DataError
 from aimodel.inference.collect import WHAT, Item, array_items, table_items
 from aimodel.inference.prepare import Preparer
+from aimodel.serving.limits import PixelBudget, RequestError, check_rows, image_pixels, pixel_budget, too_many
 
 TABLE_TYPES = ("text/csv", "text/tab-separated-values", "application/csv")
 B64_HINT = 'send pixels as nested lists or an image file as {"b64": "<base64>"}; file paths are not read'
-
-
-class RequestError(Exception):
-    """The whole request is refused with ``status`` (a bomb image, too many inputs, a malformed instance)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class Upload(io.BytesIO):
@@ -92,85 +79,6 @@ def _prepare_one(preparer: Preparer, item: Item) -> tuple[Any, Optional[str]]:
         return None, f"{item.name}: cannot use this input ({type(exc).__name__})"
 
 
-def image_pixels(data: bytes) -> Optional[int]:
-    """Width × height from an image's header (nothing decoded); -1 for a decompression bomb, None if not an image."""
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-    except Image.DecompressionBombError:
-        return -1
-    except Exception:  # not an image: the image reader says so, in the same words as predict
-        return None
-    return width * height
-
-
-def check_pixels(data: bytes, name: str, max_pixels: int, pixels: Optional[int] = None) -> None:
-    """Refuse an image whose header promises more than ``max_pixels``, before decoding a byte of it.
-
-    Args:
-        pixels: :func:`image_pixels` of ``data``, if already known.
-
-    Raises:
-        RequestError: 413, naming the image's size and the limit.
-    """
-    from PIL import Image
-
-    pixels = image_pixels(data) if pixels is None else pixels
-    if pixels is None or 0 <= pixels <= max_pixels:
-        return
-    if pixels < 0:
-        size = f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb)"
-    else:
-        with Image.open(io.BytesIO(data)) as img:
-            size = f"{img.width}×{img.height} pixels"
-    raise RequestError(413, f"{name}: {size}; this server decodes images of up to {max_pixels:,} pixels "
-                            "(aimodel serve --max-pixels)")
-
-
-#: ``--max-pixels`` by default: enough for a 12-megapixel phone photo of a digit, or 256 images of the
-#: model's own size, whichever is more (images are decoded reduced to what the model needs, see read_image).
-AUTO_MAX_PIXELS = 16_000_000
-#: The images of one request together may have this many times ``--max-pixels``.
-REQUEST_PIXELS = 4
-
-
-def default_max_pixels(shape: tuple) -> int:
-    """``--max-pixels`` for a model whose input is ``shape``: :data:`AUTO_MAX_PIXELS` or 256 of its inputs."""
-    side = int(np.prod(shape[:2])) if len(shape) >= 2 else 1
-    return max(AUTO_MAX_PIXELS, 256 * side)
-
-
-class PixelBudget:
-    """The pixels one request may have decoded: each image ≤ ``max_pixels``, all ≤ :data:`REQUEST_PIXELS` times it."""
-
-    def __init__(self, max_pixels: int):
-        self.max_pixels = max_pixels
-        self.left = REQUEST_PIXELS * max_pixels
-
-    def take(self, data: bytes, name: str, pixels: Optional[int] = None) -> None:
-        """Count one image (from its header) or refuse it, before a byte of it is decoded.
-
-        Raises:
-            RequestError: 413 for an image over the limit, or one that takes the request past its total.
-        """
-        pixels = image_pixels(data) if pixels is None else pixels
-        check_pixels(data, name, self.max_pixels, pixels)
-        if pixels:
-            self.left -= pixels
-            if self.left < 0:
-                raise RequestError(413, f"{name}: this request's images together have more than "
-                                        f"{REQUEST_PIXELS * self.max_pixels:,} pixels ({REQUEST_PIXELS} × "
-                                        "aimodel serve --max-pixels); send fewer per request")
-
-
-def _budget(max_pixels: "int | PixelBudget") -> PixelBudget:
-    return max_pixels if isinstance(max_pixels, PixelBudget) else PixelBudget(max_pixels)
-
-
 # --- multipart uploads (POST /predict) -----------------------------------------------------------
 
 #: Uploads this small are prepared on the event loop: a thread hop would cost more than decoding them.
@@ -199,12 +107,7 @@ def is_light(files: list[FilePart], texts: list[str]) -> bool:
     return all(0 <= (f.pixels or 0) <= LIGHT_PIXELS for f in files)
 
 
-def too_many(max_inputs: int) -> str:
-    """The message of the input-count limit (413)."""
-    return f"more than {max_inputs} inputs in one request (aimodel serve --max-inputs); split it"
-
-
-def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pixels: "int | PixelBudget",
+def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pixels: int | PixelBudget,
                  max_rows: Optional[int] = None) -> list[Item]:
     """One uploaded file -> items, deciding by its name's suffix as ``aimodel predict`` does for files.
 
@@ -220,12 +123,12 @@ def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pix
             return [Item(name, error=f"{name}: a table; this model takes {WHAT[kind]}")]
         table_name = name if suffix in TABLE_SUFFIXES else name + ".csv"
         if max_rows is not None:
-            _check_rows(data, table_name, spec, max_rows)
+            check_rows(data, table_name, spec, max_rows)
         return table_items(lambda: read_csv_bytes(data, table_name, None, *spec.text_encoding()), name, spec, column)
     if kind == "image":
         if suffix in TEXT_SUFFIXES + SEQUENCE_SUFFIXES:
             return [Item(name, error=f"{name}: not an image; this model takes {WHAT[kind]}")]
-        _budget(max_pixels).take(data, name, part.pixels)
+        pixel_budget(max_pixels).take(data, name, part.pixels)
         return [Item(name, value=Upload(data, name))]
     if kind == "text":
         if suffix in IMAGE_SUFFIXES:
@@ -237,24 +140,6 @@ def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pix
     if kind == "sequence" and suffix in SEQUENCE_SUFFIXES:
         return array_items(Upload(data, name), name, spec)
     return [Item(name, error=f"{name}: not one of the inputs this {kind} model takes ({WHAT[kind]})")]
-
-
-def _check_rows(data: bytes, name: str, spec, max_rows: int) -> None:
-    """413 as soon as the CSV is seen to hold more than ``max_rows`` rows (a header and blank lines aside).
-
-    Counts records as the CSV reader splits them (a quoted cell may span lines), and stops at the
-    limit: a 200,000-row upload costs what its first rows cost. Unreadable content is left to the
-    table reader, which names the problem.
-    """
-    try:
-        text = decode_text(data, PurePosixPath(name), *spec.text_encoding())
-        delimiter = "\t" if name.lower().endswith(".tsv") else ","
-        rows = (r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if r)
-        if sum(1 for _ in itertools.islice(rows, max_rows + 2)) > max_rows + 1:
-            raise RequestError(413, f"{name}: more than {max_rows} rows, past this request's input limit "
-                                    "(aimodel serve --max-inputs); split it")
-    except (DataError, csv.Error):
-        return
 
 
 def text_items(texts: list[str], kind: str) -> list[Item]:
@@ -269,46 +154,6 @@ def text_items(texts: list[str], kind: str) -> list[Item]:
 
 
 # --- TF Serving instances (POST /v1/models/<name>:predict) ---------------------------------------
-
-
-#: Deepest JSON nesting a request may have: an image as pixels is 5 levels deep ({"instances": [[[[v]]]]}).
-MAX_JSON_DEPTH = 32
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
-
-
-def json_depth(raw: bytes) -> int:
-    """The deepest nesting of ``[``/``{`` in JSON text, brackets inside strings aside (regex and NumPy, no recursion)."""
-    brackets = np.frombuffer(_NOT_BRACKET.sub(b"", _JSON_STRING.sub(b'""', raw)), np.uint8)
-    if not brackets.size:
-        return 0
-    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
-    return int(np.cumsum(steps).max())
-
-
-def parse_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """A request body -> its JSON value; every way it can be unusable is a one-line 400.
-
-    The nesting depth is checked before parsing (no RecursionError), and integers past
-    Python's digit limit are refused (no ValueError from deep inside the parser).
-
-    Raises:
-        RequestError: 400 naming the problem.
-    """
-    if raw.count(b"[") + raw.count(b"{") > max_depth and json_depth(raw) > max_depth:
-        raise RequestError(400, f"the body is nested more than {max_depth} levels deep; no input needs that")
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise RequestError(400, "the body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise RequestError(400, f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") \
-            from None
-    except RecursionError:  # a backstop: json_depth bounds the nesting already
-        raise RequestError(400, "the body is nested too deeply") from None
-    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
-        raise RequestError(400, f"the body is not usable JSON: a number with too many digits ({exc})"
-                           .splitlines()[0]) from None
 
 
 def parse_instances(body: Any, kind: str, max_inputs: Optional[int] = None) -> tuple[list, str]:
@@ -355,15 +200,15 @@ def _columnar(inputs: Any, kind: str, max_inputs: Optional[int] = None) -> Any:
 
 
 def prepare_instances(instances: list, kind: str, shape: tuple, preparer: Preparer,
-                      max_pixels: "int | PixelBudget", key: str = "predictions") -> Prepared:
+                      max_pixels: int | PixelBudget, key: str = "predictions") -> Prepared:
     """Each instance -> one prepared sample; any unusable instance refuses the request, as TF Serving does.
 
     Raises:
         RequestError: 400 naming the first bad instance (``instances[3]: ...``), or 413 for a bomb image.
     """
     encoding = preparer.spec.text_encoding()
-    budget = _budget(max_pixels)
-    items = [_instance_item(f"instances[{i}]", inst, kind, tuple(shape), budget, encoding)
+    pixels = pixel_budget(max_pixels)
+    items = [_instance_item(f"instances[{i}]", inst, kind, tuple(shape), pixels, encoding)
              for i, inst in enumerate(instances)]
     samples = []
     for item in items:
@@ -384,12 +229,12 @@ class RawSample:
     array: np.ndarray
 
 
-def _instance_item(name: str, inst: Any, kind: str, shape: tuple, max_pixels: "int | PixelBudget",
+def _instance_item(name: str, inst: Any, kind: str, shape: tuple, max_pixels: int | PixelBudget,
                    encoding: tuple[str, str] = ("utf-8", "strict")) -> Item:
     if isinstance(inst, dict) and set(inst) == {"b64"}:
         data = _b64(name, inst["b64"])
         if kind == "image":
-            _budget(max_pixels).take(data, name)
+            pixel_budget(max_pixels).take(data, name)
             return Item(name, value=Upload(data, name))
         if kind == "text":
             try:  # as an uploaded .txt file: in the encoding the model was trained with
