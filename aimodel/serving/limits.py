@@ -134,19 +134,21 @@ def check_rows(data: bytes, name: str, spec, max_rows: int) -> None:
 
 #: Deepest JSON nesting a request may have: an image as pixels is 5 levels deep ({"instances": [[[[v]]]]}).
 MAX_JSON_DEPTH = 32
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
-#: Every byte but brackets, quotes and backslashes: what json_depth need not look at.
-_NOT_STRUCTURE = bytes(set(range(256)) - set(b'[]{}"\\'))
+_JSON_STRING = re.compile(rb'"[^"]*"')
+#: Every byte but brackets and quotes: what json_depth need not look at.
+_NOT_STRUCTURE = bytes(set(range(256)) - set(b'[]{}"'))
 
 
 def json_depth(raw: bytes) -> int:
     """The deepest nesting of ``[``/``{`` in JSON text, brackets inside strings aside (no recursion).
 
-    Only brackets, quotes and backslashes are kept (``bytes.translate``), strings are then cut out,
-    and the depth is a running sum: for 5 MB of pixel lists, about 5 % of ``json.loads``' own time.
+    Escapes go first (``\\\\`` pairs, then ``\\"``, then every other backslash: outside strings JSON
+    has none), then all but brackets and quotes (``bytes.translate``), then strings; the depth is
+    a running sum. For 5 MB of pixel lists it costs about 5 % of ``json.loads``' own time.
     """
-    skeleton = _JSON_STRING.sub(b"", raw.translate(None, _NOT_STRUCTURE))
-    brackets = np.frombuffer(skeleton.translate(None, b'"\\'), np.uint8)
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"").replace(b"\\", b"")
+    skeleton = _JSON_STRING.sub(b"", unescaped.translate(None, _NOT_STRUCTURE))
+    brackets = np.frombuffer(skeleton.replace(b'"', b""), np.uint8)
     if not brackets.size:
         return 0
     opens = (brackets == ord("[")) | (brackets == ord("{"))
