@@ -185,6 +185,8 @@ def test_slow_clients_cannot_lock_health_checks_out(trained_run):
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             slow.append(s)
+        trickle = socket.create_connection(("127.0.0.1", port), timeout=5)  # a body nobody reads, byte by byte
+        trickle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
         statuses = []
         deadline = time.monotonic() + 30  # the header timeout is 2 s: plenty to free the slow ones' places
         while time.monotonic() < deadline and 200 not in statuses:
@@ -197,9 +199,19 @@ def test_slow_clients_cannot_lock_health_checks_out(trained_run):
         assert set(statuses) <= {200, 503}, statuses  # beyond the cap: a 503 answer, never a hang
         refused = [s for s in slow[-40:] if s.recv(200).startswith(b"HTTP/1.1 503")]
         assert refused, "connections beyond the cap get 503"
+        closed, deadline = False, time.monotonic() + 30
+        while not closed and time.monotonic() < deadline:
+            try:
+                trickle.sendall(b"x")
+                time.sleep(0.3)
+            except OSError:  # reset or broken pipe: the server closed it
+                closed = True
+        assert closed, "a connection still sending a body after its answer is closed"
     finally:
         for s in slow:
             s.close()
+        if "trickle" in locals():
+            trickle.close()
         proc.terminate()
         try:
             out = proc.communicate(timeout=60)[0]

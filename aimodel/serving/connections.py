@@ -5,7 +5,8 @@ its headers, and it accepts connections until the process runs out of file descr
 fails, ``/healthz`` is never answered, and asyncio logs "Too many open files" for every attempt. Here:
 
 - :class:`GuardedH11Protocol` (uvicorn's h11 protocol) closes a connection whose request headers are not
-  complete within ``header_timeout_s`` of its connection or of the first byte of a keep-alive request;
+  complete within ``header_timeout_s`` of its connection or of the first byte of a keep-alive request,
+  and one that goes on sending a body after its answer went out;
 - past :func:`connection_cap` open connections, a new one is answered 503 at once and closed, so the
   process keeps file descriptors for the connections it serves, its files and ``accept()``;
 - :class:`AcceptErrorFilter` lets asyncio's "socket.accept() out of system resource" through once per
@@ -137,10 +138,17 @@ class GuardedH11Protocol(H11Protocol):
         if self.refused:
             return
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:  # the headers are in: the request timeout takes over
+        if not self.waiting_on_client():  # the headers are in: the app and its request timeout take over
             self.disarm_header_timer()
         elif self.header_timer is None and not self.transport.is_closing():
             self.arm_header_timer()  # the first bytes of the next request on a keep-alive connection
+
+    def waiting_on_client(self) -> bool:
+        """Whether only the client can move this connection on: its headers are incomplete, or it still
+        sends a body after the answer went out (an endpoint that never reads it; a 504)."""
+        if self.conn.their_state is h11.IDLE:
+            return True
+        return self.cycle is not None and self.cycle.response_complete and self.conn.their_state is h11.SEND_BODY
 
     def connection_lost(self, exc) -> None:
         self.disarm_header_timer()
@@ -156,8 +164,8 @@ class GuardedH11Protocol(H11Protocol):
 
     def headers_too_slow(self) -> None:
         self.header_timer = None
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            log.debug("closed a connection whose request headers took over %g s", LIMITS.header_timeout_s)
+        if not self.transport.is_closing() and self.waiting_on_client():
+            log.debug("closed a connection whose request took over %g s to arrive", LIMITS.header_timeout_s)
             self.transport.close()
 
     def refuse(self) -> None:

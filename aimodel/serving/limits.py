@@ -144,7 +144,7 @@ def json_depth(raw: bytes) -> int:
 
     Escapes go first (``\\\\`` pairs, then ``\\"``, then every other backslash: outside strings JSON
     has none), then all but brackets and quotes (``bytes.translate``), then strings; the depth is
-    a running sum. For 5 MB of pixel lists it costs about 5 % of ``json.loads``' own time.
+    a running sum. For 5 MB of pixel lists it costs under a tenth of ``json.loads``' own time.
     """
     unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"").replace(b"\\", b"")
     skeleton = _JSON_STRING.sub(b"", unescaped.translate(None, _NOT_STRUCTURE))
