@@ -29,14 +29,19 @@ from aimodel.cli_common import CONTEXT, import_tensorflow, is_debug
                    "/readyz and the page [env: AIMODEL_API_KEY, which keeps it out of the process list].")
 @click.option("--max-body-mb", type=click.FloatRange(min=0.01), default=10.0, show_default=True,
               help="Larger request bodies get 413.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=40_000_000, show_default=True,
-              help="Larger images (width × height) get 413 before they are decoded.")
+@click.option("--max-pixels", type=click.IntRange(min=1),
+              help="Larger images (width × height) get 413 before they are decoded; a request's images together "
+                   "may have 4 times this [default: 16000000, or 256 model inputs for larger models].")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               help="Seconds a request may take before it gets 504.")
 @click.option("--max-inputs", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Most inputs (instances, files, CSV rows) in one request.")
 @click.option("--max-queue", type=click.IntRange(min=1), default=4096, show_default=True,
               help="Inputs waiting for the model beyond this get 503 (retry later).")
+@click.option("--header-timeout", "header_timeout_s", type=click.FloatRange(min=0.1), default=10.0,
+              show_default=True, help="Seconds a connection may take to send a request's headers; then it is closed.")
+@click.option("--max-connections", type=click.IntRange(min=1),
+              help="Most open connections; more get 503 [default: 3/4 of the open-file limit left at start].")
 @click.option("--access-log", is_flag=True, help="Log every request (one line each).")
 @click.option("--strict-inputs", is_flag=True,
               help="Refuse (400) image inputs whose pixels all lie in [0, 1] (the model takes 0..255) instead of "
@@ -46,9 +51,9 @@ from aimodel.cli_common import CONTEXT, import_tensorflow, is_debug
                    "[default: no gRPC].")
 @click.pass_context
 def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port: int, max_batch: int,
-          batch_timeout_ms: float, workers: int, api_key: Optional[str], max_body_mb: float, max_pixels: int,
-          timeout_s: float, max_inputs: int, max_queue: int, access_log: bool, strict_inputs: bool,
-          grpc_port: Optional[int]) -> None:
+          batch_timeout_ms: float, workers: int, api_key: Optional[str], max_body_mb: float, max_pixels: Optional[int],
+          timeout_s: float, max_inputs: int, max_queue: int, header_timeout_s: float, max_connections: Optional[int],
+          access_log: bool, strict_inputs: bool, grpc_port: Optional[int]) -> None:
     """Serve MODEL (a run directory or model file) over HTTP until Ctrl-C or SIGTERM.
 
     \b
@@ -76,6 +81,7 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
                              batch_timeout_ms=batch_timeout_ms, workers=workers, api_key=api_key,
                              max_body_bytes=int(max_body_mb * 1024 * 1024), max_pixels=max_pixels, timeout_s=timeout_s,
                              max_queue=max(max_queue, max_batch), max_inputs=max_inputs, access_log=access_log,
+                             header_timeout_s=header_timeout_s, max_connections=max_connections,
                              strict_inputs=strict_inputs, grpc_port=grpc_port)
     ckpt = resolve_checkpoint(model)  # a wrong path fails here, before TensorFlow loads
     served_as = name or default_name(ckpt.model_path, ckpt.run_dir)

@@ -149,6 +149,18 @@ def test_image_readers_on_mutated_files(fmt, mutations, cut, channels):
 
 
 @FUZZ
+@given(st.sampled_from(sorted(SEEDS)), edits, st.integers(0, 60), st.integers(1, 4))
+def test_reduced_image_decoding_on_mutated_files(fmt, mutations, cut, min_side):
+    from aimodel.data.images import read_image
+
+    path = _tmp("." + fmt.lower(), _mutate(SEEDS[fmt], mutations, cut))
+    try:  # the serving and predict path: decoded reduced (draft, box reduction) before any float copy
+        _own_errors_only(lambda: read_image(path, 3, min_side=min_side))
+    finally:
+        path.unlink()
+
+
+@FUZZ
 @given(st.binary(max_size=200))
 def test_image_reader_on_random_bytes(data):
     from aimodel.data.images import read_image
@@ -158,6 +170,40 @@ def test_image_reader_on_random_bytes(data):
         _own_errors_only(lambda: read_image(path, 1))
     finally:
         path.unlink()
+
+
+# --- request bodies of aimodel serve ---------------------------------------------------------------------
+
+json_chars = st.sampled_from(list('[]{}",:\\0123456789.eE-+ truefalsn') + ["\u00e9", "\x00"])
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(json_chars, max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(json_chars, max_size=4),
+                                                                                       inner, max_size=3),
+                           max_leaves=20)
+
+
+def _depth(value) -> int:
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+    return 0 if children is None else 1 + max((_depth(c) for c in children), default=0)
+
+
+@FUZZ
+@given(st.text(json_chars, max_size=300))
+def test_request_json_parser_on_random_text(text):
+    from aimodel.serving.limits import RequestError, parse_json
+
+    try:
+        parse_json(text.encode())
+    except RequestError as exc:  # every unusable body is a one-line 400, never another exception
+        assert exc.status == 400 and "\n" not in exc.message
+
+
+@FUZZ
+@given(json_values)
+def test_request_json_depth_matches_the_parsed_value(value):
+    from aimodel.serving.limits import json_depth
+
+    raw = json.dumps(value, ensure_ascii=False).encode()
+    assert json_depth(raw) == _depth(json.loads(raw))
 
 
 # --- tables -------------------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ Polarity = Literal["auto", "keep", "invert"]
 #: Photos are analysed with their longer side at most this many pixels (a 12-megapixel photo
 #: is 4,000): enough for a digit that spans a tenth of the frame, and fast.
 WORK_SIDE = 800
+#: Images are decoded at no less than this many times the model's side (and WORK_SIDE) on their shorter side.
+DECODE_MARGIN = 4
 #: The digit's box, in model pixels, is measured and corrected at this many times its final size.
 DETAIL = 4
 #: Stroke widths kept as they are, as multiples of the training data's median (``InputSpec.stroke_width``).
@@ -66,7 +68,8 @@ def prepare_image(
     """
     height, width, channels = spec.shape
     strokes = channels == 1 and spec.background == "dark" and crop
-    arr = read_image(path, 3 if strokes else channels)
+    # A photo far larger than the analysis needs is decoded reduced (see read_image): cheap, same answer.
+    arr = read_image(path, 3 if strokes else channels, min_side=max(WORK_SIDE, DECODE_MARGIN * max(height, width)))
     if arr.shape[:2] == (height, width):
         # Already the model's size: a sample in the training format (a dataset image saved as a
         # file), not a photo; cropping and re-inking it would only distort it.

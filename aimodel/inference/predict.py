@@ -114,7 +114,11 @@ class Predictor:
                 return
             results[ready[0]].error = f"{items[ready[0]].name}: {model_failure(exc)}"
             return
-        for i, top in zip(ready, top_classes(probs, self.spec.class_names, k)):
+        finite = np.isfinite(probs).all(axis=1)
+        for i, top, ok in zip(ready, top_classes(probs, self.spec.class_names, k), finite):
+            if not ok:
+                results[i].error = f"{items[i].name}: {NOT_FINITE}"
+                continue
             results[i].label, results[i].confidence = top[0]
             results[i].top_k = top
 
@@ -136,6 +140,11 @@ def top_classes(probs: np.ndarray, names: Sequence[str], k: int) -> list[list[tu
     """Per row of ``probs``: the ``k`` most likely ``(class name, probability)``, most likely first."""
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [[(names[j], round(float(probs[row, j]), 6)) for j in order[row]] for row in range(len(probs))]
+
+
+#: The error of an input whose class probabilities came out NaN or infinite (a finite but extreme value, 1e308).
+NOT_FINITE = "the model's output is not finite (NaN or infinity); an input value is probably far outside " \
+             "the range the model was trained on"
 
 
 def model_failure(exc: Exception) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -23,8 +22,9 @@ from starlette.staticfiles import StaticFiles
 from aimodel.errors import AimodelError
 from aimodel.inference.predict import Prediction, top_classes
 from aimodel.serving.batcher import Batcher, InputFailed, Overloaded
-from aimodel.serving.inputs import FilePart, Prepared, RequestError, is_light, parse_instances, prepare_instances, \
-    prepare_items, text_items, upload_items
+from aimodel.serving.inputs import FilePart, Prepared, is_light, parse_instances, prepare_instances, prepare_items, \
+    text_items, upload_items
+from aimodel.serving.limits import PixelBudget, RequestError, default_max_pixels, parse_json, too_many
 from aimodel.serving.metrics import Metrics
 from aimodel.serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, ObserveMiddleware
 from aimodel.serving.model import ServedModel
@@ -42,6 +42,8 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' b
                                            "base-uri 'none'; frame-ancestors 'none'",
                 "Cache-Control": "no-cache"}
 FORM_FIELDS = ("text", "top_k", "polarity", "crop", "column")
+#: The status a request whose client left mid-body is counted under in /metrics (nginx's convention).
+CLIENT_CLOSED = 499
 
 
 class Server:
@@ -60,6 +62,8 @@ class Server:
         self.ready = False
         #: the port the gRPC API listens on, once started (``--grpc-port 0`` picks one)
         self.grpc_port: Optional[int] = None
+        #: per image; by default from the model's input size (a digit model never needs 36 megapixels)
+        self.max_pixels = settings.max_pixels or default_max_pixels(tuple(model.spec.shape))
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.model.warm_up)
@@ -97,7 +101,7 @@ class Server:
         info = self.model.describe()
         s = self.settings
         info["server"] = {"max_batch": s.max_batch, "batch_timeout_ms": s.batch_timeout_ms,
-                          "max_body_bytes": s.max_body_bytes, "max_pixels": s.max_pixels,
+                          "max_body_bytes": s.max_body_bytes, "max_pixels": self.max_pixels,
                           "max_inputs": s.max_inputs, "timeout_s": s.timeout_s,
                           "endpoints": {"tf_serving": f"/v1/models/{self.model.name}:predict", "upload": "/predict",
                                         "kserve_v2": f"/v2/models/{self.model.name}/infer",
@@ -131,7 +135,8 @@ def create_app(model: ServedModel, settings: ServeSettings, freeze_gc: bool = Fa
         Middleware(ApiKeyMiddleware, api_key=settings.api_key),
         Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
     ]
-    handlers = {HTTPException: _http_error, RequestError: _request_error, Exception: _internal_error}
+    handlers = {HTTPException: _http_error, RequestError: _request_error, ClientDisconnect: _client_gone,
+                Exception: _internal_error}
     app = Starlette(routes=list(ROUTES), middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
     app.state.server = server
     return app
@@ -210,13 +215,14 @@ async def tf_predict(request: Request) -> Response:
     server = _named_server(request)
     with server.batcher.expect():  # an open batch waits for this request while it is read and prepared
         raw = await request.body()
-        prepared = await run_in_threadpool(_tf_prepare, raw, server.model, server.settings)
+        prepared = await run_in_threadpool(_tf_prepare, raw, server.model, server.settings,
+                                           server.max_pixels)
     results = await server.predict(prepared)
     failed = next((f"{prepared.names[i]}: {r}" for i, r in enumerate(results) if isinstance(r, InputFailed)),
                   None)
-    if failed:
+    if failed:  # a well-formed request the model could not answer (a NaN output, say): 422, as /predict
         server.count_inputs(0, len(results))
-        raise HTTPException(400, failed)
+        raise HTTPException(422, failed)
     server.count_inputs(len(results), 0)
     body: dict[str, Any] = {prepared.key: [r.tolist() for r in results]}
     if prepared.warning:  # beside the answer, so a client that reads only the predictions is not broken
@@ -227,7 +233,14 @@ async def tf_predict(request: Request) -> Response:
 
 async def _read_uploads(request: Request, server: Server) -> tuple[Prepared, int]:
     settings, model = server.settings, server.model
-    form = await request.form(max_files=settings.max_inputs, max_fields=settings.max_inputs + len(FORM_FIELDS))
+    try:
+        form = await request.form(max_files=settings.max_inputs,
+                                  max_fields=settings.max_inputs + len(FORM_FIELDS))
+    except HTTPException as exc:
+        # Starlette's form parser says 400 "Too many files/fields"; that is the input-count limit (413)
+        if str(exc.detail).startswith("Too many"):
+            raise RequestError(413, too_many(settings.max_inputs)) from None
+        raise
     try:
         files, texts, options = [], [], {}
         for key, value in form.multi_items():
@@ -246,7 +259,7 @@ async def _read_uploads(request: Request, server: Server) -> tuple[Prepared, int
     top_k, polarity, crop = _options(options, len(model.class_names), settings)
     if not files and not texts:
         raise HTTPException(400, "no inputs: upload files (multipart, any field name) or send 'text' fields")
-    args = (files, texts, options.get("column"), polarity, crop, model, settings)
+    args = (files, texts, options.get("column"), polarity, crop, model, settings, server.max_pixels)
     if is_light(files, texts):
         return _upload_prepare(*args), top_k
     return await run_in_threadpool(_upload_prepare, *args), top_k
@@ -312,28 +325,22 @@ ROUTES = (
 )
 
 
-def _tf_prepare(raw: bytes, model: ServedModel, settings: ServeSettings) -> Prepared:
-    try:
-        body = json.loads(raw)
-    except UnicodeDecodeError:
-        raise RequestError(400, "the body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise RequestError(400, f"the body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") \
-            from None
-    instances, key = parse_instances(unname(body, model), model.kind)
+def _tf_prepare(raw: bytes, model: ServedModel, settings: ServeSettings, max_pixels: int) -> Prepared:
+    instances, key = parse_instances(unname(parse_json(raw), model), model.kind, settings.max_inputs)
     _check_count(len(instances), settings)
     prepared = prepare_instances(instances, model.kind, tuple(model.spec.shape), model.preparer(),
-                                 settings.max_pixels, key)
+                                 PixelBudget(max_pixels), key)
     raw = [s for inst, s in zip(instances, prepared.samples) if not isinstance(inst, dict)]  # not b64 files
     prepared.warning = check_range(raw, model, settings.strict_inputs)
     return prepared
 
 
 def _upload_prepare(files: list, texts: list, column: Optional[str], polarity: str, crop: bool,
-                    model: ServedModel, settings: ServeSettings) -> Prepared:
-    items = []
+                    model: ServedModel, settings: ServeSettings, max_pixels: int) -> Prepared:
+    items, budget = [], PixelBudget(max_pixels)
     for part in files:
-        items += upload_items(part, model.kind, column, model.spec, settings.max_pixels)
+        items += upload_items(part, model.kind, column, model.spec, budget,
+                              max_rows=settings.max_inputs - len(items))
         _check_count(len(items), settings)
     items += text_items(texts, model.kind)
     _check_count(len(items), settings)
@@ -342,8 +349,7 @@ def _upload_prepare(files: list, texts: list, column: Optional[str], polarity: s
 
 def _check_count(n: int, settings: ServeSettings) -> None:
     if n > settings.max_inputs:
-        raise RequestError(413, f"more than {settings.max_inputs} inputs in one request (aimodel serve --max-inputs); "
-                                "split it")
+        raise RequestError(413, too_many(settings.max_inputs))
 
 
 def _options(options: dict, n_classes: int, settings: ServeSettings) -> tuple[int, str, bool]:
@@ -377,6 +383,12 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 async def _request_error(request: Request, exc: RequestError) -> Response:
     return _error(exc.status, exc.message)
+
+
+async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    # Not an application error: counted in /metrics with nginx's 499 ("client closed request"), never sent.
+    log.debug("%s %s: the client disconnected before its request was read", request.method, request.url.path)
+    return Response(status_code=CLIENT_CLOSED)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from aimodel.errors import AimodelError
-from aimodel.inference.predict import model_failure
+from aimodel.inference.predict import NOT_FINITE, model_failure
 
 log = logging.getLogger(__name__)
 
@@ -187,10 +187,12 @@ class Batcher:
     def _call(self, samples: list) -> list:
         """One model call; if it fails, each sample alone, so one bad input fails only itself."""
         try:
-            return list(self.infer(samples))
+            rows = list(self.infer(samples))
         except AimodelError as exc:
             return [exc] * len(samples)
         except Exception as exc:
             if len(samples) == 1:
                 return [InputFailed(model_failure(exc))]
             return [r for s in samples for r in self._call([s])]
+        # NaN is not JSON: a non-finite answer is that input's failure, never a 500 for the request
+        return [r if np.isfinite(r).all() else InputFailed(NOT_FINITE) for r in rows]

@@ -12,7 +12,8 @@ from typing import Any, Optional
 import numpy as np
 
 from aimodel.data.spec import value_contract
-from aimodel.serving.inputs import Prepared, RequestError, prepare_instances
+from aimodel.serving.inputs import Prepared, prepare_instances
+from aimodel.serving.limits import PixelBudget, RequestError
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def check_range(arrays: list, model, strict: bool) -> Optional[str]:
     return problem
 
 
-def prepare_tensors(arrays: dict[str, np.ndarray], model, settings) -> Prepared:
+def prepare_tensors(arrays: dict[str, np.ndarray], model, settings, max_pixels: int) -> Prepared:
     """Named input tensors (gRPC, KServe V2) -> prepared samples, through the same checks as REST instances.
 
     Raises:
@@ -76,7 +77,7 @@ def prepare_tensors(arrays: dict[str, np.ndarray], model, settings) -> Prepared:
     """
     instances = _instances(arrays, model)
     prepared = prepare_instances(instances, model.kind, tuple(model.spec.shape), model.preparer(),
-                                 settings.max_pixels)
+                                 PixelBudget(max_pixels))
     raw = [s for s in prepared.samples if isinstance(s, np.ndarray)] if model.kind == "image" else []
     prepared.warning = check_range(raw, model, settings.strict_inputs)
     return prepared

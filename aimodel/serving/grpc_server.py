@@ -116,7 +116,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         server = self.server
         self.guard.check(context, request.model_spec)
         with server.batcher.expect():
-            prepared = await run_in_threadpool(prepare_request, request, server.model, server.settings)
+            prepared = await run_in_threadpool(prepare_request, request, server.model, server.settings,
+                                               server.max_pixels)
         if prepared.warning:
             context.set_trailing_metadata((("warning", prepared.warning),))
         results = await server.predict(prepared)
@@ -195,7 +196,7 @@ def signature_def_map(model):
     return sig_map
 
 
-def prepare_request(request, model, settings) -> Prepared:
+def prepare_request(request, model, settings, max_pixels: int) -> Prepared:
     """A ``PredictRequest``'s tensors -> prepared samples, checking the input count before any tensor is built.
 
     Raises:
@@ -220,7 +221,7 @@ def prepare_request(request, model, settings) -> Prepared:
     if len(counts) != 1 or 0 in counts:
         raise RequestError(400, f"the inputs' batch sizes differ or are 0: {sorted(counts)}")
     arrays = {name: _ndarray(name, proto) for name, proto in given.items()}
-    return prepare_tensors(arrays, model, settings)
+    return prepare_tensors(arrays, model, settings, max_pixels)
 
 
 def _ndarray(name: str, proto) -> np.ndarray:

@@ -13,7 +13,6 @@ import base64
 import binascii
 import io
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Optional
@@ -25,18 +24,10 @@ from aimodel.data.files import (IMAGE_SUFFIXES, SEQUENCE_SUFFIXES, TABLE_SUFFIXE
 from aimodel.errors import AimodelError, DataError
 from aimodel.inference.collect import WHAT, Item, array_items, table_items
 from aimodel.inference.prepare import Preparer
+from aimodel.serving.limits import PixelBudget, RequestError, check_rows, image_pixels, pixel_budget, too_many
 
 TABLE_TYPES = ("text/csv", "text/tab-separated-values", "application/csv")
 B64_HINT = 'send pixels as nested lists or an image file as {"b64": "<base64>"}; file paths are not read'
-
-
-class RequestError(Exception):
-    """The whole request is refused with ``status`` (a bomb image, too many inputs, a malformed instance)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class Upload(io.BytesIO):
@@ -90,45 +81,6 @@ def _prepare_one(preparer: Preparer, item: Item) -> tuple[Any, Optional[str]]:
         return None, f"{item.name}: cannot use this input ({type(exc).__name__})"
 
 
-def image_pixels(data: bytes) -> Optional[int]:
-    """Width × height from an image's header (nothing decoded); -1 for a decompression bomb, None if not an image."""
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-    except Image.DecompressionBombError:
-        return -1
-    except Exception:  # not an image: the image reader says so, in the same words as predict
-        return None
-    return width * height
-
-
-def check_pixels(data: bytes, name: str, max_pixels: int, pixels: Optional[int] = None) -> None:
-    """Refuse an image whose header promises more than ``max_pixels``, before decoding a byte of it.
-
-    Args:
-        pixels: :func:`image_pixels` of ``data``, if already known.
-
-    Raises:
-        RequestError: 413, naming the image's size and the limit.
-    """
-    from PIL import Image
-
-    pixels = image_pixels(data) if pixels is None else pixels
-    if pixels is None or 0 <= pixels <= max_pixels:
-        return
-    if pixels < 0:
-        size = f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb)"
-    else:
-        with Image.open(io.BytesIO(data)) as img:
-            size = f"{img.width}×{img.height} pixels"
-    raise RequestError(413, f"{name}: {size}; this server decodes images of up to {max_pixels:,} pixels "
-                            "(aimodel serve --max-pixels)")
-
-
 # --- multipart uploads (POST /predict) -----------------------------------------------------------
 
 #: Uploads this small are prepared on the event loop: a thread hop would cost more than decoding them.
@@ -157,8 +109,14 @@ def is_light(files: list[FilePart], texts: list[str]) -> bool:
     return all(0 <= (f.pixels or 0) <= LIGHT_PIXELS for f in files)
 
 
-def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pixels: int) -> list[Item]:
-    """One uploaded file -> items, deciding by its name's suffix as ``aimodel predict`` does for files."""
+def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pixels: int | PixelBudget,
+                 max_rows: Optional[int] = None) -> list[Item]:
+    """One uploaded file -> items, deciding by its name's suffix as ``aimodel predict`` does for files.
+
+    Args:
+        max_pixels: the limit per image, or the request's :class:`PixelBudget`.
+        max_rows: a table with more rows than this is a 413, found while reading it (not after).
+    """
     name, data = part.name, part.data
     suffix = PurePosixPath(name).suffix.lower()
     is_table = suffix in TABLE_SUFFIXES or part.content_type.split(";")[0].strip().lower() in TABLE_TYPES
@@ -166,6 +124,9 @@ def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pix
         if kind not in ("tabular", "text"):
             return [Item(name, error=f"{name}: a table; this model takes {WHAT[kind]}")]
         table_name = name if suffix in TABLE_SUFFIXES else name + ".csv"
+        if max_rows is not None:
+            check_rows(data, table_name, spec, max_rows)
+
         def read():
             return read_csv_bytes(data, table_name, None, *spec.text_encoding(), spec.csv_layout())
 
@@ -173,7 +134,7 @@ def upload_items(part: FilePart, kind: str, column: Optional[str], spec, max_pix
     if kind == "image":
         if suffix in TEXT_SUFFIXES + SEQUENCE_SUFFIXES:
             return [Item(name, error=f"{name}: not an image; this model takes {WHAT[kind]}")]
-        check_pixels(data, name, max_pixels, part.pixels)
+        pixel_budget(max_pixels).take(data, name, part.pixels)
         return [Item(name, value=Upload(data, name))]
     if kind == "text":
         if suffix in IMAGE_SUFFIXES:
@@ -201,11 +162,14 @@ def text_items(texts: list[str], kind: str) -> list[Item]:
 # --- TF Serving instances (POST /v1/models/<name>:predict) ---------------------------------------
 
 
-def parse_instances(body: Any, kind: str) -> tuple[list, str]:
+def parse_instances(body: Any, kind: str, max_inputs: Optional[int] = None) -> tuple[list, str]:
     """``{"instances": [...]}`` (row format) or ``{"inputs": ...}`` (columnar) -> (instances, answer key).
 
+    Args:
+        max_inputs: more instances than this is a 413, before any row is built from columns.
+
     Raises:
-        RequestError: 400 naming what is wrong with the body's layout.
+        RequestError: 400 naming what is wrong with the body's layout; 413 past ``max_inputs``.
     """
     if not isinstance(body, dict):
         raise RequestError(400, 'the body must be a JSON object: {"instances": [...]}')
@@ -220,7 +184,7 @@ def parse_instances(body: Any, kind: str) -> tuple[list, str]:
     if "instances" in body:
         instances, key = body["instances"], "predictions"
     else:
-        instances, key = _columnar(body["inputs"], kind), "outputs"
+        instances, key = _columnar(body["inputs"], kind, max_inputs), "outputs"
     if not isinstance(instances, list):
         raise RequestError(400, f'"instances" must be a list, got {type(instances).__name__}')
     if not instances:
@@ -228,26 +192,29 @@ def parse_instances(body: Any, kind: str) -> tuple[list, str]:
     return instances, key
 
 
-def _columnar(inputs: Any, kind: str) -> Any:
+def _columnar(inputs: Any, kind: str, max_inputs: Optional[int] = None) -> Any:
     """TF Serving's columnar format: a list is the instances; a dict of equal-length lists is table columns."""
     if isinstance(inputs, dict) and kind == "tabular":
         lengths = {len(v) if isinstance(v, list) else -1 for v in inputs.values()}
         if len(lengths) != 1 or -1 in lengths:
             raise RequestError(400, '"inputs" as columns: every column must be a list, all of one length')
         n = lengths.pop()
+        if max_inputs is not None and n > max_inputs:
+            raise RequestError(413, too_many(max_inputs))
         return [{col: values[i] for col, values in inputs.items()} for i in range(n)]
     return inputs
 
 
-def prepare_instances(instances: list, kind: str, shape: tuple, preparer: Preparer, max_pixels: int,
-                      key: str = "predictions") -> Prepared:
+def prepare_instances(instances: list, kind: str, shape: tuple, preparer: Preparer,
+                      max_pixels: int | PixelBudget, key: str = "predictions") -> Prepared:
     """Each instance -> one prepared sample; any unusable instance refuses the request, as TF Serving does.
 
     Raises:
         RequestError: 400 naming the first bad instance (``instances[3]: ...``), or 413 for a bomb image.
     """
     encoding = preparer.spec.text_encoding()
-    items = [_instance_item(f"instances[{i}]", inst, kind, tuple(shape), max_pixels, encoding)
+    pixels = pixel_budget(max_pixels)
+    items = [_instance_item(f"instances[{i}]", inst, kind, tuple(shape), pixels, encoding)
              for i, inst in enumerate(instances)]
     samples = []
     for item in items:
@@ -268,12 +235,12 @@ class RawSample:
     array: np.ndarray
 
 
-def _instance_item(name: str, inst: Any, kind: str, shape: tuple, max_pixels: int,
+def _instance_item(name: str, inst: Any, kind: str, shape: tuple, max_pixels: int | PixelBudget,
                    encoding: tuple[str, str] = ("utf-8", "strict")) -> Item:
     if isinstance(inst, dict) and set(inst) == {"b64"}:
         data = _b64(name, inst["b64"])
         if kind == "image":
-            check_pixels(data, name, max_pixels)
+            pixel_budget(max_pixels).take(data, name)
             return Item(name, value=Upload(data, name))
         if kind == "text":
             try:  # as an uploaded .txt file: in the encoding the model was trained with

@@ -23,7 +23,8 @@ from starlette.routing import Route
 
 from aimodel.serving.batcher import InputFailed
 from aimodel.serving.contract import OUTPUT_NAME, contract, prepare_tensors, tensors
-from aimodel.serving.inputs import Prepared, RequestError
+from aimodel.serving.inputs import Prepared
+from aimodel.serving.limits import RequestError, parse_json
 
 HEADER_LENGTH = "inference-header-content-length"
 #: V2 datatype <-> NumPy dtype (BYTES: length-prefixed strings in binary, strings in JSON)
@@ -99,7 +100,7 @@ async def infer(request: Request) -> Response:
 def _prepare(raw: bytes, header_length: Optional[str], server) -> tuple[dict, Prepared]:
     header, binary = _split(raw, header_length)
     arrays = _arrays(header, binary, server.model, server.settings.max_inputs)
-    return header, prepare_tensors(arrays, server.model, server.settings)
+    return header, prepare_tensors(arrays, server.model, server.settings, server.max_pixels)
 
 
 def _split(raw: bytes, header_length: Optional[str]) -> tuple[dict, bytes]:
@@ -111,10 +112,7 @@ def _split(raw: bytes, header_length: Optional[str]) -> tuple[dict, bytes]:
             raise RequestError(400, "Inference-Header-Content-Length is not a number") from None
         if not 0 < size <= len(raw):
             raise RequestError(400, f"Inference-Header-Content-Length {size} does not fit a body of {len(raw)} bytes")
-    try:
-        header = json.loads(raw[:size])
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise RequestError(400, "the inference request header is not valid JSON") from None
+    header = parse_json(raw[:size])  # nesting depth and digit limits as on the REST side
     if not isinstance(header, dict) or not isinstance(header.get("inputs"), list) or not header["inputs"]:
         raise RequestError(400, 'the body must be a JSON object with a non-empty "inputs" list')
     return header, raw[size:]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 from typing import Optional
 
 from starlette.exceptions import HTTPException
 
 from aimodel.serving.metrics import Metrics
+
+_CONVERTOR = re.compile(r":[a-z_]+}")
 
 #: Paths anyone may fetch without the API key: health checks, and the page (it holds no data; it asks for the key).
 OPEN_PATHS = ("/healthz", "/readyz", "/", "/favicon.ico", "/v2/health/live", "/v2/health/ready")
@@ -47,7 +50,8 @@ class ObserveMiddleware:
             await self.app(scope, receive, observed_send)
         finally:
             route = scope.get("route")
-            handler = getattr(route, "path", None) or "unmatched"
+            # the route's template without its convertors ("{name:model}" -> "{name}"): stable metric labels
+            handler = _CONVERTOR.sub("}", getattr(route, "path", None) or "unmatched")
             self.metrics.requests.labels(handler=handler, method=scope["method"], status=str(status[0])).inc()
             self.metrics.latency.labels(handler=handler).observe(time.perf_counter() - start)
 

@@ -39,10 +39,14 @@ def bind(host: str, port: int) -> socket.socket:
 def uvicorn_config(app, settings: ServeSettings, debug: bool = False, **extra):
     import uvicorn
 
+    from aimodel.serving import connections
+
+    # GuardedH11Protocol: a header-read timeout and a connection cap below the open-file limit
     return uvicorn.Config(
         app, host=settings.host, port=settings.port, workers=settings.workers, lifespan="on",
         log_level="debug" if debug else "info", access_log=settings.access_log,
         timeout_graceful_shutdown=int(settings.timeout_s + DRAIN_MARGIN_S), server_header=False,
+        http=connections.GuardedH11Protocol, timeout_keep_alive=connections.KEEP_ALIVE_S,
         proxy_headers=False, **extra)  # no proxy in front by default: X-Forwarded-* are not trusted
 
 
@@ -58,7 +62,10 @@ def serve(settings: ServeSettings, sock: Optional[socket.socket] = None, debug: 
     """
     import uvicorn
 
+    from aimodel.serving import connections
+
     sock = sock or bind(settings.host, settings.port)
+    connections.configure(settings.header_timeout_s, settings.max_connections)
     received: list[int] = []
     previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
                 for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -94,10 +101,12 @@ def serve(settings: ServeSettings, sock: Optional[socket.socket] = None, debug: 
 
 def worker_app():
     """The app of one ``--workers`` process: its own model, batcher and metrics."""
+    from aimodel.serving import connections
     from aimodel.serving.app import create_app
     from aimodel.serving.model import ServedModel
 
     settings = ServeSettings.from_json(os.environ[SETTINGS_ENV])
+    connections.configure(settings.header_timeout_s, settings.max_connections)
     import_tensorflow(debug=bool(os.environ.get(DEBUG_ENV)))
     return create_app(ServedModel(settings.model, settings.name), settings, freeze_gc=True)
 

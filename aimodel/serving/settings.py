@@ -25,12 +25,17 @@ class ServeSettings:
         api_key: when set, every endpoint but health checks and the page needs it
             (header ``X-API-Key: KEY`` or ``Authorization: Bearer KEY``).
         max_body_bytes: larger request bodies get 413.
-        max_pixels: larger images (width × height) get 413, before they are decoded.
+        max_pixels: larger images (width × height) get 413, before they are decoded; a request's
+            images together may have 4 times this. None: from the model's input size
+            (:func:`aimodel.serving.inputs.default_max_pixels`, 16 million for small models).
         timeout_s: a request still unanswered after this gets 504.
         max_queue: inputs waiting for the model beyond this get 503 (the server is saturated).
         max_inputs: most inputs (instances, files, CSV rows) in one request.
         strict_inputs: refuse (400) image inputs whose pixels all lie in [0, 1] instead of warning.
         grpc_port: also serve TF Serving's gRPC API on this port (None: no gRPC).
+        header_timeout_s: a connection whose request headers take longer is closed.
+        max_connections: most open connections (503 beyond); None: three quarters of the file
+            descriptors free when the server starts (it is lowered to that if larger).
     """
 
     model: str
@@ -42,22 +47,25 @@ class ServeSettings:
     workers: int = 1
     api_key: Optional[str] = None
     max_body_bytes: int = 10 * 1024 * 1024
-    max_pixels: int = 40_000_000
+    max_pixels: Optional[int] = None
     timeout_s: float = 30.0
     max_queue: int = 4096
     max_inputs: int = 1024
     access_log: bool = False
     strict_inputs: bool = False
     grpc_port: Optional[int] = None
+    header_timeout_s: float = 10.0
+    max_connections: Optional[int] = None
 
     def __post_init__(self):
         checks = {
             "max_batch": self.max_batch >= 1, "batch_timeout_ms": self.batch_timeout_ms >= 0,
             "workers": self.workers >= 1, "max_body_bytes": self.max_body_bytes >= 1024,
-            "max_pixels": self.max_pixels >= 1, "timeout_s": self.timeout_s > 0,
+            "max_pixels": self.max_pixels is None or self.max_pixels >= 1, "timeout_s": self.timeout_s > 0,
             "max_queue": self.max_queue >= self.max_batch, "max_inputs": self.max_inputs >= 1,
-            "port": 0 <= self.port <= 65535,
             "grpc_port": self.grpc_port is None or 0 <= self.grpc_port <= 65535,
+            "port": 0 <= self.port <= 65535, "header_timeout_s": self.header_timeout_s > 0,
+            "max_connections": self.max_connections is None or self.max_connections >= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
