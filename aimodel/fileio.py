@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written file."""
+"""Atomic file writes: a reader (or a crash) never sees a half-written file; and the one lenient JSON reader."""
 
 from __future__ import annotations
 
@@ -118,3 +118,15 @@ def atomic_save_model(model, path: str | Path, check: Callable[[Path], None] | N
             check(tmp)
 
     atomic_write(path, write, suffix=".keras")
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON object from ``path``, or ``{}`` when the file is missing, unreadable or not an object.
+
+    For records a run may not have yet (``summary.json``, ``baseline.json``, ``evaluation.json``).
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

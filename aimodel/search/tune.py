@@ -37,7 +37,7 @@ from typing import Any, Callable, Optional
 
 from aimodel.config import Config, dump_config, load_config
 from aimodel.errors import CheckpointError, ConfigError
-from aimodel.fileio import atomic_write, atomic_write_json, atomic_write_text
+from aimodel.fileio import atomic_write, atomic_write_json, atomic_write_text, read_json_object
 from aimodel.search.process import failure_reason, one_process, only_user
 from aimodel.search.space import base_dict, check_space, decode, hyperparameters, trial_config
 from aimodel.training.rundir import claim_dir
@@ -224,7 +224,7 @@ def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
         if key not in bundles:
             bundles[key] = load_data(run_cfg.dataset, run_cfg.seed)
         bundle = bundles[key]
-        summary = _read_json(run / "summary.json")
+        summary = read_json_object(run / "summary.json")
         if summary.get("status") == "finished":
             result = None  # finished before a kill: read its records
         elif checkpointing.read_state(run) if run.is_dir() else None:
@@ -237,7 +237,7 @@ def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
         test = score_test_split(run, bundle, run_cfg, model=getattr(result, "model", None))
         tests.append(test.get("accuracy"))
         losses.append(test.get("loss"))
-        epochs.append(_read_json(run / "summary.json").get("epochs_completed"))
+        epochs.append(read_json_object(run / "summary.json").get("epochs_completed"))
     record.objective = _mean(scores)
     record.test_accuracy, record.test_loss = _mean(tests), _mean(losses)
     record.epochs = max((e for e in epochs if e is not None), default=None)
@@ -357,8 +357,3 @@ def _plot(path: Path, records: list[TrialRecord], search) -> None:
     atomic_write(path / "trials.png", lambda p: fig.savefig(p, format="png"), suffix=".tmp")
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}

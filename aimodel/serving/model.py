@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Optional
@@ -11,6 +10,7 @@ import numpy as np
 
 from aimodel.data.spec import InputSpec, value_contract
 from aimodel.errors import ServeError
+from aimodel.fileio import read_json_object
 from aimodel.inference.images import Polarity
 from aimodel.inference.predict import Predictor
 from aimodel.inference.prepare import Preparer, column_kinds, make_preparer
@@ -115,7 +115,7 @@ def default_name(model_path: Path, run_dir: Optional[Path]) -> str:
     """The run's config name (summary.json), else its folder's parent (runs/<name>/<n>), else the file's stem."""
     candidates = []
     if run_dir is not None:
-        summary = _read_json(run_dir / "summary.json")
+        summary = read_json_object(run_dir / "summary.json")
         candidates += [summary.get("name"), run_dir.parent.name if run_dir.name.isdigit() else run_dir.name]
     candidates.append(model_path.stem)
     for c in candidates:
@@ -131,24 +131,18 @@ def run_metrics(run_dir: Optional[Path]) -> dict:
     if run_dir is None:
         return {}
     out: dict[str, Any] = {}
-    summary = _read_json(run_dir / "summary.json")
+    summary = read_json_object(run_dir / "summary.json")
     if summary.get("final_metrics"):
         out["training"] = {k: v for k, v in summary["final_metrics"].items() if isinstance(v, (int, float))}
         out["training"].update({k: summary[k] for k in ("monitor", "best_value", "best_epoch", "epochs_completed")
                                 if k in summary})
-    evaluation = _read_json(run_dir / "evaluation.json")
+    evaluation = read_json_object(run_dir / "evaluation.json")
     wanted = ("split", "samples", "accuracy", "top_k", "top_k_accuracy", "loss", "macro_avg")
     if evaluation:
         out["evaluation"] = {k: evaluation[k] for k in wanted if k in evaluation}
     return out
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _version(run_dir: Optional[Path]) -> str:

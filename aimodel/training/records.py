@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from aimodel.fileio import atomic_write_json, atomic_write_text
+from aimodel.fileio import atomic_write_json, atomic_write_text, read_json_object
 
 METRICS_FILE = "metrics.csv"
 LOG_FILE = "train.log"
@@ -152,12 +152,6 @@ def read_summary(run_dir: Path) -> dict:
         return {}
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def run_status(run_dir: Path, summary: dict) -> str:
@@ -190,7 +184,7 @@ def list_runs(root: str | Path = "runs") -> list[RunInfo]:
             state = json.loads((d / "state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             pass
-        baseline = _read_json(d / "baseline.json")
+        baseline = read_json_object(d / "baseline.json")
         runs.append(RunInfo(
             path=d,
             name=s.get("name") or d.parent.name,
