@@ -114,7 +114,18 @@ def test_standardize_does_not_combine_with_a_pretrained_backbone():
         make_cfg(SMALL, dataset={"name": "digits", "normalize": "standardize"})
 
 
-def test_missing_weights_offline_names_the_file_and_the_folder(tmp_path, monkeypatch):
+@pytest.fixture
+def fresh_url_opener():
+    """urlopen() builds its opener (and reads the proxy settings) once per process: build it again before
+    and after, so the closed proxy below neither misses this test nor stays for the later ones."""
+    import urllib.request
+
+    urllib.request.install_opener(None)
+    yield
+    urllib.request.install_opener(None)
+
+
+def test_missing_weights_offline_names_the_file_and_the_folder(tmp_path, monkeypatch, fresh_url_opener):
     """No network is touched: the proxy is a closed local port, so Keras' download fails at once."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
