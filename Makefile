@@ -20,14 +20,18 @@ train: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check aimodel tests benchmarks
 
-# Everything but the `slow` tests (pyproject.toml's addopts), after the linter.
+# Everything but the `slow` tests, after the linter: first every test that neither times itself nor starts
+# a cluster, spread over TEST_WORKERS processes (pytest-xdist, whole files per process, so module fixtures
+# are built once); then the `timing` and `distributed` tiers alone, so no other test shares their cores.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow and not timing and not distributed"
+	$(BIN)/python -m pytest -m "(timing or distributed) and not slow"
 
 # The in-process tiers only: no processes started, no workers, no export, no server, no stopwatch.
 FAST := not slow and not subprocess and not distributed and not export and not serve and not timing
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "$(FAST)"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "$(FAST)"
 
 # aimodel versus plain Keras, side by side (5–11 minutes on 2 cores; the export figures 7a-7e add about 2,
 # reusing figure 3's run), and aimodel serve under load (figure 8, about 3 more); writes benchmarks/results.md
