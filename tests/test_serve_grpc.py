@@ -183,3 +183,15 @@ def test_a_cancelled_call_leaves_the_server_serving_and_logs_no_traceback(image,
     assert tf.make_ndarray(reply.outputs["output_0"]).shape == (1, 10)
     assert "Traceback" not in caplog.text, caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_the_start_up_message_names_the_grpc_port_only_when_asked():
+    from aimodel.cli_serve import endpoints
+
+    url = "http://127.0.0.1:8000"
+    plain = endpoints(url, "m", "127.0.0.1", None)
+    assert "POST http://127.0.0.1:8000/v1/models/m:predict" in plain and "gRPC" not in plain
+    lines = endpoints(url, "m", "127.0.0.1", 8500).splitlines()
+    assert lines[0] == plain.splitlines()[0]
+    assert lines[1] == "  gRPC (TF Serving PredictionService, ModelService) on 127.0.0.1:8500"
+    assert "[::1]:8500" in endpoints("http://[::1]:8000", "m", "[::1]", 8500)
