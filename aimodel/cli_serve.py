@@ -96,11 +96,19 @@ def serve(ctx: click.Context, model: Path, name: Optional[str], host: str, port:
     url = f"http://{shown}:{sock.getsockname()[1]}"
     click.echo(f"serving {ckpt.model_path} as '{served_as}' on {url}/ (max batch {max_batch}, batch timeout "
                f"{batch_timeout_ms:g} ms, {workers} worker(s){', API key required' if api_key else ''})\n"
-               f"  POST {url}/v1/models/{served_as}:predict   POST {url}/predict   GET {url}/metadata\n"
-               "loading the model ...", err=True)
+               f"{endpoints(url, served_as, shown, grpc_port)}\nloading the model ...", err=True)
     import_tensorflow()
     stopped_by = run_server(settings, sock=sock, debug=debug)
     click.echo(f"stopped{f' ({stopped_by})' if stopped_by else ''}; requests in flight were answered", err=True)
+
+
+def endpoints(url: str, served_as: str, shown_host: str, grpc_port: Optional[int]) -> str:
+    """The start-up message's endpoint lines: REST always, gRPC when ``--grpc-port`` was given."""
+    lines = [f"  POST {url}/v1/models/{served_as}:predict   POST {url}/predict   GET {url}/metadata"]
+    if grpc_port is not None:
+        where = f"{shown_host}:{grpc_port}" if grpc_port else f"a free port of {shown_host} (--grpc-port 0)"
+        lines.append(f"  gRPC (TF Serving PredictionService, ModelService) on {where}")
+    return "\n".join(lines)
 
 
 def _is_loopback(host: str) -> bool:

@@ -228,6 +228,22 @@ def tf2onnx_convert_graph(graph_def, **kwargs):
     return tf2onnx.convert._convert_common(graph_def, **kwargs)
 
 
+# --- LiteRT: the .tflite flatbuffer schema ---------------------------------------------------------
+
+
+def tflite_schema():
+    """The generated flatbuffer classes of the ``.tflite`` schema (``ModelT``, ``MetadataT``, ``BufferT``...).
+
+    ``ai_edge_litert.schema_py_generated`` is flatc's output for LiteRT's ``schema.fbs``; LiteRT documents
+    no public reader or writer of a model's ``metadata`` table, which is where an export records its input
+    contract. (TensorFlow ships the same module as ``tensorflow.lite.python.schema_py_generated``; LiteRT's
+    copy is the one the export's runtime, and the ``.tflite`` format, follow.)
+    """
+    from ai_edge_litert import schema_py_generated
+
+    return schema_py_generated
+
+
 # --- Python ----------------------------------------------------------------------------------------
 
 

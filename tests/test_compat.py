@@ -276,6 +276,26 @@ def test_tf2onnx_conversion_keeps_a_lookup_table(tmp_path):
     assert ids.tolist() == [2, 1, 0]
 
 
+# --- LiteRT -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.export
+def test_the_tflite_schema_still_has_the_classes_the_metadata_writer_uses():
+    pytest.importorskip("ai_edge_litert", reason="the export extra is not installed")
+    try:
+        schema = compat.tflite_schema()
+    except ImportError as exc:
+        pytest.fail(f"ai_edge_litert.schema_py_generated is gone ({exc}): aimodel.compat.tflite_schema needs "
+                    "another way")
+    for name in ("Model", "ModelT", "MetadataT", "BufferT", "BufferStart", "BufferAddData", "BufferAddOffset",
+                 "BufferAddSize", "BufferEnd"):
+        _require(schema, name, "tflite_schema")
+    for attr in ("metadata", "buffers"):
+        assert hasattr(schema.ModelT(), attr), f"ModelT.{attr} is gone: aimodel.compat.tflite_schema"
+    meta = schema.MetadataT()
+    assert hasattr(meta, "name") and hasattr(meta, "buffer"), "MetadataT changed: aimodel.compat.tflite_schema"
+
+
 # --- Python -----------------------------------------------------------------------------------------
 
 

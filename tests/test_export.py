@@ -103,6 +103,73 @@ def test_every_format_and_quantization_is_written_verified_and_described(image_r
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind
 
 
+def test_the_input_contract_is_inside_every_onnx_and_tflite_file(image_run, image_exports):
+    """A file copied away without its .json still says 0..255 NHWC: ONNX metadata_props, the TFLite metadata table."""
+    import onnx
+    import onnxruntime as ort
+
+    from aimodel.data.spec import IMAGE_VALUE_RANGE
+    from aimodel.export.metadata import CONTRACT_KEY, read_contract
+
+    out = image_run / "exports"
+    for fmt, names in {"onnx": ["model.onnx", "model_float16.onnx", "model_dynamic.onnx", "model_int8.onnx"],
+                       "tflite": ["model.tflite", "model_float16.tflite", "model_dynamic.tflite",
+                                  "model_int8.tflite"]}.items():
+        for name in names:
+            side = json.loads((out / f"{name}.json").read_text())["export"]["value_contract"]
+            assert side["range"] == list(IMAGE_VALUE_RANGE) and side["layout"] == "NHWC"
+            assert read_contract(fmt, out / name) == side, name
+    props = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
+    assert json.loads(props[CONTRACT_KEY])["range"] == [0.0, 255.0]
+    session = ort.InferenceSession(str(out / "model_int8.onnx"), providers=["CPUExecutionProvider"])
+    assert json.loads(session.get_modelmeta().custom_metadata_map[CONTRACT_KEY])["layout"] == "NHWC"
+    assert read_contract("saved_model", out / "model_saved_model") is None  # its signature is the contract
+
+
+def test_a_tflite_file_with_the_contract_runs_in_litert_with_identical_outputs(tmp_path):
+    """Re-packing the flatbuffer keeps every weight (16-byte aligned) and the converter's own metadata."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from aimodel.compat import tflite_schema
+    from aimodel.export.metadata import CONTRACT_KEY, read_contract, write_contract
+
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(x)))
+    plain = tmp_path / "plain.tflite"
+    model.export(str(plain), format="litert", verbose=False)
+    tagged = tmp_path / "tagged.tflite"
+    shutil.copyfile(plain, tagged)
+    contract = {"range": [0.0, 255.0], "layout": "NHWC"}
+    assert write_contract("tflite", tagged, contract)
+    assert read_contract("tflite", tagged) == contract and read_contract("tflite", plain) is None
+
+    def names_and_run(path):
+        schema = tflite_schema()
+        root = schema.Model.GetRootAs(bytearray(path.read_bytes()), 0)
+        names = [root.Metadata(i).Name().decode() for i in range(root.MetadataLength())]
+        interp = Interpreter(model_path=str(path))
+        interp.allocate_tensors()
+        feed = np.random.default_rng(0).uniform(0, 255, (1, 8, 8, 1)).astype(np.float32)
+        interp.set_tensor(interp.get_input_details()[0]["index"], feed)
+        interp.invoke()
+        return names, interp.get_tensor(interp.get_output_details()[0]["index"])
+
+    before, want = names_and_run(plain)
+    after, got = names_and_run(tagged)
+    assert after == before + [CONTRACT_KEY]
+    np.testing.assert_array_equal(got, want)
+    raw = bytearray(tagged.read_bytes())
+    start = np.frombuffer(raw, np.uint8).ctypes.data
+    root = tflite_schema().Model.GetRootAs(raw, 0)
+    for i in range(root.BuffersLength()):  # constant tensors stay where TFLite's kernels expect them
+        buf = root.Buffers(i)
+        if buf.DataLength():
+            assert (buf.DataAsNumpy().ctypes.data - start) % 16 == 0, i
+
+
 def test_exports_run_the_inference_graph_augmentation_and_dropout_off(image_run, image_exports):
     """Same outputs on repeated calls, equal to model(x, training=False); training=True would differ."""
     from aimodel.evaluation.sources import load_eval_data

@@ -138,3 +138,60 @@ def test_text_and_tabular_models_over_grpc(text_run, tabular_run):
         assert np.argmax(out, axis=1).tolist() == [1, 0]
         code, detail = _code(stub.Predict, _request(size=np.array([[2.0]], np.float32)))
         assert code == grpc.StatusCode.INVALID_ARGUMENT and "colour" in detail
+
+
+@pytest.mark.parametrize("leave", ["deadline", "channel_closed"])
+def test_a_cancelled_call_leaves_the_server_serving_and_logs_no_traceback(image, monkeypatch, caplog, leave):
+    """The client gives up while the model is slow (its deadline passes, or it closes the channel)."""
+    import logging
+    import threading
+
+    import anyio
+
+    client, stubs = image
+    server = client.app.state.server
+    real_submit = server.batcher.submit
+    entered, left = threading.Event(), threading.Event()
+
+    async def slow_submit(samples):
+        entered.set()
+        try:
+            await anyio.sleep(3)
+            return await real_submit(samples)
+        finally:
+            left.set()  # cancelled or finished: the handler is done with this call either way
+
+    monkeypatch.setattr(server.batcher, "submit", slow_submit)
+    pixels = np.random.default_rng(1).uniform(0, 255, (1, 8, 8, 1)).astype(np.float32)
+    with caplog.at_level(logging.WARNING):
+        if leave == "deadline":
+            assert _code(lambda *a, **k: stubs.predict.Predict(*a, **{**k, "timeout": 0.5}), _request(image=pixels),
+                         metadata=KEY)[0] == grpc.StatusCode.DEADLINE_EXCEEDED
+        else:
+            channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+            future = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict.future(
+                _request(image=pixels), timeout=30, metadata=KEY)
+            assert entered.wait(30), "the call never reached the model"
+            channel.close()
+            with pytest.raises(grpc.RpcError):
+                future.result(timeout=30)
+        assert entered.is_set() and left.wait(30), "the cancelled call never reached the model or never finished"
+        monkeypatch.setattr(server.batcher, "submit", real_submit)
+        reply = stubs.predict.Predict(_request(image=pixels), timeout=30, metadata=KEY)
+    import tensorflow as tf
+
+    assert tf.make_ndarray(reply.outputs["output_0"]).shape == (1, 10)
+    assert "Traceback" not in caplog.text, caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_the_start_up_message_names_the_grpc_port_only_when_asked():
+    from aimodel.cli_serve import endpoints
+
+    url = "http://127.0.0.1:8000"
+    plain = endpoints(url, "m", "127.0.0.1", None)
+    assert "POST http://127.0.0.1:8000/v1/models/m:predict" in plain and "gRPC" not in plain
+    lines = endpoints(url, "m", "127.0.0.1", 8500).splitlines()
+    assert lines[0] == plain.splitlines()[0]
+    assert lines[1] == "  gRPC (TF Serving PredictionService, ModelService) on 127.0.0.1:8500"
+    assert "[::1]:8500" in endpoints("http://[::1]:8000", "m", "[::1]", 8500)

@@ -146,3 +146,43 @@ def test_tritonclient_binary_tensors_image_text_and_tabular(image, text_run, tab
         colour = tritonclient.InferInput("colour", [2, 1], "BYTES")
         colour.set_data_from_numpy(np.array([[b"blue"], [b"red"]], dtype=object), binary_data=False)
         assert np.argmax(c.infer("m", [size, colour]).as_numpy("output_0"), axis=1).tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("headers", [
+    [(b"content-type", b"application/json")],
+    [(b"content-type", b"application/octet-stream"), (b"inference-header-content-length", b"60")],
+], ids=["json", "binary"])
+def test_a_v2_client_leaving_mid_body_is_counted_as_499_not_as_an_error(trained_run, headers, caplog):
+    """As the REST test in test_serve_hardening.py: the ASGI app is driven directly, the body stops half-way."""
+    import logging
+
+    from starlette.testclient import TestClient
+
+    from aimodel.serving.app import create_app
+    from aimodel.serving.model import ServedModel
+    from aimodel.serving.settings import ServeSettings
+
+    messages = iter([{"type": "http.request", "body": b'{"inputs": [{"name": "image", ', "more_body": True},
+                     {"type": "http.disconnect"}])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    app = create_app(ServedModel(trained_run, name="m"), ServeSettings(model=str(trained_run), name="m"))
+    with TestClient(app) as client:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v2/models/m/infer", "raw_path": b"/v2/models/m/infer",
+                 "query_string": b"", "root_path": "", "headers": [*headers, (b"content-length", b"500")],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "app": app}
+        with caplog.at_level(logging.ERROR):
+            client.portal.call(app, scope, receive, send)  # raises if the app lets the disconnect out
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert "Exception in ASGI application" not in caplog.text
+        metrics = client.get("/metrics").text
+        assert 'handler="/v2/models/{name}/infer",method="POST",status="499"} 1.0' in metrics, metrics
+        assert 'status="500"' not in metrics
+        assert client.get("/v2/health/ready").status_code == 200

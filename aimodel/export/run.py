@@ -30,6 +30,7 @@ from aimodel.export.converters import CONVERTERS, Workspace
 from aimodel.export.formats import (DEFAULT_CALIBRATION, DEFAULT_TOLERANCE, FORMATS, QUANTIZATIONS, Target,
                                     existing, parse_choices, plan)
 from aimodel.export.graph import float32_file
+from aimodel.export.metadata import write_contract
 from aimodel.fileio import atomic_write_json, fsync_dir
 from aimodel.inference.checkpoint import Checkpoint, load_model, read_meta
 from aimodel.inference.exported import read_sidecar, sidecar_path, source_record
@@ -399,6 +400,8 @@ def _export_all(job: _Job, targets: list[Target], model, staging: Path) -> _Conv
                 raise
             skipped.append(f"{staged.name} skipped: {exc}")
             continue
+        # in the file too, for a copy that travels without its .json (before verifying: what ships is checked)
+        write_contract(target.format, staged, value_contract(job.spec))
         _write_sidecar(job, target, graph, notes, graphs.calibration if calib is not None else None, staged)
         rows.append(_verify(job, target, staged, notes))
         if target.quantization == "none":
