@@ -91,7 +91,7 @@ def main(argv=None) -> int:
             results[name] = runs
             model, lr = statistics.mean(r["model"] for r in runs), statistics.mean(r["lr"] for r in runs)
             print(f"{name:14s} model {100 * model:5.1f}%  logistic regression {100 * lr:5.1f}%  "
-                  f"(difference {100 * (model - lr):+.1f} points; seeds {args.seeds}; per seed: "
+                  f"(difference {round(100 * (model - lr), 1) + 0.0:+.1f} points; seeds {args.seeds}; per seed: "
                   + ", ".join(f"{100 * r['model']:.1f}/{100 * r['lr']:.1f} in {r['epochs']} epochs" for r in runs)
                   + ")", flush=True)
     if args.json:
