@@ -376,6 +376,16 @@ def photos(ctx: Context) -> list[Figure]:
     return photo_bench.figure(ctx)
 
 
+# --- figures 13a–13c: the tabular template against logistic regression on real tables ---------------
+
+
+def tables(ctx: Context) -> list[Figure]:
+    """``benchmarks/tables_real.py``: configs/iris_mlp.yaml vs the logistic-regression baseline, 3 tables."""
+    from benchmarks import tables_real
+
+    return tables_real.figure(ctx)
+
+
 FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "seed": seed_training,
     "cnn": cnn_accuracy,
@@ -388,4 +398,5 @@ FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "distributed": distributed,
     "photos": photos,
     "export": exports,
+    "tables": tables,
 }

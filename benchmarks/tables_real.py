@@ -8,6 +8,10 @@ dataset differs), and scored on its test split beside the logistic-regression ba
 ``aimodel train`` fits on the same split (baseline.json).
 
     PYTHONPATH=. python -m benchmarks.tables_real --seeds 1,2,3
+
+In ``make bench`` this is group ``tables`` (figures 13a–13c): the same command, run once, pinned
+like the other groups, with seeds 1 to ``--reps``; one row per table, the logistic regression in
+the peer column. Target: the template within 1 point of the baseline or better.
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "configs" / "iris_mlp.yaml"
+#: the figure ids and titles of the three tables in ``make bench``
+ROWS = {"breast_cancer": ("13a", "breast cancer (569 rows, 30 columns, 2 classes)"),
+        "wine": ("13b", "wine (178 rows, 13 columns, 3 classes)"),
+        "diabetes_high": ("13c", "diabetes, progression above the median (442 rows, 10 columns)")}
+#: allowed shortfall of the template's mean test accuracy below the baseline's, in points
+TOLERANCE = 1.0
 
 
 def tables(folder: Path) -> dict[str, Path]:
@@ -81,12 +91,47 @@ def main(argv=None) -> int:
             results[name] = runs
             model, lr = statistics.mean(r["model"] for r in runs), statistics.mean(r["lr"] for r in runs)
             print(f"{name:14s} model {100 * model:5.1f}%  logistic regression {100 * lr:5.1f}%  "
-                  f"(difference {100 * (model - lr):+.1f} points; seeds {args.seeds}; per seed: "
+                  f"(difference {round(100 * (model - lr), 1) + 0.0:+.1f} points; seeds {args.seeds}; per seed: "
                   + ", ".join(f"{100 * r['model']:.1f}/{100 * r['lr']:.1f} in {r['epochs']} epochs" for r in runs)
                   + ")", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
+
+
+def figures(results: dict, seeds: list[int]) -> list:
+    """One :class:`~benchmarks.figure_base.Figure` per table from ``main``'s JSON: the means over the seeds."""
+    from benchmarks.figure_base import Figure, spread
+
+    rows = []
+    for name, runs in results.items():
+        fid, what = ROWS[name]
+        model, lr = (round(statistics.mean(r[k] for r in runs), 4) for k in ("model", "lr"))
+        diff = round(100 * (model - lr), 2)
+        rows.append(Figure(
+            fid, f"Test accuracy of configs/iris_mlp.yaml vs logistic regression, same split: {what}",
+            f"within {TOLERANCE:g} point of the baseline or better", model, lr, "accuracy", None,
+            met=diff >= -TOLERANCE,
+            details={"difference_points": diff, "seeds": seeds,
+                     "per_seed": [[r["model"], r["lr"]] for r in runs], "spread": spread([r["model"] for r in runs]),
+                     "majority": round(statistics.mean(r["majority"] for r in runs), 4),
+                     "epochs": [r["epochs"] for r in runs], "seconds": [r["seconds"] for r in runs]},
+            note=f"'peer' is the logistic regression `aimodel train` fits on the same preprocessed columns and the "
+                 f"same 80/20 split (baseline.json); both are means over seeds {', '.join(map(str, seeds))}. "
+                 "scikit-learn's bundled table, `python -m benchmarks.tables_real`."))
+    return rows
+
+
+def figure(ctx) -> list:
+    """Group ``tables`` of ``make bench``: ``main`` in one pinned process, seeds 1 to ``ctx.reps``."""
+    from benchmarks.harness import OUT, PYTHON
+
+    seeds = list(range(1, max(ctx.reps, 1) + 1))
+    out = OUT / "tables_real.json"
+    out.unlink(missing_ok=True)
+    ctx.runner.run([PYTHON, "-m", "benchmarks.tables_real", "--seeds", ",".join(map(str, seeds)), "--json", str(out)],
+                   "tables-real").check()
+    return figures(json.loads(out.read_text()), seeds)
 
 
 if __name__ == "__main__":

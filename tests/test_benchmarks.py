@@ -63,3 +63,24 @@ def test_report_shows_unmet_and_unmeasured_targets():
     assert "| 1 | throughput | 120 samples/s | 100 samples/s | 1.20× | ≥ 1.5× | **not met** |" in md
     assert "not measured yet (needs X)" in md
     assert "Tried:" in md
+
+
+def test_tables_rows_are_means_over_the_seeds_with_a_one_point_target():
+    from benchmarks import tables_real
+    from benchmarks.figures import FIGURES
+
+    run = {"majority": 0.5, "epochs": 40, "seconds": 10.0}
+    results = {"breast_cancer": [{**run, "model": 0.97, "lr": 0.98}, {**run, "model": 0.98, "lr": 0.98}],
+               "wine": [{**run, "model": 0.95, "lr": 0.98}, {**run, "model": 0.97, "lr": 0.98}]}
+    close, behind = tables_real.figures(results, [1, 2])
+    assert (close.id, close.aimodel, close.peer, close.unit) == ("13a", 0.975, 0.98, "accuracy")
+    assert close.details["difference_points"] == -0.5 and close.met is True
+    assert behind.id == "13b" and behind.details["difference_points"] == -2.0 and behind.met is False
+    assert behind.details["per_seed"] == [[0.95, 0.98], [0.97, 0.98]]
+    assert "tables" in FIGURES
+    meta = {"machine": {"cpu_model": "X", "cores_used": 2, "cores_online": 4, "pinned_cpus": [0, 1],
+                        "memory_gb": 8, "os": "Linux", "python": "3.11"},
+            "settings": {"reps": 2}, "data": "d", "started": "now", "seconds": 1.0, "load_start": [], "load_end": []}
+    md = report.render([close, behind], meta)
+    assert "| 13a | " in md and "| 97.50% | 98.00% | — | within 1 point of the baseline or better | met |" in md
+    assert "| 96.00% | 98.00% | — |" in md and "**not met**" in md
