@@ -179,8 +179,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
 def signature_def_map(model):
     """The ``SignatureDefMap`` proto of :func:`aimodel.serving.tfserving.signature_def`."""
-    from tensorflow.core.framework import types_pb2
-    from tensorflow.core.protobuf import meta_graph_pb2
+    import tensorflow as tf
 
     sig_map = get_model_metadata_pb2.SignatureDefMap()
     sig = sig_map.signature_def[SIGNATURE]
@@ -188,9 +187,10 @@ def signature_def_map(model):
     inputs, outputs = tensors(model)
     for target, described in ((sig.inputs, inputs), (sig.outputs, outputs)):
         for t in described:
-            info: meta_graph_pb2.TensorInfo = target[t["name"]]
+            info = target[t["name"]]
             info.name = f"{SIGNATURE}_{t['name']}:0"
-            info.dtype = types_pb2.DataType.Value(DTYPES.get(t["dtype"], "DT_INVALID"))
+            # the DataType enum through TensorFlow's public dtypes (DT_INVALID for a dtype it does not know)
+            info.dtype = tf.dtypes.as_dtype(t["dtype"]).as_datatype_enum if t["dtype"] in DTYPES else 0
             for d in t["shape"]:
                 info.tensor_shape.dim.add(size=d)
     return sig_map
