@@ -81,6 +81,7 @@ def test_predict_matches_rest_and_metadata_and_status(image):
     assert sig.method_name == "tensorflow/serving/predict"
     assert [d.size for d in sig.inputs["image"].tensor_shape.dim] == [-1, 8, 8, 1]
     assert [d.size for d in sig.outputs["output_0"].tensor_shape.dim] == [-1, 10]
+    assert sig.inputs["image"].dtype == sig.outputs["output_0"].dtype == 1  # DT_FLOAT in TensorFlow's DataType
     from google.protobuf import struct_pb2
 
     value = struct_pb2.Struct()
