@@ -15,6 +15,8 @@ from aimodel.serving.app import create_app
 from aimodel.serving.model import ServedModel
 from aimodel.serving.settings import ServeSettings
 
+pytestmark = pytest.mark.serve
+
 
 def _client(model: ServedModel, **settings) -> TestClient:
     return TestClient(create_app(model, ServeSettings(model=str(model.checkpoint.model_path), **settings)))
@@ -153,6 +155,7 @@ def _limit_open_files():
     resource.setrlimit(resource.RLIMIT_NOFILE, (FILE_LIMIT, FILE_LIMIT))
 
 
+@pytest.mark.subprocess
 def test_slow_clients_cannot_lock_health_checks_out(trained_run):
     """More half-sent requests than the server has file descriptors: /healthz still answers, the log stays short."""
     import socket
