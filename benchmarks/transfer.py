@@ -9,7 +9,8 @@ Transfer: a CNN trained on MNIST digits 0–4 (the source run), then (a) digits 
 20 images per class, each started from the source run (model.architecture: pretrained) and from scratch.
 
     python -m benchmarks.transfer folders [--epochs N]      # the template on the three folders
-    python -m benchmarks.transfer transfer                  # (a) and (b)
+    python -m benchmarks.transfer transfer [--seed S]       # (a) and (b); S: every run's seed (default 1),
+                                                            # the 20 images per class drawn with S + 6
     python -m benchmarks.transfer example                   # examples/photos (the template's placeholder)
 """
 
@@ -142,11 +143,11 @@ def _subset_npz(path: Path, digits, per_class: int, seed: int = 0) -> Path:
 SCRATCH = {"architecture": "cnn", "filters": [32, 64], "dense": [128], "dropout": 0.3}
 
 
-def _config(path: Path, name: str, npz: Path, model: dict, epochs: int, lr: float = 0.001) -> Path:
+def _config(path: Path, name: str, npz: Path, model: dict, epochs: int, lr: float = 0.001, seed: int = 1) -> Path:
     import yaml
 
     path.write_text(yaml.safe_dump({
-        "name": name, "seed": 1,
+        "name": name, "seed": seed,
         "dataset": {"name": "npz", "path": str(npz), "validation_split": 0.0},
         "model": model, "training": {"epochs": epochs, "batch_size": 16, "learning_rate": lr},
     }, sort_keys=False))
@@ -154,12 +155,13 @@ def _config(path: Path, name: str, npz: Path, model: dict, epochs: int, lr: floa
 
 
 def transfer(args) -> list[dict]:
-    work = OUT / "transfer"
+    seed = args.seed
+    work = OUT / "transfer" if seed == 1 else OUT / f"transfer-seed{seed}"
     work.mkdir(parents=True, exist_ok=True)
     source = work / "source"
     if not (source / "best.keras").is_file():
         npz = _subset_npz(work / "source.npz", [0, 1, 2, 3, 4], None)
-        train(_config(work / "source.yaml", "source", npz, SCRATCH, args.source_epochs), source)
+        train(_config(work / "source.yaml", "source", npz, SCRATCH, args.source_epochs, seed=seed), source)
     rows = []
     recipes = {
         "scratch": (SCRATCH, 30, 0.001),
@@ -169,12 +171,12 @@ def transfer(args) -> list[dict]:
                        "fine_tune_layers": "all", "fine_tune_lr_scale": 0.1, "dropout": 0.0}, 30, 0.001),
     }
     for case, digits in (("a", [0, 1, 2, 3, 4]), ("b", [5, 6, 7, 8, 9])):
-        npz = _subset_npz(work / f"{case}.npz", digits, args.per_class, seed=7)
+        npz = _subset_npz(work / f"{case}.npz", digits, args.per_class, seed=seed + 6)
         for recipe in args.recipes or recipes:
             model, epochs, lr = recipes[recipe]
-            config = _config(work / f"{case}-{recipe}.yaml", f"{case}-{recipe}", npz, model, epochs, lr)
+            config = _config(work / f"{case}-{recipe}.yaml", f"{case}-{recipe}", npz, model, epochs, lr, seed)
             row = train(config, work / f"{case}-{recipe}-{int(time.time())}")
-            rows.append({"case": case, "recipe": recipe, **row})
+            rows.append({"case": case, "recipe": recipe, "seed": seed, **row})
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -198,12 +200,15 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=20)
     parser.add_argument("--source-epochs", type=int, default=3)
     parser.add_argument("--recipes", nargs="*", help="transfer: scratch, frozen, two_phase")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="transfer: every run's seed; the training images are drawn with seed + 6")
     args = parser.parse_args()
     if args.what == "example":
         example()
         return
     rows = folders(args) if args.what == "folders" else transfer(args)
-    (OUT / f"transfer_{args.what}.json").write_text(json.dumps(rows, indent=1))
+    suffix = f"_seed{args.seed}" if args.what == "transfer" and args.seed != 1 else ""
+    (OUT / f"transfer_{args.what}{suffix}.json").write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
