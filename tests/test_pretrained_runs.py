@@ -117,6 +117,7 @@ def mobilenet_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.export
 def test_export_tflite_int8_and_onnx_of_a_backbone_run(mobilenet_run):
     from aimodel.export import export_run
 
@@ -126,6 +127,7 @@ def test_export_tflite_int8_and_onnx_of_a_backbone_run(mobilenet_run):
     assert ".tflite" in files and ".onnx" in files
 
 
+@pytest.mark.serve
 def test_serve_answers_for_a_backbone_run(mobilenet_run):
     from starlette.testclient import TestClient
 
