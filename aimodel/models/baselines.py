@@ -144,14 +144,3 @@ def record_run_baselines(bundle, model, run_dir: Path, seed: int) -> dict:
     record["note"] = better(record["baselines"], accuracy)
     atomic_write_json(Path(run_dir) / BASELINE_FILE, record)
     return record
-
-
-def read_run_baselines(run_dir: Path) -> Optional[dict]:
-    """``baseline.json`` of a run, or None."""
-    import json
-
-    try:
-        data = json.loads((Path(run_dir) / BASELINE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
