@@ -22,7 +22,7 @@ PACKAGES = ("aimodel", "benchmarks", "tests")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("aimodel.errors", "aimodel.registry", "aimodel.section", "aimodel.fileio", "aimodel.hardware",
                     "aimodel.compat",
-                    "aimodel.tfimport")),
+                    "aimodel.tfimport", "aimodel.tasks")),
     ("data", ("aimodel.data",)),
     # aimodel's custom Keras layers, then loading a saved model (inference), then the architectures: a
     # pretrained architecture can start from an earlier run's saved model

@@ -23,7 +23,8 @@ from aimodel.models.pretrained import PretrainedModel
 from aimodel.models.rnn import RnnModel
 from aimodel.models.transformer import TransformerModel
 from aimodel.search.config import SearchConfig
-from aimodel.section import Section
+from aimodel.section import Section, rule
+from aimodel.tasks import TASKS, TaskName
 from aimodel.training.config import TrainingConfig
 
 DatasetConfig = Annotated[
@@ -48,6 +49,11 @@ class Config(Section):
         description="Run name; runs are saved under runs/<name>/<n>. Defaults to the file name.",
     )
     seed: int = Field(42, ge=0, description="Seed for splits, weights and shuffling.")
+    task: TaskName = Field(
+        "classification", description="What the model answers: classification (one class of N), regression "
+        "(numbers: dataset.label names the target column(s); dataset.name: timeseries forecasts), multilabel "
+        "(a set of labels per sample, separated by dataset.label_separator in the label column).",
+    )
     dataset: DatasetConfig
     model: ModelConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
@@ -55,8 +61,52 @@ class Config(Section):
         None, description="Hyperparameter search for `aimodel tune` (ignored by `aimodel train`).")
 
     @model_validator(mode="after")
+    def _task_rules(self):
+        check_task(self)
+        return self
+
+    @model_validator(mode="after")
     def _pretrained_rules(self):
         from aimodel.models.pretrained import check_config
 
         check_config(self)
         return self
+
+
+def check_task(cfg: "Config") -> None:
+    """The rules ``task`` sets for the dataset, the model and training; fills the task's default monitor."""
+    task = TASKS.get(cfg.task)
+    supported = getattr(type(cfg.dataset), "tasks", ("classification",))
+    if cfg.task not in supported:
+        raise rule("task", f"{cfg.task}: dataset.name {cfg.dataset.name} gives {' or '.join(supported)} labels "
+                           f"only; for {cfg.task} use dataset.name: csv (a table, a text column or image paths)"
+                           + (" or timeseries" if cfg.task == "regression" else ""))
+    model_tasks = getattr(type(cfg.model), "tasks", tuple(TASKS))
+    if cfg.task not in model_tasks:
+        raise rule("task", f"{cfg.task}: model.architecture {cfg.model.architecture} cannot do it; it does "
+                           f"{', '.join(model_tasks)}")
+    t = cfg.training
+    if "monitor" not in t.model_fields_set and t.monitor != task.monitor:
+        t.monitor = task.monitor
+    allowed = task.monitors()
+    if t.monitor not in allowed:
+        raise rule("training.monitor", f"{t.monitor} is not recorded for task: {cfg.task}; use one of "
+                                       f"{', '.join(m for m in allowed if m.startswith('val_'))}")
+    if t.early_stopping is not None and t.early_stopping.monitor and t.early_stopping.monitor not in allowed:
+        raise rule("training.early_stopping.monitor", f"{t.early_stopping.monitor} is not recorded for task: "
+                                                      f"{cfg.task}; use one of {', '.join(allowed)}")
+    search = cfg.search
+    if search is not None:
+        if "objective" not in search.model_fields_set and search.objective != task.monitor:
+            search.objective = task.monitor
+        if search.objective not in allowed:
+            raise rule("search.objective", f"{search.objective} is not recorded for task: {cfg.task}; use one of "
+                                           f"{', '.join(allowed)}")
+    if t.loss is not None and cfg.task != "regression":
+        raise rule("training.loss", f"sets the regression loss; task: {cfg.task} uses {task.losses[0]} "
+                                    "(remove training.loss)")
+    if cfg.task != "classification":
+        if t.label_smoothing:
+            raise rule("training.label_smoothing", f"applies to task: classification only, not {cfg.task}")
+        if t.class_weight is not None:
+            raise rule("training.class_weight", f"applies to task: classification only, not {cfg.task}")

@@ -145,6 +145,26 @@ def stratified_split(x, y, fraction: float, seed: int, what: str):
     return whole.take(kept), whole.take(held)
 
 
+def random_split(x, y, fraction: float, seed: int, what: str):
+    """Split off ``fraction`` of (x, y) at random, seeded (labels that are not classes: numbers, label sets)."""
+    import numpy as np
+
+    n_held = int(round(len(y) * fraction))
+    if n_held < 1 or len(y) - n_held < 1:
+        raise DataError(f"{what}={fraction} leaves {n_held} of {len(y)} samples held out; use a larger "
+                        "fraction or more data")
+    order = np.random.default_rng(seed).permutation(len(y))
+    whole = Split(x, y)
+    return whole.take(np.sort(order[n_held:])), whole.take(np.sort(order[:n_held]))
+
+
+def holdout_split(x, y, fraction: float, seed: int, what: str, task: str = "classification"):
+    """The task's way to hold out ``fraction``: stratified by class for classification, random otherwise."""
+    if task == "classification":
+        return stratified_split(x, y, fraction, seed, what)
+    return random_split(x, y, fraction, seed, what)
+
+
 def finish_bundle(
     train: Split,
     test: Split,
@@ -155,19 +175,42 @@ def finish_bundle(
     val: Optional[Split] = None,
     spec: Optional[InputSpec] = None,
     notes: Optional[dict] = None,
+    task: str = "classification",
 ) -> DataBundle:
     """Check labels, carve the validation split (unless ``val`` is given) and describe the inputs.
 
     Args:
-        spec: the input description for non-image kinds (its ``class_names`` are
+        class_names: the model's outputs: classes, target columns (regression) or labels (multilabel).
+        spec: the input description for non-image kinds (its ``class_names`` and ``task`` are
             set here); by default an image spec is made from ``train.x``.
         notes: what the source wants recorded (skipped files, file lists...).
+        task: ``classification`` (int labels ``0..n-1``), ``regression`` (float ``(N, T)``) or
+            ``multilabel`` (0/1 ``(N, L)``); see :mod:`aimodel.tasks`.
     """
-    n = len(class_names)
     splits = [("training", train), ("test", test)] + ([("validation", val)] if val is not None else [])
     for name, split in splits:
         if len(split) == 0:
             raise DataError(f"the {name} split is empty")
+    if task == "classification":
+        _check_classes(splits, train, len(class_names))
+    else:
+        _check_outputs(splits, train, class_names, task)
+    if val is None and validation_split > 0:
+        train, val = holdout_split(train.x, train.y, validation_split, seed, "dataset.validation_split", task)
+    if spec is None:
+        spec = InputSpec(kind="image", shape=tuple(int(d) for d in train.x.shape[1:]), class_names=class_names)
+        if spec.shape[-1] == 1 and not train.streamed:
+            from aimodel.data.images import describe_ink
+
+            for name, value in describe_ink(train.x).items():
+                setattr(spec, name, value)
+    spec.class_names = list(class_names)
+    spec.task = None if task == "classification" else task  # None: as every run before task: was
+    return DataBundle(train=train, val=val, test=test, spec=spec, notes=dict(notes or {}))
+
+
+def _check_classes(splits, train: Split, n: int) -> None:
+    for name, split in splits:
         bad = split.y[(split.y < 0) | (split.y >= n)]
         if bad.size:
             raise DataError(f"{name} labels must be 0..{n - 1}, found {int(bad[0])}")
@@ -177,19 +220,26 @@ def finish_bundle(
             raise DataError(f"{name} labels {unseen} never occur in the training data")
     if len(set(train.y.tolist())) < 2:
         raise DataError("the training data has a single class; a classifier needs at least two")
-    if val is None and validation_split > 0:
-        train, val = stratified_split(
-            train.x, train.y, validation_split, seed, "dataset.validation_split"
-        )
-    if spec is None:
-        spec = InputSpec(kind="image", shape=tuple(int(d) for d in train.x.shape[1:]), class_names=class_names)
-        if spec.shape[-1] == 1 and not train.streamed:
-            from aimodel.data.images import describe_ink
 
-            for name, value in describe_ink(train.x).items():
-                setattr(spec, name, value)
-    spec.class_names = list(class_names)
-    return DataBundle(train=train, val=val, test=test, spec=spec, notes=dict(notes or {}))
+
+def _check_outputs(splits, train: Split, names: list[str], task: str) -> None:
+    import numpy as np
+
+    for name, split in splits:
+        y = split.y
+        if y.ndim != 2 or y.shape[1] != len(names) or y.dtype != np.float32:
+            raise DataError(f"{name} targets: expected float32 of shape (N, {len(names)}), got {y.dtype} {y.shape}")
+        if not np.isfinite(y).all():
+            raise DataError(f"{name} targets: contain NaN or infinite values")
+    if task == "regression":
+        flat = [n for n, s in zip(names, np.std(train.y, axis=0)) if s == 0]
+        if flat:
+            raise DataError(f"target {', '.join(flat)}: has one value in every training row; there is nothing "
+                            "to learn")
+    else:
+        never = [n for n, c in zip(names, train.y.sum(axis=0)) if c == 0]
+        if never:
+            raise DataError(f"label(s) {', '.join(never)} never occur in the training split")
 
 
 def to_images(x: "np.ndarray", what: str) -> "np.ndarray":

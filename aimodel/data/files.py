@@ -11,7 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from aimodel.compat import is_text_codec
 from aimodel.errors import DataError
@@ -170,7 +170,7 @@ class CsvLayout:
 
     header: str = "true"
     columns: Optional[list[str]] = None
-    label: Optional[str] = None
+    label: Optional[Union[str, list[str]]] = None
 
 
 def generated_names(n: int) -> list[str]:
@@ -203,8 +203,9 @@ def _names(fields: list[str], is_header: bool, layout: CsvLayout, name: str, lin
         return generated_names(len(fields))
     if len(fields) == len(given):
         return list(given)
-    without_label = [c for c in given if c != layout.label]
-    if layout.label in given and len(fields) == len(without_label):
+    labels = layout.label if isinstance(layout.label, list) else [layout.label]
+    without_label = [c for c in given if c not in labels]
+    if len(without_label) < len(given) and len(fields) == len(without_label):
         return without_label
     raise DataError(f"{name}: line {line} has {len(fields)} fields, dataset.columns names {len(given)} "
                     f"({', '.join(given)})")

@@ -15,7 +15,7 @@ def inspect_data(cfg) -> tuple[DataBundle, dict]:
     from aimodel.data.profile import profile_columns
     from aimodel.data.records import summarize
 
-    bundle = load_data(cfg.dataset, cfg.seed)
+    bundle = load_data(cfg.dataset, cfg.seed, cfg.task)
     summary = summarize(bundle)
     if bundle.notes.get("source") == "csv":
         summary["columns"] = profile_columns(bundle)

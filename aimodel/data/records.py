@@ -22,15 +22,14 @@ SPLIT_FILE = "split.json"
 
 def summarize(bundle: DataBundle) -> dict:
     """Counts per split and class, input description, skipped files (also what `data inspect` prints)."""
-    import numpy as np
+    from aimodel.data.targets import describe_split
 
     names = bundle.spec.class_names
     splits = {}
     for name, split in (("train", bundle.train), ("val", bundle.val), ("test", bundle.test)):
         if split is None:
             continue
-        counts = np.bincount(split.y, minlength=len(names))
-        splits[name] = {"samples": len(split), "per_class": {names[i]: int(c) for i, c in enumerate(counts)}}
+        splits[name] = {"samples": len(split), **describe_split(split.y, names, bundle.spec.task or "classification")}
     notes = bundle.notes
     return {
         "source": notes.get("source"),
@@ -38,6 +37,7 @@ def summarize(bundle: DataBundle) -> dict:
         "input_shape": list(bundle.spec.shape),
         "input_dtype": _dtype(bundle),
         "classes": names,
+        **({"task": bundle.spec.task} if bundle.spec.task else {}),
         "splits": splits,
         "test_from": notes.get("test_from"),
         "skipped_count": len(notes.get("skipped", [])),

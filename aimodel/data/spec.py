@@ -31,7 +31,15 @@ class InputSpec:
 
     kind: DataKind
     shape: tuple[int, ...]
+    #: The model's outputs, in order: classes (classification, multilabel), target columns (regression) or
+    #: forecast steps ``t+1``... (a forecast). See :mod:`aimodel.tasks`.
     class_names: list[str]
+    #: What the model answers (``task:``): None in runs from before it, which are classification.
+    task: Optional[Literal["classification", "regression", "multilabel"]] = None
+    #: Multilabel: each label's decision threshold (chosen on the validation split, or 0.5 each).
+    thresholds: Optional[list[float]] = None
+    #: Multilabel CSVs: what separates the labels in one cell (``dataset.label_separator``).
+    label_separator: Optional[str] = None
     #: Images: "dark" when images are light ink on a dark background (MNIST, digits).
     background: Optional[Literal["dark", "light"]] = None
     #: Images: median share of the image side that the ink's bounding box spans.
@@ -135,6 +143,11 @@ _OPTIONAL = {
     "file_columns": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of column names"),
     "missing_values": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of strings"),
     "impute": (lambda v: v in ("median", "mean", "zero"), '"median", "mean" or "zero"'),
+    "task": (lambda v: v in ("classification", "regression", "multilabel"),
+             '"classification", "regression" or "multilabel"'),
+    "thresholds": (lambda v: isinstance(v, list) and all(_number(x) and 0 <= x <= 1 for x in v),
+                   "a list of numbers in [0, 1]"),
+    "label_separator": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     "label_values": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of strings"),
 }
 

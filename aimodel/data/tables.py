@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import ClassVar, Literal, Optional, Union
 
 from pydantic import Field, FilePath, field_validator, model_validator
 
-from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, stratified_split
+from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, holdout_split
 from aimodel.data.files import CsvLayout, UndecodableText, read_csv
 from aimodel.data.missing import DEFAULT_MISSING, MissingCells
 from aimodel.data.npz import absolute_path
@@ -32,13 +32,20 @@ log = logging.getLogger(__name__)
 class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
     """A CSV file (or a train and a test file) with a label column, with or without a header row."""
 
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "regression", "multilabel")
+
     name: Literal["csv"] = "csv"
     path: Optional[FilePath] = Field(None, description="One CSV file, split by dataset.test_split.")
     train_path: Optional[FilePath] = Field(None, description="Training CSV (instead of path).")
     test_path: Optional[FilePath] = Field(
         None, description="Test CSV beside train_path (same columns); without it the test split is carved from train."
     )
-    label: str = Field(..., description="Column holding the class of each row.")
+    label: Union[str, list[str]] = Field(
+        ..., description="Column holding the class of each row; task: regression: the numeric target column, or "
+        "a list of them; task: multilabel: the column holding each row's labels (see label_separator).")
+    label_separator: str = Field(
+        ";", min_length=1, description="task: multilabel: what separates the labels in one label cell (an empty "
+        "cell means no label).")
     header: Literal["auto", "true", "false"] = Field(
         "auto", description="Whether the first line names the columns: true, false (it is data), or auto (with "
         "dataset.columns: a header when every field is one of those names; without: data when every field is "
@@ -78,7 +85,8 @@ class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
     text_column: Optional[str] = Field(
         None, description="Classify this column's text instead of using feature columns (text kind)."
     )
-    test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out as the test split (stratified, seeded).")
+    test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out as the test split (seeded; "
+                              "stratified by class for classification).")
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
 
     _abs = field_validator("path", "train_path", "test_path")(absolute_path)
@@ -103,6 +111,10 @@ class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
 
     def layout(self) -> CsvLayout:
         return CsvLayout(header=self.header, columns=self.columns, label=self.label)
+
+    def label_columns(self) -> list[str]:
+        """``dataset.label`` as a list (several columns only for task: regression)."""
+        return list(self.label) if isinstance(self.label, list) else [self.label]
 
 
 def _column(path: Path, header: list[str], rows, name: str, what: str) -> list[str]:
@@ -160,14 +172,55 @@ def _read(path: Path, cfg: CsvDataset):
         raise DataError(f"{exc}; {UndecodableText.HINT}") from None
 
 
-def _labelled(path: Path, table, cfg: CsvDataset, cells: MissingCells):
-    """The table's rows that have a label, their labels and line numbers, and how many rows had none."""
-    labels = _column(path, table.header, table.rows, cfg.label, "dataset.label")
-    keep = [i for i, v in enumerate(labels) if not cells.missing(v)]
+def _labelled(path: Path, table, cfg: CsvDataset, cells: MissingCells, task: str = "classification"):
+    """The table's rows that have a label, their label cells (one list per label column), line numbers, and
+    how many rows had none. Multilabel: an empty cell is a row with no label, not a missing one."""
+    columns = [_column(path, table.header, table.rows, c, "dataset.label") for c in cfg.label_columns()]
+
+    def missing(v: str) -> bool:
+        return cells.missing(v) and not (task == "multilabel" and v.strip() == "")
+
+    keep = [i for i in range(len(table.rows)) if not any(missing(col[i]) for col in columns)]
     if not keep:
         raise DataError(f"{path}: the label column '{cfg.label}' is missing in every row")
     rows = [table.rows[i] for i in keep]
-    return rows, [labels[i] for i in keep], [table.lines[i] for i in keep], len(labels) - len(keep)
+    labels = [[col[i] for i in keep] for col in columns]
+    return rows, labels, [table.lines[i] for i in keep], len(table.rows) - len(keep)
+
+
+def _targets(path: Path, labels: list[list[str]], lines: list[int], cfg: CsvDataset, task: str,
+             names: list[str]):
+    """``Split.y`` for the task: class indices, float targets or multi-hot label sets."""
+    import numpy as np
+
+    from aimodel.data import targets
+
+    if task == "regression":
+        return targets.number_targets(path, dict(zip(cfg.label_columns(), labels)), lines)
+    if task == "multilabel":
+        sets = targets.label_sets(path, cfg.label, labels[0], cfg.label_separator)
+        return targets.multi_hot(sets, names, path)
+    unseen = sorted(set(labels[0]) - set(names))
+    if unseen:
+        shown = ", ".join(repr(v) for v in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
+        raise DataError(f"{path}: column '{cfg.label}' has label(s) {shown} that never occur in the training data")
+    return np.array([names.index(v) for v in labels[0]], np.int64)
+
+
+def _outputs(path: Path, labels: list[list[str]], cfg: CsvDataset, task: str) -> tuple[list[str], list[str]]:
+    """(label codes as the file writes them, output names) from the training file's label cells."""
+    if isinstance(cfg.label, list) and task != "regression":
+        raise DataError(f"dataset.label: lists {len(cfg.label)} columns; several target columns need "
+                        "task: regression")
+    if task == "regression":
+        return cfg.label_columns(), cfg.label_columns()
+    if task == "multilabel":
+        from aimodel.data.targets import label_sets
+
+        names = sorted({v for row in label_sets(path, cfg.label, labels[0], cfg.label_separator) for v in row})
+        return names, names
+    codes = _sorted_labels(labels[0])
+    return codes, _named(codes, cfg.class_names)
 
 
 def _kinds(path: Path, header, rows, features: list[str], cfg: CsvDataset, cells: MissingCells) -> dict:
@@ -215,33 +268,29 @@ def _features(path: Path, header, rows, features, kinds, cfg: CsvDataset, cells:
 
 
 @DATASETS.register("csv")
-def load_csv(cfg: CsvDataset, seed: int):
+def load_csv(cfg: CsvDataset, seed: int, task: str = "classification"):
     import numpy as np
 
     cells = MissingCells(cfg.missing_values)
     train_file = cfg.path or cfg.train_path
     train_table = _read(train_file, cfg)
     header = train_table.header
-    rows, train_labels, lines, dropped = _labelled(train_file, train_table, cfg, cells)
-    codes = _sorted_labels(train_labels)
-    names = _named(codes, cfg.class_names)
+    rows, train_labels, lines, dropped = _labelled(train_file, train_table, cfg, cells, task)
+    codes, names = _outputs(train_file, train_labels, cfg, task)
     if cfg.text_column is not None:
         features = [cfg.text_column]
         kinds = {}
     else:
-        features = cfg.features if cfg.features is not None else [h for h in header if h != cfg.label]
-        if cfg.label in features:
-            raise DataError(f"dataset.features: lists the label column '{cfg.label}'")
+        features = cfg.features if cfg.features is not None else [h for h in header if h not in cfg.label_columns()]
+        listed = [c for c in cfg.label_columns() if c in features]
+        if listed:
+            raise DataError(f"dataset.features: lists the label column '{listed[0]}'")
         if not features:
             raise DataError(f"{train_file}: no feature columns beside the label '{cfg.label}'")
         kinds = _kinds(train_file, header, rows, features, cfg, cells)
 
     def table(path: Path, table, rows, labels, lines):
-        unseen = sorted(set(labels) - set(codes))
-        if unseen:
-            shown = ", ".join(repr(v) for v in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
-            raise DataError(f"{path}: column '{cfg.label}' has label(s) {shown} that never occur in the training data")
-        y = np.array([codes.index(v) for v in labels], np.int64)
+        y = _targets(path, labels, lines, cfg, task, codes if task == "classification" else names)
         if cfg.text_column is not None:
             x = np.empty(len(rows), dtype=object)
             x[:] = _column(path, table.header, rows, cfg.text_column, "dataset.text_column")
@@ -251,14 +300,15 @@ def load_csv(cfg: CsvDataset, seed: int):
     train = table(train_file, train_table, rows, train_labels, lines)
     if cfg.test_path is not None:
         test_table = _read(cfg.test_path, cfg)
-        test_rows, test_labels, test_lines, test_dropped = _labelled(cfg.test_path, test_table, cfg, cells)
+        test_rows, test_labels, test_lines, test_dropped = _labelled(cfg.test_path, test_table, cfg, cells, task)
         dropped += test_dropped
         test = table(cfg.test_path, test_table, test_rows, test_labels, test_lines)
     else:
-        train, test = stratified_split(train.x, train.y, cfg.test_split, seed, "dataset.test_split")
-    csv_keys = dict(label_column=cfg.label, encoding=cfg.encoding, encoding_errors=cfg.encoding_errors,
+        train, test = holdout_split(train.x, train.y, cfg.test_split, seed, "dataset.test_split", task)
+    csv_keys = dict(label_column=cfg.label_columns()[0], encoding=cfg.encoding, encoding_errors=cfg.encoding_errors,
                     header=cfg.header, file_columns=cfg.columns, missing_values=list(cfg.missing_values),
-                    label_values=codes if cfg.class_names is not None else None)
+                    label_values=codes if cfg.class_names is not None and task == "classification" else None,
+                    label_separator=cfg.label_separator if task == "multilabel" else None)
     if cfg.text_column is not None:
         spec = InputSpec(kind="text", shape=(), class_names=names, max_tokens=cfg.max_tokens,
                          sequence_length=cfg.sequence_length, text_column=cfg.text_column, **csv_keys)
@@ -273,4 +323,4 @@ def load_csv(cfg: CsvDataset, seed: int):
              "dropped_rows": dropped}
     if dropped:
         log.warning("%d row(s) without a label ('%s' missing) were left out", dropped, cfg.label)
-    return finish_bundle(train, test, names, cfg.validation_split, seed, spec=spec, notes=notes)
+    return finish_bundle(train, test, names, cfg.validation_split, seed, spec=spec, notes=notes, task=task)

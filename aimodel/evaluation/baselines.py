@@ -31,7 +31,7 @@ def evaluation_baselines(run_dir: Optional[Path], spec: InputSpec, x_eval,
         cfg = load_config(Path(run_dir) / "config.yaml")
         if not wanted(cfg.dataset, spec):
             return None, None
-        bundle = load_data(cfg.dataset, cfg.seed)
+        bundle = load_data(cfg.dataset, cfg.seed, cfg.task)
     except AimodelError as exc:
         return None, f"no baselines: the run's training data cannot be read again ({exc})"
     return fit_and_score(bundle.train.x, bundle.train.y, x_eval, y_eval, spec, cfg.seed), None

@@ -105,7 +105,7 @@ def score_test_split(run_dir: Path, bundle: "DataBundle", cfg: "Config", model: 
 
     if model is None:
         model = load_model(run_dir / (read_summary(run_dir).get("final_model") or "best.keras"))
-        compile_model(model, cfg.training)
+        compile_model(model, cfg.training, task=cfg.task)
     one_hot = bundle.num_classes if uses_one_hot(cfg.training) else None
     out = model.evaluate(make_dataset(bundle.test, cfg.training.batch_size, one_hot=one_hot), verbose=0,
                          return_dict=True)

@@ -94,7 +94,7 @@ def _own_split(ckpt: Checkpoint, split: str) -> EvalData:
     # File sources list their test files in split.json (files added later cannot change the test set).
     chosen = recorded_test_split(ckpt.run_dir, cfg, ckpt.spec) if split == "test" and ckpt.spec else None
     if chosen is None:
-        chosen = _pick(load_data(cfg.dataset, cfg.seed), split, str(config))
+        chosen = _pick(load_data(cfg.dataset, cfg.seed, cfg.task), split, str(config))
     expected = ckpt.meta.get("test_fingerprint")
     if split == "test" and expected and fingerprint(chosen) != expected:
         raise DataError(
@@ -110,7 +110,7 @@ def _config_split(path: Path, spec: InputSpec, split: str) -> EvalData:
     from aimodel.data import load_data
 
     cfg = load_config(path)
-    bundle = load_data(cfg.dataset, cfg.seed)
+    bundle = load_data(cfg.dataset, cfg.seed, cfg.task)
     chosen = _pick(bundle, split, str(path))
     what = f"--data {path}"
     other = bundle.spec

@@ -32,7 +32,7 @@ def calibration_feeds(run_dir: Path, spec: InputSpec, graph: InferenceGraph, sam
     if not config.is_file():
         raise ExportError(f"{run_dir}: no config.yaml, so its training split (int8 calibration data) is unknown")
     cfg = load_config(config)
-    train = load_data(cfg.dataset, cfg.seed).train
+    train = load_data(cfg.dataset, cfg.seed, cfg.task).train
     if len(train) == 0:
         raise ExportError(f"{config}: the training split is empty; int8 needs calibration samples")
     count = min(samples, len(train))

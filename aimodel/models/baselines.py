@@ -27,7 +27,8 @@ MARGIN = 0.005
 
 def wanted(dataset_cfg: Any, spec: Optional[InputSpec]) -> bool:
     """Whether a run's data gets baselines: a table or text kind, and ``dataset.baseline`` not false."""
-    return spec is not None and spec.kind in KINDS and getattr(dataset_cfg, "baseline", True) is not False
+    return (spec is not None and spec.kind in KINDS and getattr(dataset_cfg, "baseline", True) is not False
+            and not spec.task)  # TODO(task): baselines for regression and multilabel
 
 
 class _TableFeatures:

@@ -49,8 +49,50 @@ def build_model(cfg, bundle: DataBundle):
     head = cfg.model.classifier_head()
     if head is not None:
         features = classifier_head(features, head, cfg.model)
+    return keras.Model(inputs, output_head(features, bundle, cfg.task), name=cfg.name.replace(".", "_"))
+
+
+#: task: regression: the last layer's name; it brings standardized outputs to the targets' own unit.
+TARGET_UNITS = "target_units"
+
+
+def output_head(features, bundle: DataBundle, task_name: str = "classification"):
+    """The task's output layer on ``features`` (see :mod:`aimodel.tasks`).
+
+    Classification: softmax over the classes; multilabel: one sigmoid per label; regression: one linear
+    unit per target, followed by a fixed layer that multiplies by each target's training standard
+    deviation and adds its mean, so the saved model (and every export of it) answers in the target's unit.
+    """
+    from keras import layers
+
+    from aimodel.tasks import TASKS
+
+    task = TASKS.get(task_name)
     outputs = layers.Dense(
-        len(spec.class_names), activation="softmax", name="predictions",
-        dtype="float32",  # keeps softmax and the loss in float32 under mixed precision
+        len(bundle.spec.class_names), activation=task.activation, name="predictions",
+        dtype="float32",  # keeps the activation and the loss in float32 under mixed precision
     )(features)
-    return keras.Model(inputs, outputs, name=cfg.name.replace(".", "_"))
+    if task.name != "regression":
+        return outputs
+    mean, variance = target_moments(bundle.train.y)
+    return layers.Normalization(axis=-1, mean=mean, variance=variance, invert=True, name=TARGET_UNITS,
+                                dtype="float32")(outputs)
+
+
+def target_moments(y) -> tuple[list[float], list[float]]:
+    """Each target column's mean and variance on the training split (float64 sums, as lists)."""
+    import numpy as np
+
+    y = np.asarray(y, np.float64)
+    return y.mean(axis=0).tolist(), np.maximum(y.var(axis=0), 1e-12).tolist()
+
+
+def target_scale(model) -> "list[float] | None":
+    """A regression model's per-target standard deviations (its :data:`TARGET_UNITS` layer), else None."""
+    import numpy as np
+
+    try:
+        layer = model.get_layer(TARGET_UNITS)
+    except ValueError:
+        return None
+    return np.sqrt(np.asarray(layer.get_config()["variance"], np.float64)).reshape(-1).tolist()

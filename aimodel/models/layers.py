@@ -310,3 +310,40 @@ class FillMissing(layers.Layer):
         config = super().get_config()
         config.update(value=self.value, zero_is_missing=self.zero_is_missing, indicator=self.indicator)
         return config
+
+
+@keras.saving.register_keras_serializable(package="aimodel")
+class StandardizedError(keras.losses.Loss):
+    """task: regression: the mse, mae or huber loss of errors measured in training standard deviations.
+
+    The model answers in the target's own unit (its last layer undoes the standardization, see
+    :func:`aimodel.models.factory.build_model`); dividing the error by each target's training standard
+    deviation gives the loss of a model trained on standardized targets, so a price in dollars and a
+    rate in percent train alike, and several targets weigh the same. ``delta``: huber's, in standard
+    deviations.
+    """
+
+    def __init__(self, kind="mse", scale=(1.0,), delta=1.0, name=None, reduction="sum_over_batch_size",
+                 dtype=None):
+        super().__init__(name=name or f"standardized_{kind}", reduction=reduction, dtype=dtype)
+        if kind not in ("mse", "mae", "huber"):
+            raise ValueError(f"kind must be mse, mae or huber, got {kind!r}")
+        self.kind = kind
+        self.scale = [float(s) for s in scale]
+        self.delta = float(delta)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        error = ops.abs((y_true - y_pred) / ops.convert_to_tensor(self.scale, dtype=y_pred.dtype))
+        if self.kind == "mse":
+            per = ops.square(error)
+        elif self.kind == "mae":
+            per = error
+        else:
+            per = ops.where(error <= self.delta, 0.5 * ops.square(error), self.delta * (error - 0.5 * self.delta))
+        return ops.mean(per, axis=-1)
+
+    def get_config(self):
+        return {"kind": self.kind, "scale": list(self.scale), "delta": self.delta, "name": self.name,
+                "reduction": self.reduction}

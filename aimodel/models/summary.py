@@ -55,7 +55,7 @@ def describe_input(cfg) -> tuple[DataBundle, str]:
     describe = getattr(loader, "describe", None)
     if describe is not None:
         return placeholder_bundle(describe(cfg.dataset)), "described by the dataset source (not loaded)"
-    return load_data(cfg.dataset, cfg.seed), "loaded from the dataset"
+    return load_data(cfg.dataset, cfg.seed, cfg.task), "loaded from the dataset"
 
 
 def placeholder_bundle(spec: InputSpec) -> DataBundle:

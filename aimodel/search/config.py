@@ -68,8 +68,11 @@ class SearchConfig(Section):
     algorithm: Literal["random", "bayesian", "hyperband"] = Field(
         "random", description="KerasTuner oracle: random, bayesian (Gaussian process) or hyperband "
         "(trains many trials briefly and only the best for training.epochs).")
-    objective: Literal["val_accuracy", "val_loss", "accuracy", "loss"] = Field(
-        "val_accuracy", description="Metric to optimise (its best epoch per trial); *loss is minimised.")
+    objective: Literal[
+        "val_accuracy", "val_loss", "accuracy", "loss", "val_mae", "val_rmse", "val_r2", "mae", "rmse", "r2",
+        "val_micro_f1", "val_macro_f1", "micro_f1", "macro_f1",
+    ] = Field("val_accuracy", description="Metric to optimise (its best epoch per trial); loss, mae and rmse are "
+              "minimised, the others maximised. Default: val_accuracy for classification, val_loss otherwise.")
     max_trials: int = Field(10, ge=1, description="Trials to run (random, bayesian).")
     executions_per_trial: int = Field(
         1, ge=1, description="Trainings per trial with different seeds; the objective is their mean.")
@@ -85,4 +88,6 @@ class SearchConfig(Section):
 
     @property
     def direction(self) -> str:
-        return "min" if self.objective.endswith("loss") else "max"
+        from aimodel.tasks import direction
+
+        return direction(self.objective)

@@ -81,7 +81,7 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
 
     cfg = one_process(cfg, "cv")
     start = time.perf_counter()
-    bundle = load_data(cfg.dataset, cfg.seed)
+    bundle = load_data(cfg.dataset, cfg.seed, cfg.task)
     if bundle.val is None:
         raise ConfigError("dataset.validation_split is 0: cross-validation folds need validation data; "
                           "set dataset.validation_split (e.g. 0.1)")

@@ -222,7 +222,7 @@ def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
         record.run_dirs.append(str(run))  # listed even when it fails, to be looked at
         key = json.dumps(run_cfg.dataset.model_dump(mode="json"), sort_keys=True) + f"/{run_cfg.seed}"
         if key not in bundles:
-            bundles[key] = load_data(run_cfg.dataset, run_cfg.seed)
+            bundles[key] = load_data(run_cfg.dataset, run_cfg.seed, run_cfg.task)
         bundle = bundles[key]
         summary = read_json_object(run / "summary.json")
         if summary.get("status") == "finished":

@@ -48,7 +48,9 @@ class Watch:
 
     @property
     def mode(self) -> str:
-        return "min" if self.monitor.endswith("loss") else "max"
+        from aimodel.tasks import direction
+
+        return direction(self.monitor)
 
     def improves(self, value: float) -> bool:
         if self.best is None:

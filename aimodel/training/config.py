@@ -70,8 +70,12 @@ _SCHEDULE_KEYS = {
 class EarlyStoppingConfig(Section):
     """Stop when the monitored metric stops improving."""
 
-    monitor: Optional[Literal["val_accuracy", "val_loss", "accuracy", "loss"]] = Field(
-        None, description="Metric to watch (default: training.monitor)."
+    monitor: Optional[Literal[
+        "val_accuracy", "val_loss", "accuracy", "loss", "val_mae", "val_rmse", "val_r2", "mae", "rmse", "r2",
+        "val_micro_f1", "val_macro_f1", "micro_f1", "macro_f1",
+    ]] = Field(
+        None, description="Metric to watch (default: training.monitor). Which fit depends on the task: "
+        "accuracy (classification), mae, rmse, r2 (regression), micro_f1, macro_f1 (multilabel); loss always."
     )
     patience: int = Field(5, ge=1, description="Epochs without improvement before stopping.")
     min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as improvement.")
@@ -106,10 +110,15 @@ class TrainingConfig(Section):
     early_stopping: Optional[EarlyStoppingConfig] = Field(
         None, description="Stop early when the metric stops improving (null = train all epochs)."
     )
-    monitor: Literal["val_accuracy", "val_loss"] = Field(
+    monitor: Literal["val_accuracy", "val_loss", "val_mae", "val_rmse", "val_r2", "val_micro_f1", "val_macro_f1"] = Field(
         "val_accuracy",
         description="Validation metric that picks best.keras (falls back to the training "
-        "metric when dataset.validation_split is 0).",
+        "metric when dataset.validation_split is 0). Default: val_accuracy for classification, val_loss for "
+        "the other tasks.",
+    )
+    loss: Optional[Literal["mse", "mae", "huber"]] = Field(
+        None, description="task: regression: the loss on standardized targets, mse (default), mae or huber "
+        "(delta 1 standard deviation). Classification uses cross-entropy, multilabel binary cross-entropy.",
     )
     class_weight: Union[Literal["balanced"], dict[Union[int, str], float], None] = Field(
         None,

@@ -60,15 +60,30 @@ def make_optimizer(training: TrainingConfig, steps_per_epoch: Optional[int] = No
     return keras.optimizers.RMSprop(lr, momentum=training.momentum, weight_decay=decay, **common)
 
 
-def make_loss_and_metrics(training: TrainingConfig):
-    """Sparse integer labels, or one-hot ones when label smoothing needs them.
+def make_loss_and_metrics(training: TrainingConfig, task: str = "classification", model=None):
+    """The task's loss and the metrics a run records (names from :mod:`aimodel.tasks`).
 
-    Keras' sparse cross-entropy has no label smoothing; the pipeline then
-    one-hot encodes the labels (see ``uses_one_hot``) so only built-in,
-    safe-mode-loadable objects end up in the saved model.
+    Classification: sparse integer labels, or one-hot ones when label smoothing needs them (Keras'
+    sparse cross-entropy has no label smoothing; the pipeline then one-hot encodes the labels, see
+    ``uses_one_hot``). Regression: ``training.loss`` on errors in training standard deviations (read
+    from ``model``'s last layer), and MAE, RMSE and R² in the target's unit. Multilabel: binary
+    cross-entropy, micro and macro F1 at 0.5. Only built-in or registered objects, so the compiled
+    model loads in safe mode.
     """
     import keras
 
+    if task == "regression":
+        from aimodel.models.factory import target_scale
+        from aimodel.models.layers import StandardizedError
+
+        scale = target_scale(model) if model is not None else None
+        return (StandardizedError(training.loss or "mse", scale or [1.0]),
+                [keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.RootMeanSquaredError(name="rmse"),
+                 keras.metrics.R2Score(name="r2")])
+    if task == "multilabel":
+        return (keras.losses.BinaryCrossentropy(),
+                [keras.metrics.F1Score(average="micro", threshold=0.5, name="micro_f1"),
+                 keras.metrics.F1Score(average="macro", threshold=0.5, name="macro_f1")])
     if uses_one_hot(training):
         return (keras.losses.CategoricalCrossentropy(label_smoothing=training.label_smoothing),
                 [keras.metrics.CategoricalAccuracy(name="accuracy")])
@@ -80,9 +95,10 @@ def uses_one_hot(training: TrainingConfig) -> bool:
     return training.label_smoothing > 0
 
 
-def compile_model(model, training: TrainingConfig, steps_per_epoch: Optional[int] = None) -> None:
-    """Compile ``model`` with everything the ``training`` section asks for."""
-    loss, metrics = make_loss_and_metrics(training)
+def compile_model(model, training: TrainingConfig, steps_per_epoch: Optional[int] = None,
+                  task: str = "classification") -> None:
+    """Compile ``model`` for ``task`` with everything the ``training`` section asks for."""
+    loss, metrics = make_loss_and_metrics(training, task, model)
     model.compile(
         optimizer=make_optimizer(training, steps_per_epoch),
         loss=loss,

@@ -61,7 +61,7 @@ def enter_fine_tuning(model, cfg, steps_per_epoch: int, carry_step: bool = True)
     freeze_for_head(_backbone(model), frozen=False, cfg=cfg.model)
     t = cfg.training
     compile_model(model, t.model_copy(update={"learning_rate": t.learning_rate * cfg.model.fine_tune_lr_scale}),
-                  steps_per_epoch)
+                  steps_per_epoch, cfg.task)
     model.optimizer.build(model.trainable_variables)
     model.optimizer.iterations.assign(step)
     log.info("phase 2: %d trainable weights, learning rate × %g", len(model.trainable_weights),

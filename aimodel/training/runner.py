@@ -349,7 +349,7 @@ def _prepare(cfg: Config, bundle=None, dist=None) -> _Prepared:
         if dist.mode == "multi_worker" and getattr(dataset, "cache", None) == "auto":
             # Each worker decodes only the files of its own share of every batch.
             dataset = dataset.model_copy(update={"cache": "none"})
-        bundle = load_data(dataset, cfg.seed)
+        bundle = load_data(dataset, cfg.seed, cfg.task)
     data_note = _fill_image_caches(bundle)  # before the model: standardization statistics read the cache too
     workers = dist.replicas if dist.mode == "multi_worker" else 1
     steps = steps_per_epoch(len(bundle.train), cfg.training.batch_size, workers)
@@ -360,7 +360,7 @@ def _prepare(cfg: Config, bundle=None, dist=None) -> _Prepared:
             # Keras' multi-step loop fails under MirroredStrategy in TF 2.21 ("You must feed a value for
             # placeholder tensor"): one batch per call there.
             training = training.model_copy(update={"steps_per_execution": 1})
-        compile_model(model, training, steps)  # the only compile: optimizer with the epoch-based schedule
+        compile_model(model, training, steps, cfg.task)  # the only compile: optimizer with the epoch-based schedule
         if dist.mode == "multi_worker":
             one_hot = bundle.num_classes if uses_one_hot(cfg.training) else None
             _build_for_loop(model, bundle, cfg.training.batch_size // dist.replicas, one_hot)
