@@ -24,7 +24,6 @@ def build_model(cfg, bundle: DataBundle):
     adapted on the training split make the saved file self-contained for predict.
     """
     import keras
-    from keras import layers
 
     from aimodel.data.preprocessing import build_inputs
 
