@@ -398,7 +398,7 @@ def evaluate(checkpoint: Path, split: str, data: Path | None, out: Path | None, 
 def predict(inputs: tuple[Path, ...], model: Path | None, texts: tuple[str, ...], top_k: int, fmt: str | None,
             as_json: bool, output: Path | None, batch_size: int, column: str | None, polarity: str,
             crop: bool) -> None:
-    """Classify INPUTS with a trained model.
+    """Predict INPUTS with a trained model: a class, a value (regression) or a label set (multilabel).
 
     \b
     INPUTS: image files, folders (searched recursively), glob patterns ('photos/**/*.jpg');

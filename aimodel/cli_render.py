@@ -219,16 +219,21 @@ def print_evaluation(report: dict) -> None:
 
 
 def _predictions_table(result) -> Table:
+    from aimodel.inference.answers import ClassAnswer
+
+    answer = result.answer or ClassAnswer()  # the task's columns: class, a value, a label set
     table = Table(title=f"model: {result.checkpoint.model_path}")
     table.add_column("input", overflow="fold")
-    for col in ("class", "confidence", "top-k"):
+    columns = answer.table_columns()
+    for col in columns:
         table.add_column(col, overflow="fold")
     for p in result.predictions:
         if p.error:
-            table.add_row(p.input, "[red]error[/]", "", p.error)
+            cells = ["[red]error[/]", *[""] * (len(columns) - 2), p.error] if len(columns) > 1 else \
+                [f"[red]error[/] {p.error}"]
+            table.add_row(p.input, *cells)
         else:
-            top = ", ".join(f"{n} {c:.2f}" for n, c in p.top_k)
-            table.add_row(p.input, p.label, f"{p.confidence:.3f}", top)
+            table.add_row(p.input, *answer.table_cells(p))
     return table
 
 

@@ -2,8 +2,10 @@
 
 A checkpoint is a run directory, a ``.keras`` file, or (once exports exist) a
 file some other backend reads. Whatever its format, evaluate and predict only
-talk to a :class:`ModelBackend`: ``predict_proba(batch)`` returns class
-probabilities of shape ``(N, n_classes)``. A new format (``.tflite``,
+talk to a :class:`ModelBackend`: ``predict_outputs(batch)`` returns the model's
+outputs ``(N, n_outputs)`` as they are (values for regression, label
+probabilities for multilabel) and ``predict_proba(batch)`` class probabilities
+``(N, n_classes)`` (a one-unit sigmoid made two columns). A new format (``.tflite``,
 SavedModel) is a new class registered in :data:`BACKENDS`, not an if-chain.
 """
 
@@ -36,6 +38,9 @@ class ModelBackend(Protocol):
         data kind: float32 pixels ``(N, H, W, C)``, strings ``(N,)``, a dict of
         column arrays, or float32 sequences ``(N, T, F)``.
         """
+
+    def predict_outputs(self, batch: Any) -> "np.ndarray":
+        """The model's outputs ``(N, n_outputs)`` as float32, as they are: what regression and multilabel read."""
 
     def input_dtypes(self) -> dict[str, str]:
         """Input name -> dtype name (``"float32"``, ``"string"``), for preparing table cells."""
@@ -174,6 +179,22 @@ def load_backend(ckpt: Checkpoint) -> ModelBackend:
     return BACKENDS.get(ckpt.format)(ckpt.model_path)
 
 
+def model_outputs(out) -> "np.ndarray":
+    """A model's output as float32 ``(N, n_outputs)`` (``(N,)`` becomes one column), values untouched.
+
+    Raises:
+        CheckpointError: the output is not one row per input.
+    """
+    import numpy as np
+
+    values = np.asarray(out, dtype=np.float32)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise CheckpointError(f"expected the model to output (batch, outputs), got shape {values.shape}")
+    return values
+
+
 def class_probabilities(out) -> "np.ndarray":
     """Bring a classifier's output to ``(N, n_classes)`` float probabilities.
 
@@ -182,11 +203,7 @@ def class_probabilities(out) -> "np.ndarray":
     """
     import numpy as np
 
-    probs = np.asarray(out, dtype=np.float32)
-    if probs.ndim == 1:
-        probs = probs[:, None]
-    if probs.ndim != 2:
-        raise CheckpointError(f"expected the model to output (batch, classes), got shape {probs.shape}")
+    probs = model_outputs(out)
     if probs.shape[1] == 1:
         probs = np.concatenate([1.0 - probs, probs], axis=1)
     return probs
@@ -251,7 +268,10 @@ class KerasBackend:
         return {_input_name(t): tuple(t.shape) for t in self._inputs}
 
     def predict_proba(self, batch):
-        return class_probabilities(self.model.predict_on_batch(self._fit(batch)))
+        return class_probabilities(self.predict_outputs(batch))
+
+    def predict_outputs(self, batch):
+        return model_outputs(self.model.predict_on_batch(self._fit(batch)))
 
     def _fit(self, batch):
         """Match the batch to the model's inputs: ranks ((N,) strings vs (N, 1)) and dict keys."""

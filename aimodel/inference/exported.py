@@ -27,7 +27,7 @@ from typing import Any, Iterator, Optional
 from aimodel.data.spec import InputSpec
 from aimodel.errors import CheckpointError
 from aimodel.hardware import usable_cores
-from aimodel.inference.checkpoint import BACKENDS, _match_rank, class_probabilities
+from aimodel.inference.checkpoint import BACKENDS, _match_rank, class_probabilities, model_outputs
 from aimodel.inference.tokenize import Tokenizer
 
 #: pip package that provides each optional runtime (all in the ``export`` extra)
@@ -273,7 +273,10 @@ class ExportedBackend:
         return {i["name"]: tuple(i["shape"]) for i in self.inputs}
 
     def predict_proba(self, batch):
-        return class_probabilities(self._run(self.feed(batch)))
+        return class_probabilities(self.predict_outputs(batch))
+
+    def predict_outputs(self, batch):
+        return model_outputs(self._run(self.feed(batch)))
 
     def feed(self, batch) -> dict:
         """The runtime's inputs for one prepared batch (see :meth:`ModelBackend.predict_proba`)."""

@@ -5,31 +5,41 @@ from __future__ import annotations
 import csv
 import io
 
+from aimodel.inference.answers import Answer, ClassAnswer
 from aimodel.inference.predict import PredictResult
 
 
 def to_json(result: PredictResult) -> dict:
-    """``{"model", "failed", "predictions": [{"input", "label", "confidence", "top_k"} | {"input", "error"}]}``."""
-    return {"model": str(result.checkpoint.model_path), "failed": result.failed,
+    """``{"model", "task", "failed", "predictions": [...]}``; each prediction is ``{"input", "error"}`` or, per task,
+    ``{"input", "label", "confidence", "top_k"}``, ``{"input", "value"}`` or ``{"input", "labels", "probabilities"}``.
+    """
+    return {"model": str(result.checkpoint.model_path), "task": _answer(result).task, "failed": result.failed,
             "predictions": [p.to_json() for p in result.predictions]}
 
 
-def prediction_columns(k: int) -> list[str]:
-    cols = ["prediction", "confidence"]
-    for i in range(2, k + 1):
-        cols += [f"top{i}", f"top{i}_confidence"]
-    return cols + ["error"]
+def _answer(result: PredictResult) -> Answer:
+    return result.answer or ClassAnswer()
+
+
+def prediction_columns(result: PredictResult) -> list[str]:
+    """The columns CSV output appends to each row: the task's answer columns, then ``error``."""
+    return _answer(result).csv_columns(result.top_k) + ["error"]
 
 
 def to_csv(result: PredictResult) -> str:
     """One row per input; CSV inputs keep every original cell and get the prediction appended.
 
     Columns: ``input`` (left out when every row comes from one CSV file, so the
-    output is that file plus new columns), the original CSV columns,
-    ``prediction, confidence, top2, top2_confidence, ..., error``. A new column
-    whose name the CSV already has gets a ``.1`` suffix; nothing is overwritten.
+    output is that file plus new columns), the original CSV columns, the task's
+    answer, then ``error``. Classification: ``prediction, confidence, top2,
+    top2_confidence, ...``; regression: ``prediction`` (one target) or
+    ``prediction_<target>`` per target; multilabel: ``prediction`` (the label set,
+    joined by the ``dataset.label_separator`` the model was trained with) and
+    ``probability_<label>`` per label. A new column whose name the CSV already has
+    gets a ``.1`` suffix; nothing is overwritten.
     """
     preds = result.predictions
+    answer = _answer(result)
     sources = {p.source for p in preds}
     with_input = not (len(sources) == 1 and None not in sources)
     original: list[str] = []
@@ -37,7 +47,7 @@ def to_csv(result: PredictResult) -> str:
         original += [c for c in p.columns if c not in original]
     taken = set(original) | ({"input"} if with_input else set())
     added = []
-    for col in prediction_columns(result.top_k):
+    for col in prediction_columns(result):
         name = col
         while name in taken:
             name += ".1"
@@ -50,10 +60,5 @@ def to_csv(result: PredictResult) -> str:
     for p in preds:
         cells = [p.input] if with_input else []
         cells += [(p.row or {}).get(c, "") for c in original]
-        new = ["", ""] + ["", ""] * (result.top_k - 1)
-        if p.error is None:
-            new[0], new[1] = p.label, f"{p.confidence:.6f}"
-            for i, (name, conf) in enumerate(p.top_k[1:], 1):
-                new[2 * i], new[2 * i + 1] = name, f"{conf:.6f}"
-        writer.writerow(cells + new + [p.error or ""])
+        writer.writerow(cells + answer.csv_cells(p, result.top_k) + [p.error or ""])
     return buf.getvalue()

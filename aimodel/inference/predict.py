@@ -1,9 +1,13 @@
-"""Predict classes for files, folders, globs, CSV rows or strings with a trained model."""
+"""Predict with a trained model for files, folders, globs, CSV rows or strings.
+
+What a prediction says depends on the model's task (:mod:`aimodel.inference.answers`): a class with
+its top-k, a value per target, or a label set with every label's probability.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -11,34 +15,11 @@ import numpy as np
 
 from aimodel.data.spec import InputSpec
 from aimodel.errors import AimodelError, CheckpointError
+from aimodel.inference.answers import Answer, Prediction, answer_for
 from aimodel.inference.checkpoint import Checkpoint, ModelBackend, load_backend, resolve_checkpoint
 from aimodel.inference.images import Polarity
 from aimodel.inference.collect import Item, collect_items
 from aimodel.inference.prepare import make_preparer
-
-
-@dataclass
-class Prediction:
-    """One input's result: its top-k classes, or why it could not be predicted."""
-
-    input: str
-    label: Optional[str] = None
-    confidence: Optional[float] = None
-    top_k: list[tuple[str, float]] = field(default_factory=list)
-    error: Optional[str] = None
-    #: for CSV inputs: the original row, its file and that file's columns
-    row: Optional[dict] = None
-    source: Optional[str] = None
-    columns: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        out = {"input": self.input}
-        if self.error:
-            out["error"] = self.error
-        else:
-            out.update(label=self.label, confidence=self.confidence,
-                       top_k=[{"label": n, "confidence": c} for n, c in self.top_k])
-        return out
 
 
 @dataclass
@@ -47,6 +28,8 @@ class PredictResult:
     predictions: list[Prediction]
     top_k: int = 1
     seconds: float = 0.0
+    #: how the predictions read (their task's CSV and table columns); None: classification
+    answer: Optional[Answer] = None
 
     @property
     def failed(self) -> int:
@@ -71,6 +54,7 @@ class Predictor:
         self.backend: ModelBackend = load_backend(self.checkpoint)
         self.spec = self.checkpoint.spec or _spec_from_backend(self.backend)
         self.preparer = make_preparer(self.spec, self.backend.input_dtypes(), polarity=polarity, crop=crop)
+        self.answer: Answer = answer_for(self.spec)
 
     def predict(self, inputs: Sequence[str | Path] = (), *, texts: Sequence[str] = (), top_k: int = 3,
                 batch_size: int = 64, column: Optional[str] = None) -> PredictResult:
@@ -79,7 +63,7 @@ class Predictor:
         Args:
             inputs: files, folders (recursive), glob patterns; CSV files for tabular/text models.
             texts: raw strings, for text models.
-            top_k: how many classes to list per input.
+            top_k: how many classes to list per input (classification).
             batch_size: inputs prepared and sent to the model at once.
             column: for text models reading a CSV, the column holding the text.
         """
@@ -91,7 +75,8 @@ class Predictor:
         pending = [i for i, it in enumerate(items) if it.error is None]
         for begin in range(0, len(pending), max(1, batch_size)):
             self._predict_chunk(items, results, pending[begin : begin + batch_size], k)
-        return PredictResult(self.checkpoint, results, top_k=k, seconds=time.perf_counter() - start)
+        return PredictResult(self.checkpoint, results, top_k=k, seconds=time.perf_counter() - start,
+                             answer=self.answer)
 
     def _predict_chunk(self, items: list[Item], results: list[Prediction], chunk: list[int], k: int) -> None:
         samples, ready = [], []
@@ -104,7 +89,7 @@ class Predictor:
         if not ready:
             return
         try:
-            probs = self.probabilities(samples)
+            outputs = self.outputs(samples)
         except AimodelError:
             raise
         except Exception as exc:  # one bad input must not sink the batch: isolate it
@@ -114,32 +99,36 @@ class Predictor:
                 return
             results[ready[0]].error = f"{items[ready[0]].name}: {model_failure(exc)}"
             return
-        finite = np.isfinite(probs).all(axis=1)
-        for i, top, ok in zip(ready, top_classes(probs, self.spec.class_names, k), finite):
-            if not ok:
+        for i, row in zip(ready, outputs):
+            if not np.isfinite(row).all():
                 results[i].error = f"{items[i].name}: {NOT_FINITE}"
                 continue
-            results[i].label, results[i].confidence = top[0]
-            results[i].top_k = top
+            self.answer.fill(results[i], row, k)
 
-    def probabilities(self, samples: list) -> np.ndarray:
-        """Class probabilities ``(N, n_classes)`` of prepared samples, in one model call.
+    def outputs(self, samples: list) -> np.ndarray:
+        """The model's answers ``(N, n_outputs)`` for prepared samples, in one model call.
+
+        Classification: class probabilities (a one-unit sigmoid made two columns); regression:
+        values in the targets' units; multilabel: each label's probability. Column ``j`` is
+        ``spec.class_names[j]``.
 
         Raises:
-            CheckpointError: the model's output does not match its class names.
+            CheckpointError: the model's output does not match its meta.json's names.
         """
-        probs = self.backend.predict_proba(self.preparer.stack(samples))
+        batch = self.preparer.stack(samples)
+        if self.answer.task == "classification":
+            out = self.backend.predict_proba(batch)
+        else:
+            out = self.backend.predict_outputs(batch)
         names = self.spec.class_names
-        if probs.shape[1] != len(names):
-            raise CheckpointError(f"{self.checkpoint.model_path}: the model outputs {probs.shape[1]} classes but "
-                                  f"its meta.json names {len(names)}")
-        return probs
+        if out.shape[1] != len(names):
+            what = {"classification": "classes", "regression": "targets"}.get(self.answer.task, "labels")
+            raise CheckpointError(f"{self.checkpoint.model_path}: the model outputs {out.shape[1]} values but "
+                                  f"its meta.json names {len(names)} {what}")
+        return out
 
-
-def top_classes(probs: np.ndarray, names: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
-    """Per row of ``probs``: the ``k`` most likely ``(class name, probability)``, most likely first."""
-    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return [[(names[j], round(float(probs[row, j]), 6)) for j in order[row]] for row in range(len(probs))]
+    #: the name from before tasks (serving, benchmarks and tests call it); the same model call
+    probabilities = outputs
 
 
 #: The error of an input whose class probabilities came out NaN or infinite (a finite but extreme value, 1e308).

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from aimodel.errors import AimodelError
-from aimodel.inference.predict import Prediction, top_classes
+from aimodel.inference.predict import Prediction
 from aimodel.serving.batcher import Batcher, InputFailed, Overloaded
 from aimodel.serving.inputs import FilePart, Prepared, is_light, parse_instances, prepare_instances, prepare_items, \
     text_items, upload_items
@@ -57,7 +57,7 @@ class Server:
         self.settings = settings
         self.freeze_gc = freeze_gc
         self.metrics = Metrics(settings.max_batch, model.name, model.kind)
-        self.batcher = Batcher(model.probabilities, settings.max_batch, settings.batch_timeout_ms / 1000,
+        self.batcher = Batcher(model.outputs, settings.max_batch, settings.batch_timeout_ms / 1000,
                                settings.max_queue, observe=self.metrics.observe_batch)
         self.ready = False
         #: the port the gRPC API listens on, once started (``--grpc-port 0`` picks one)
@@ -83,7 +83,7 @@ class Server:
         await self.batcher.stop()
 
     async def predict(self, prepared: Prepared) -> list:
-        """Probabilities or :class:`InputFailed` per ready sample, in order."""
+        """The model's outputs (class or label probabilities, values) or :class:`InputFailed` per ready sample."""
         ready = prepared.ready
         if not ready:
             return []
@@ -276,17 +276,15 @@ async def predict(request: Request) -> Response:
         prepared, top_k = await _read_uploads(request, server)
     results = await server.predict(prepared)
     preds = [Prediction(input=name, error=error) for name, error in zip(prepared.names, prepared.errors)]
-    probs = {i: r for i, r in zip(prepared.ready, results)}
-    for i, r in probs.items():
+    for i, r in zip(prepared.ready, results):
         if isinstance(r, InputFailed):
             preds[i].error = f"{preds[i].input}: {r}"
         else:
-            top = top_classes(r[None, :], model.class_names, top_k)[0]
-            preds[i].label, preds[i].confidence = top[0]
-            preds[i].top_k = top
+            model.answer.fill(preds[i], r, top_k)  # the task's answer, as aimodel predict --json gives it
     failed = sum(p.error is not None for p in preds)
     server.count_inputs(len(preds) - failed, failed)
-    body: dict[str, Any] = {"model": model.name, "failed": failed, "predictions": [p.to_json() for p in preds]}
+    body: dict[str, Any] = {"model": model.name, "task": model.answer.task, "failed": failed,
+                            "predictions": [p.to_json() for p in preds]}
     if failed:
         first = next(p.error for p in preds if p.error)
         body = {"error": f"{failed} of {len(preds)} input(s) could not be predicted; first: {first}", **body}

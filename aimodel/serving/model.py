@@ -11,10 +11,12 @@ import numpy as np
 from aimodel.data.spec import InputSpec, value_contract
 from aimodel.errors import ServeError
 from aimodel.fileio import read_json_object
+from aimodel.inference.answers import Answer
 from aimodel.inference.images import Polarity
 from aimodel.inference.predict import Predictor
 from aimodel.inference.prepare import Preparer, column_kinds, make_preparer
 from aimodel.serving.settings import NAME_PATTERN
+from aimodel.tasks import task_of, thresholds_of
 
 
 class ServedModel:
@@ -46,7 +48,13 @@ class ServedModel:
 
     @property
     def class_names(self) -> list[str]:
+        """The names of the model's outputs: classes, regression targets or labels."""
         return list(self.spec.class_names)
+
+    @property
+    def answer(self) -> Answer:
+        """How a prediction reads for this model's task (:mod:`aimodel.inference.answers`)."""
+        return self.predictor.answer
 
     def preparer(self, polarity: Polarity = "auto", crop: bool = True) -> Preparer:
         """The preparer ``aimodel predict --polarity P --crop/--no-crop`` would use."""
@@ -56,9 +64,13 @@ class ServedModel:
                                                  polarity=polarity, crop=crop)
         return self._preparers[key]
 
-    def probabilities(self, samples: list) -> np.ndarray:
-        """``(N, n_classes)`` class probabilities of prepared samples, in one model call."""
-        return self.predictor.probabilities(samples)
+    def outputs(self, samples: list) -> np.ndarray:
+        """The model's outputs ``(N, n_outputs)`` for prepared samples, in one model call: class probabilities,
+        values in the targets' units (regression) or each label's probability (multilabel)."""
+        return self.predictor.outputs(samples)
+
+    #: the name from before tasks
+    probabilities = outputs
 
     def warm_up(self) -> None:
         """Call the model on neutral samples once, so the first request does not pay for tracing it.
@@ -72,7 +84,7 @@ class ServedModel:
         if not self.warmed:
             sample = self.example_sample()
             for n in (1, 2):
-                self.probabilities([sample] * n)
+                self.outputs([sample] * n)
             self.warmed = True
 
     def example_sample(self) -> Any:
@@ -86,16 +98,26 @@ class ServedModel:
         return np.zeros(tuple(self.spec.shape), np.float32)
 
     def describe(self) -> dict:
-        """Classes, input kind and shape, format, the run's recorded metrics and staleness (for ``/metadata``)."""
+        """Task, outputs, input kind and shape, format, the run's recorded metrics and staleness (``/metadata``).
+
+        ``outputs`` names the model's output columns (classes, targets or labels) in order; a classifier
+        also lists them as ``classes``, a regression model as ``targets``, a multilabel model as ``labels``
+        with their decision ``thresholds``.
+        """
         spec = self.spec
+        task = task_of(spec).name
         info: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "format": self.checkpoint.format,
             "model_file": self.checkpoint.model_path.name,
+            "task": task,
             "input": {"kind": spec.kind, "shape": list(spec.shape)},
-            "classes": self.class_names,
+            "outputs": self.class_names,
+            {"classification": "classes", "regression": "targets"}.get(task, "labels"): self.class_names,
         }
+        if task == "multilabel":
+            info["thresholds"] = dict(zip(self.class_names, thresholds_of(spec)))
         if spec.kind == "image":
             info["input"].update(background=spec.background, content_fraction=spec.content_fraction)
         if spec.kind == "tabular":
@@ -105,7 +127,7 @@ class ServedModel:
         contract = value_contract(spec)
         if contract is not None:
             info["input_contract"] = contract
-        info["metrics"] = run_metrics(self.checkpoint.run_dir)
+        info["metrics"] = run_metrics(self.checkpoint.run_dir, task_of(spec).report_keys)
         if self.checkpoint.stale:  # an export whose run's model changed since it was made
             info["stale"] = self.checkpoint.stale
         return info
@@ -126,8 +148,9 @@ def default_name(model_path: Path, run_dir: Optional[Path]) -> str:
     return "model"
 
 
-def run_metrics(run_dir: Optional[Path]) -> dict:
-    """What the run recorded about its quality: training's final metrics and, if run, the test evaluation."""
+def run_metrics(run_dir: Optional[Path], report_keys: tuple[str, ...] = ("accuracy",)) -> dict:
+    """What the run recorded about its quality: training's final metrics and, if run, the test evaluation
+    (its task's top-level figures, ``report_keys``: accuracy, or mae/rmse/r2, or the F1s)."""
     if run_dir is None:
         return {}
     out: dict[str, Any] = {}
@@ -137,7 +160,7 @@ def run_metrics(run_dir: Optional[Path]) -> dict:
         out["training"].update({k: summary[k] for k in ("monitor", "best_value", "best_epoch", "epochs_completed")
                                 if k in summary})
     evaluation = read_json_object(run_dir / "evaluation.json")
-    wanted = ("split", "samples", "accuracy", "top_k", "top_k_accuracy", "loss", "macro_avg")
+    wanted = ("split", "samples", *report_keys, "top_k", "top_k_accuracy", "loss", "macro_avg")
     if evaluation:
         out["evaluation"] = {k: evaluation[k] for k in wanted if k in evaluation}
     return out

@@ -34,11 +34,15 @@ async function loadMetadata() {
 function showModel() {
   const input = meta.input;
   $("model-name").textContent = meta.name;
-  const classes = meta.classes.length;
-  const acc = meta.metrics && meta.metrics.evaluation && meta.metrics.evaluation.accuracy;
+  const task = meta.task || "classification";
+  const outputs = (meta.outputs || meta.classes).length;
+  const what = { classification: "classes", regression: outputs === 1 ? "target" : "targets",
+                 multilabel: "labels" }[task];
   const shape = input.kind === "text" ? "one string" : JSON.stringify(input.shape);
-  $("model-info").textContent = `${input.kind} model, input ${shape}, ${classes} classes` +
-    (acc !== undefined ? `, test accuracy ${(acc * 100).toFixed(2)}%` : "");
+  $("model-info").textContent = `${input.kind} model, input ${shape}, ${task}: ${outputs} ${what}` +
+    testFigure(task, meta.metrics && meta.metrics.evaluation);
+  $("top-k-box").hidden = task !== "classification";
+  const classes = outputs;
   $("api-tf").textContent = `POST /v1/models/${meta.name}:predict`;
   const topK = $("top-k");
   topK.replaceChildren();
@@ -57,6 +61,15 @@ function showModel() {
     $("file-hint").textContent = "Upload " + fileKinds[input.kind][1] + ".";
   }
   setStatus(input.kind === "image" ? "Drop or choose image files, or draw in the box." : "Ready.");
+}
+
+function testFigure(task, evaluation) {
+  if (!evaluation) return "";
+  if (task === "regression" && evaluation.mae !== undefined) return `, test MAE ${evaluation.mae.toPrecision(4)}`;
+  if (task === "multilabel" && evaluation.micro_f1 !== undefined) {
+    return `, test micro F1 ${(evaluation.micro_f1 * 100).toFixed(2)}%`;
+  }
+  return evaluation.accuracy !== undefined ? `, test accuracy ${(evaluation.accuracy * 100).toFixed(2)}%` : "";
 }
 
 async function predict(form, pictures, titles) {
@@ -113,13 +126,7 @@ function showResults(predictions, pictures, titles) {
       error.textContent = p.error;
       body.append(error);
     } else {
-      const label = document.createElement("div");
-      label.className = "label";
-      label.textContent = p.label;
-      body.append(label);
-      for (const t of p.top_k) {
-        body.append(bar(t.label, t.confidence));
-      }
+      showAnswer(body, p);
     }
     card.append(body);
     fresh.push(card);
@@ -127,6 +134,27 @@ function showResults(predictions, pictures, titles) {
   results.prepend(...fresh);
   while (results.children.length > 50) {
     results.lastElementChild.remove();
+  }
+}
+
+// One prediction's answer: a class and its top-k bars, a value (or one per target), or a label set.
+function showAnswer(body, p) {
+  const label = document.createElement("div");
+  label.className = "label";
+  body.append(label);
+  if (p.value !== undefined) {
+    const values = typeof p.value === "number" ? [["", p.value]] : Object.entries(p.value);
+    label.textContent = values.map(([n, v]) => (n ? `${n}: ` : "") + v.toPrecision(6)).join(", ");
+  } else if (p.labels !== undefined) {
+    label.textContent = p.labels.length ? p.labels.join(", ") : "(no label)";
+    for (const [n, prob] of Object.entries(p.probabilities)) {
+      body.append(bar(n, prob));
+    }
+  } else {
+    label.textContent = p.label;
+    for (const t of p.top_k) {
+      body.append(bar(t.label, t.confidence));
+    }
   }
 }
 
