@@ -218,7 +218,7 @@ def test_body_limit_pixel_limit_and_input_count(digits_model):
 
 
 def test_a_request_past_the_timeout_gets_504_and_the_server_goes_on(digits_model, monkeypatch):
-    real, slow, release, finished = digits_model.probabilities, threading.Event(), threading.Event(), threading.Event()
+    real, slow, release, finished = digits_model.outputs, threading.Event(), threading.Event(), threading.Event()
 
     def model_call(samples):
         if slow.is_set():  # held until the test has its 504
@@ -226,7 +226,7 @@ def test_a_request_past_the_timeout_gets_504_and_the_server_goes_on(digits_model
             finished.set()
         return real(samples)
 
-    monkeypatch.setattr(digits_model, "probabilities", model_call)
+    monkeypatch.setattr(digits_model, "outputs", model_call)
     with _client(digits_model, timeout_s=0.2) as c:
         slow.set()
         try:
