@@ -154,14 +154,16 @@ def predict(
     batch_size: int = 64,
     column: Optional[str] = None,
 ) -> PredictResult:
-    """Classify inputs with a trained model; a bad input gets an error entry, the rest are predicted.
+    """Predict inputs with a trained model: a class, a value or a label set, by its task.
+
+    A bad input gets an error entry; the rest are predicted.
 
     Args:
         inputs: image files, folders (recursive), globs; text files or CSV files for text and
             tabular models (one prediction per row).
         model: run directory or model file; default: best model of the latest run.
         texts: raw strings for text models.
-        top_k: how many classes to list per input.
+        top_k: how many classes to list per input (classification).
         polarity: ``auto`` inverts dark-on-light photos for light-on-dark image models.
         crop: match the ink's position and size to the training data (ink images).
         batch_size: inputs sent to the model per call.

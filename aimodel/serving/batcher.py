@@ -48,7 +48,7 @@ class Batcher:
     its way (see :meth:`expect`): waiting then could only add latency.
 
     Args:
-        infer: prepared samples -> ``(N, n_classes)`` probabilities (one model call); runs in a thread.
+        infer: prepared samples -> ``(N, n_outputs)`` model outputs (one model call); runs in a thread.
         max_batch: most samples per call.
         timeout: seconds the first sample of a batch waits for company.
         max_queue: most samples waiting; :meth:`submit` raises :class:`Overloaded` beyond it.

@@ -17,7 +17,8 @@ from aimodel.serving.limits import PixelBudget, RequestError
 
 log = logging.getLogger(__name__)
 
-#: the output every export's ``serve`` signature names; the served answer is class probabilities
+#: the output every export's ``serve`` signature names: the model's output rows (class probabilities,
+#: regression values in the targets' units, or multilabel label probabilities)
 OUTPUT_NAME = "output_0"
 
 
