@@ -97,8 +97,8 @@ def _panels(count: int, title: str):
     shown = min(count, MAX_PANELS)
     cols = min(3, shown)
     rows = -(-shown // cols)
-    fig = _figure(4.2 * cols, 0.6 + 3.8 * rows)
-    fig.suptitle(title + (f" (first {shown} of {count} targets)" if count > shown else ""))
+    fig = _figure(max(5.5, 4.2 * cols), 0.8 + 3.8 * rows)
+    fig.suptitle(title + (f" (first {shown} of {count} targets)" if count > shown else ""), fontsize=9)
     return fig, [fig.add_subplot(rows, cols, i + 1) for i in range(shown)]
 
 

@@ -39,7 +39,7 @@ def write_regression_files(out_dir: Path, report: dict, y: np.ndarray, pred: np.
                                  round(error, 6), round(abs(error), 6)], inputs, i))
     atomic_write_text(out_dir / "errors.csv", _csv_text(rows))
     r2 = "n/a" if report["r2"] is None else f"{report['r2']:.3f}"
-    title = f"{description}: {report['samples']} samples, MAE {report['mae']:.4g}, R² {r2}"
+    title = f"{description}\n{report['samples']} samples, MAE {report['mae']:.4g}, R² {r2}"
     write_scatter_png(y, pred, names, out_dir / "predicted_vs_true.png", title)
     write_residuals_png(y, pred, names, out_dir / "residuals.png", title)
     return ["evaluation.json", "per_target.csv", "errors.csv", "predicted_vs_true.png", "residuals.png"]
