@@ -125,7 +125,7 @@ def print_train_summary(result) -> None:
                   + (", baseline.json" if result.baseline else ""))
     if result.baseline:
         key = _headline(result.baseline["model"])
-        table.add_row(f"test {key.replace('_', ' ')}", f"{result.baseline['model'][key]:.4f}")
+        table.add_row(f"test {_LABELS.get(key, key)}", f"{result.baseline['model'][key]:.4f}")
         for name, figures in result.baseline["baselines"].items():
             table.add_row(f"  baseline: {name.replace('_', ' ')}", f"{figures[key]:.4f}")
     console.print(table)
@@ -178,7 +178,7 @@ def _baseline_cell(r) -> str:
     short = {"majority": "majority", "logistic_regression": "LR", "gradient_boosting": "GB"}
     key = _headline(next(iter(r.baselines.values())))
     parts = [f"{short.get(k, k)} {v[key]:.4f}" for k, v in r.baselines.items() if v.get(key) is not None]
-    prefix = "" if key == "accuracy" else f"{key.replace('_', ' ')}: "
+    prefix = "" if key == "accuracy" else f"{_LABELS.get(key, key)}: "
     return prefix + ("-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}") + " / " + ", ".join(parts)
 
 

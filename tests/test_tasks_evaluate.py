@@ -195,6 +195,10 @@ def test_a_fixed_threshold_and_no_validation_split(tmp_path):
     data = write_multilabel_csv(tmp_path / "ml.csv", n=80)
     run = _train(tmp_path, "fixed", "multilabel", data, "tags", epochs=1, threshold=0.3)
     assert json.loads((run / "meta.json").read_text())["input"]["thresholds"] == [0.3] * len(LABELS)
+    # A resumed run sets them again when it ends (its best model may have changed).
+    result = _invoke("train", "--resume", run, "--set", "training.epochs=2", "--set", "training.threshold=0.4")
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "meta.json").read_text())["input"]["thresholds"] == [0.4] * len(LABELS)
     config = write_config(tmp_path / "noval.yaml", {
         "name": "noval", "seed": 1, "task": "multilabel",
         "dataset": {"name": "csv", "path": str(data), "label": "tags", "validation_split": 0},
@@ -250,4 +254,4 @@ def test_cli_renders_each_task(regression_run, multilabel_run):
     out = _invoke("evaluate", multilabel_run).output
     assert "micro F1" in out and "subset accuracy" in out and "per label" in out and "threshold" in out
     listed = _invoke("runs", "list", regression_run.parent).output
-    assert "mae:" in listed
+    assert "MAE:" in listed
