@@ -174,7 +174,8 @@ def _multilabel(x_train, y_train, x_eval, y_eval, spec: InputSpec, seed: int) ->
     common = y_train.mean(axis=0) > 0.5
     shown = ", ".join(n for n, on in zip(spec.class_names, common) if on)
     out = {"majority": {**multilabel_scores(y_eval, np.tile(common, (len(y_eval), 1))),
-                        "what": f"always {{{shown}}}: each label that most training rows have"}}
+                        "what": (f"always {{{shown}}}: each label that most training rows have" if shown else
+                                 "never any label: no label is on most training rows")}}
     if y_train.any() and not y_train.all():
         import warnings
 
