@@ -342,8 +342,8 @@ def model_summary(config: Path, overrides: tuple[str, ...], as_json: bool) -> No
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the reports [default: the run directory; <run>/evaluation-<name> for another "
                    "split or --data].")
-@click.option("--label", metavar="NAME", help="For --data FILE.csv: the column with the class [default: the "
-              "run's dataset.label, else 'label'].")
+@click.option("--label", metavar="NAME", help="For --data FILE.csv: the column with the class or label set "
+              "(regression: a one-target model's target) [default: the run's dataset.label, else 'label'].")
 @click.option("--top-k", "-k", type=click.IntRange(min=1), default=3, show_default=True,
               help="k of the top-k accuracy.")
 @click.option("--batch-size", "-b", type=click.IntRange(min=1), default=256, show_default=True,
@@ -356,7 +356,8 @@ def evaluate(checkpoint: Path, split: str, data: Path | None, out: Path | None, 
     \b
     Writes evaluation.json, per_class.csv, confusion_matrix.csv/.png, errors.csv (every
     misclassified sample, most confident first) and, for image data, errors.png (a grid of the
-    most confidently wrong examples).
+    most confidently wrong examples). Regression: per_target.csv, errors.csv (largest error
+    first), predicted_vs_true.png and residuals.png; multilabel: per_label.csv and errors.csv.
     """
     import_tensorflow()
     from aimodel.evaluation.evaluate import evaluate as run_evaluate

@@ -124,9 +124,10 @@ def print_train_summary(result) -> None:
     table.add_row("records", "metrics.csv, curves.png, train.log, summary.json, tensorboard/"
                   + (", baseline.json" if result.baseline else ""))
     if result.baseline:
-        table.add_row("test accuracy", f"{result.baseline['model']['accuracy']:.4f}")
+        key = _headline(result.baseline["model"])
+        table.add_row(f"test {_LABELS.get(key, key)}", f"{result.baseline['model'][key]:.4f}")
         for name, figures in result.baseline["baselines"].items():
-            table.add_row(f"  baseline: {name.replace('_', ' ')}", f"{figures['accuracy']:.4f}")
+            table.add_row(f"  baseline: {name.replace('_', ' ')}", f"{figures[key]:.4f}")
     console.print(table)
     for note in ([result.baseline.get("note")] if result.baseline else []) + list(result.notes):
         if note:
@@ -164,17 +165,107 @@ def print_runs(runs, root=None) -> None:
     console.print(table)
 
 
+def _headline(figures: dict) -> str:
+    """The figure a model's and its baselines' rows show: accuracy, else MAE (regression), else micro F1."""
+    return next((k for k in ("accuracy", "mae", "micro_f1") if k in figures), "accuracy")
+
+
 def _baseline_cell(r) -> str:
-    """``0.7600 / majority 0.6500, LR 0.7800`` (test accuracy of the model, then of each baseline)."""
+    """``0.7600 / majority 0.6500, LR 0.7800`` (test accuracy of the model, then of each baseline;
+    regression: ``MAE`` of each baseline; multilabel: micro F1)."""
     if not r.baselines:
         return "-"
-    short = {"majority": "majority", "logistic_regression": "LR"}
-    parts = [f"{short.get(k, k)} {v['accuracy']:.4f}" for k, v in r.baselines.items()]
-    return ("-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}") + " / " + ", ".join(parts)
+    short = {"majority": "majority", "logistic_regression": "LR", "gradient_boosting": "GB"}
+    key = _headline(next(iter(r.baselines.values())))
+    parts = [f"{short.get(k, k)} {v[key]:.4f}" for k, v in r.baselines.items() if v.get(key) is not None]
+    prefix = "" if key == "accuracy" else f"{_LABELS.get(key, key)}: "
+    return prefix + ("-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}") + " / " + ", ".join(parts)
+
+
+#: how the evaluate tables name the task figures
+_LABELS = {"mae": "MAE", "rmse": "RMSE", "r2": "R²", "micro_f1": "micro F1", "macro_f1": "macro F1"}
+
+
+def _rows_for_baselines(head: Table, report: dict, keys: tuple[str, ...]) -> None:
+    for name, figures in (report.get("baselines") or {}).items():
+        shown = ", ".join(f"{_LABELS[k]} {figures[k]:.4g}" for k in keys if figures.get(k) is not None)
+        head.add_row(f"baseline: {name.replace('_', ' ')}", shown)
+
+
+def _notes_and_files(report: dict) -> None:
+    if report.get("baseline_note"):
+        console.print(f"[yellow]note:[/] {report['baseline_note']}")
+    if report.get("note"):
+        console.print(f"[yellow]note:[/] {report['note']}")
+
+
+def _files_line(report: dict) -> None:
+    folder = str(Path(report["written_to"]).parent)
+    console.print(f"written to {folder}: " + ", ".join(Path(f).name for f in report.get("files", [])))
+
+
+def _figure(value) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def print_regression_evaluation(report: dict) -> None:
+    """MAE, RMSE and R² (overall and per target), the baselines', and the largest errors."""
+    head = Table(title=f"evaluation: {report['samples']} samples", show_header=False)
+    head.add_row("data", report["data"])
+    for key, label in (("mae", "MAE"), ("rmse", "RMSE"), ("r2", "R²")):
+        head.add_row(label, _figure(report[key]))
+    _rows_for_baselines(head, report, ("mae", "rmse", "r2"))
+    head.add_row("model", report["model"])
+    console.print(head)
+    _notes_and_files(report)
+    if len(report["per_target"]) > 1:
+        table = Table(title="per target")
+        for col in ("target", "MAE", "RMSE", "R²", "mean", "std"):
+            table.add_column(col, justify="left" if col == "target" else "right")
+        for t in report["per_target"]:
+            table.add_row(t["target"], *(_figure(t[k]) for k in ("mae", "rmse", "r2", "mean", "std")))
+        console.print(table)
+    worst = report.get("worst_errors") or []
+    if worst:
+        shown = ", ".join(f"#{w['index']} {w['target']}: true {_figure(w['true'])}, predicted "
+                          f"{_figure(w['predicted'])}" for w in worst[:3])
+        console.print(f"largest errors: {shown}")
+    _files_line(report)
+
+
+def print_multilabel_evaluation(report: dict) -> None:
+    """Micro and macro F1, subset accuracy, the baselines', and a per-label table with each threshold."""
+    head = Table(title=f"evaluation: {report['samples']} samples", show_header=False)
+    head.add_row("data", report["data"])
+    head.add_row("micro F1", f"{report['micro_f1']:.4f}")
+    head.add_row("macro F1", f"{report['macro_f1']:.4f}")
+    head.add_row("subset accuracy", f"{report['subset_accuracy']:.4f}")
+    head.add_row("loss", f"{report['loss']:.4f}")
+    _rows_for_baselines(head, report, ("micro_f1", "macro_f1"))
+    head.add_row("model", report["model"])
+    console.print(head)
+    _notes_and_files(report)
+    table = Table(title="per label")
+    for col in ("label", "threshold", "precision", "recall", "f1", "support", "predicted"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for row in report["per_label"]:
+        table.add_row(row["label"], f"{row['threshold']:.2f}", f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                      f"{row['f1']:.3f}", str(row["support"]), str(row["predicted"]))
+    table.add_section()
+    for key, label in (("micro_avg", "micro avg"), ("macro_avg", "macro avg")):
+        avg = report[key]
+        table.add_row(label, "", f"{avg['precision']:.3f}", f"{avg['recall']:.3f}", f"{avg['f1']:.3f}", "", "")
+    console.print(table)
+    _files_line(report)
 
 
 def print_evaluation(report: dict) -> None:
-    """Headline numbers, a per-class table (with each class's most frequent confusion) and the files written."""
+    """Headline numbers, a per-class table (with each class's most frequent confusion) and the files written;
+    regression and multilabel reports (``task``) have their own layouts."""
+    task = report.get("task", "classification")
+    if task != "classification":
+        {"regression": print_regression_evaluation, "multilabel": print_multilabel_evaluation}[task](report)
+        return
     head = Table(title=f"evaluation: {report['samples']} samples", show_header=False)
     head.add_row("data", report["data"])
     head.add_row("accuracy", f"{report['accuracy']:.4f}")

@@ -105,6 +105,9 @@ def check_task(cfg: "Config") -> None:
     if t.loss is not None and cfg.task != "regression":
         raise rule("training.loss", f"sets the regression loss; task: {cfg.task} uses {task.losses[0]} "
                                     "(remove training.loss)")
+    if t.threshold is not None and cfg.task != "multilabel":
+        raise rule("training.threshold", f"sets the multilabel decision threshold; task: {cfg.task} has none "
+                                         "(remove training.threshold)")
     if cfg.task != "classification":
         if t.label_smoothing:
             raise rule("training.label_smoothing", f"applies to task: classification only, not {cfg.task}")

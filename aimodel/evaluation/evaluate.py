@@ -1,4 +1,5 @@
-"""Evaluate a trained model: metrics, per-class report, confusion matrix and the examples it gets wrong."""
+"""Evaluate a trained model: metrics, per-class (per-target, per-label) report, plots and the examples it gets
+most wrong, for each task (:mod:`aimodel.tasks`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from aimodel.evaluation.reports import misclassified, write_confusion_csv, write
 from aimodel.evaluation.sources import EvalData, load_eval_data
 from aimodel.fileio import atomic_write_json
 from aimodel.inference.checkpoint import load_backend, resolve_checkpoint
+from aimodel.tasks import task_of, thresholds_of
 
 if TYPE_CHECKING:
     from aimodel.config import Config
@@ -48,10 +50,13 @@ def evaluate(
         label: for a CSV ``data``, its class column (default: the run's ``dataset.label``, else ``label``).
 
     Returns:
-        The report written to ``evaluation.json`` (loss, accuracy, top-k accuracy,
-        per-class precision/recall/F1/support, macro and weighted averages, ROC AUC
-        for two classes, most-confused class pairs, confusion matrix), plus
-        ``written_to`` (its path) and ``files`` (every file written).
+        The report written to ``evaluation.json``, plus ``written_to`` (its path) and ``files``
+        (every file written). Classification: loss, accuracy, top-k accuracy, per-class
+        precision/recall/F1/support, macro and weighted averages, ROC AUC for two classes,
+        most-confused class pairs, confusion matrix. Regression (``task: regression``): mae, rmse,
+        r2 (means over the targets), mse, ``per_target`` and ``worst_errors``. Multilabel: micro_f1,
+        macro_f1, subset_accuracy, loss, hamming_loss, micro and macro averages, ``per_label``
+        (with each label's threshold). Tables and texts also get ``baselines``.
     """
     ckpt = resolve_checkpoint(checkpoint)
     spec = ckpt.spec
@@ -65,12 +70,13 @@ def evaluate(
     start = time.perf_counter()
     probs = np.concatenate([backend.predict_proba(b) for b in _batches(ev.x, spec, batch_size)])
     seconds = time.perf_counter() - start
-    if probs.shape[1] != len(spec.class_names):
-        raise CheckpointError(f"{ckpt.model_path}: the model outputs {probs.shape[1]} classes but its meta.json "
-                              f"names {len(spec.class_names)}")
+    probs = _outputs(probs, spec, ckpt.model_path)
 
     report: dict[str, Any] = {"model": str(ckpt.model_path), "data": ev.description, "split": split}
-    report.update(classification_report(ev.y, probs, spec.class_names, top_k))
+    task = task_of(spec).name
+    if task != "classification":  # classification reports keep the layout they had before task:
+        report["task"] = task
+    report.update(_score(task, ev.y, probs, spec, top_k))
     if ev.note:
         report["note"] = ev.note
     if ckpt.stale:  # an export whose run's model changed since: its scores may not be the model's now
@@ -112,6 +118,29 @@ def score_test_split(run_dir: Path, bundle: "DataBundle", cfg: "Config", model: 
     return {k: float(v) for k, v in out.items()}
 
 
+def _outputs(probs: np.ndarray, spec: InputSpec, model_path: Path) -> np.ndarray:
+    """The model's outputs ``(N, outputs)``: classes, targets or labels, as meta.json names them."""
+    n = len(spec.class_names)
+    if task_of(spec).name != "classification" and n == 1 and probs.shape[1] == 2:
+        probs = probs[:, 1:]  # one output unit, which the backends widen to [1 - p, p] as for a binary classifier
+    if probs.shape[1] != n:
+        what = {"regression": "targets", "multilabel": "labels"}.get(task_of(spec).name, "classes")
+        raise CheckpointError(f"{model_path}: the model outputs {probs.shape[1]} {what} but its meta.json "
+                              f"names {n}")
+    return probs
+
+
+def _score(task: str, y: np.ndarray, outputs: np.ndarray, spec: InputSpec, top_k: int) -> dict:
+    """The task's report: see :mod:`aimodel.evaluation.metrics` and :mod:`aimodel.evaluation.task_metrics`."""
+    from aimodel.evaluation.task_metrics import multilabel_report, regression_report
+
+    if task == "regression":
+        return regression_report(y, outputs, spec.class_names)
+    if task == "multilabel":
+        return multilabel_report(y, outputs, spec.class_names, thresholds_of(spec))
+    return classification_report(y, outputs, spec.class_names, top_k)
+
+
 def _add_baselines(report: dict, ckpt, spec: InputSpec, ev: EvalData) -> None:
     """Tables and texts: ``baselines.<name>`` fitted on the run's training split, scored on these samples."""
     from aimodel.evaluation.baselines import better, evaluation_baselines
@@ -119,7 +148,7 @@ def _add_baselines(report: dict, ckpt, spec: InputSpec, ev: EvalData) -> None:
     baselines, why_not = evaluation_baselines(ckpt.run_dir, spec, ev.x, ev.y)
     if baselines is not None:
         report["baselines"] = baselines
-        verdict = better(baselines, report["accuracy"])
+        verdict = better(baselines, report, task_of(spec).name)
         if verdict:
             report["baseline_note"] = verdict
     elif why_not:
@@ -143,6 +172,20 @@ def _out_dir(run_dir: Optional[Path], ev: EvalData, out: str | Path | None, ckpt
 
 def _write_reports(out_dir: Path, report: dict, ev: EvalData, probs: np.ndarray, spec: InputSpec,
                    max_error_images: int) -> list[str]:
+    """The task's files in ``out_dir``; their names."""
+    from aimodel.evaluation.task_reports import write_multilabel_files, write_regression_files
+
+    task = task_of(spec).name
+    inputs = ev.inputs or _input_column(ev.x, spec)
+    if task == "regression":
+        return write_regression_files(out_dir, report, ev.y, probs, ev.description, inputs)
+    if task == "multilabel":
+        return write_multilabel_files(out_dir, report, ev.y, probs, spec.label_separator or ";", inputs)
+    return _write_classification_reports(out_dir, report, ev, probs, spec, max_error_images)
+
+
+def _write_classification_reports(out_dir: Path, report: dict, ev: EvalData, probs: np.ndarray, spec: InputSpec,
+                                  max_error_images: int) -> list[str]:
     from aimodel.evaluation.plots import write_confusion_png, write_errors_png
 
     names = spec.class_names

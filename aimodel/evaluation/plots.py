@@ -87,3 +87,41 @@ def write_errors_png(images: Sequence[np.ndarray], captions: Sequence[str], path
         ax.set_xticks([])
         ax.set_yticks([])
     _save(fig, path)
+
+
+#: regression plots draw one panel per target, up to this many
+MAX_PANELS = 6
+
+
+def _panels(count: int, title: str):
+    shown = min(count, MAX_PANELS)
+    cols = min(3, shown)
+    rows = -(-shown // cols)
+    fig = _figure(max(5.5, 4.2 * cols), 0.8 + 3.8 * rows)
+    fig.suptitle(title + (f" (first {shown} of {count} targets)" if count > shown else ""), fontsize=9)
+    return fig, [fig.add_subplot(rows, cols, i + 1) for i in range(shown)]
+
+
+def write_scatter_png(y: np.ndarray, pred: np.ndarray, names: Sequence[str], path: Path, title: str) -> None:
+    """Predicted against true value, one panel per target, with the line where they are equal."""
+    fig, axes = _panels(len(names), title)
+    for j, ax in enumerate(axes):
+        t, p = y[:, j], pred[:, j]
+        low, high = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+        ax.plot([low, high], [low, high], color="grey", linewidth=1, linestyle="--", label="predicted = true")
+        ax.scatter(t, p, s=10, alpha=0.6, edgecolors="none")
+        ax.set_xlabel(f"true {names[j]}")
+        ax.set_ylabel(f"predicted {names[j]}")
+        ax.legend(loc="upper left", fontsize=8)
+    _save(fig, path)
+
+
+def write_residuals_png(y: np.ndarray, pred: np.ndarray, names: Sequence[str], path: Path, title: str) -> None:
+    """Residual (predicted - true) against the predicted value, one panel per target."""
+    fig, axes = _panels(len(names), title)
+    for j, ax in enumerate(axes):
+        ax.axhline(0.0, color="grey", linewidth=1, linestyle="--")
+        ax.scatter(pred[:, j], pred[:, j] - y[:, j], s=10, alpha=0.6, edgecolors="none")
+        ax.set_xlabel(f"predicted {names[j]}")
+        ax.set_ylabel("residual (predicted - true)")
+    _save(fig, path)

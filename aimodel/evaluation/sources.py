@@ -13,6 +13,7 @@ from aimodel.errors import CheckpointError, DataError
 from aimodel.evaluation.files import read_class_folders, read_labelled_csv
 from aimodel.evaluation.labels import align_labels
 from aimodel.inference.checkpoint import Checkpoint
+from aimodel.tasks import task_of
 
 SPLITS = ("test", "val", "train")
 CONFIG_SUFFIXES = (".yaml", ".yml")
@@ -56,13 +57,17 @@ def load_eval_data(ckpt: Checkpoint, spec: InputSpec, split: str = "test", data:
     path = Path(data)
     if path.suffix.lower() in CONFIG_SUFFIXES:
         return _config_split(path, spec, split)
+    task = task_of(spec).name
+    if task != "classification" and (path.suffix.lower() == ".npz" or path.is_dir()):
+        raise DataError(f"--data {path}: .npz files and class folders hold one class per sample; for this "
+                        f"{task} model pass a CSV file with its label column(s), or a config file")
     if path.suffix.lower() == ".npz":
         return _npz(path, spec, split)
     if path.is_dir():
         x, y, inputs = read_class_folders(path, spec, input_dtypes or {})
         return EvalData(x, y, f"{path} (class folders)", path.name, inputs=inputs)
     if path.suffix.lower() in (".csv", ".tsv") and path.is_file():
-        x, y, inputs = read_labelled_csv(path, spec, input_dtypes or {}, label or spec.label_column or "label")
+        x, y, inputs = read_labelled_csv(path, spec, input_dtypes or {}, label)
         return EvalData(x, y, str(path), path.stem, inputs=inputs)
     if not path.exists():
         raise DataError(f"--data {path}: no such file or folder")
@@ -118,8 +123,29 @@ def _config_split(path: Path, spec: InputSpec, split: str) -> EvalData:
         raise DataError(f"{what}: {other.kind} data, but the model takes {spec.kind} data")
     if other.kind in ("image", "sequence") and tuple(other.shape) != tuple(spec.shape):
         raise DataError(f"{what}: samples of shape {tuple(other.shape)}, but the model takes {tuple(spec.shape)}")
-    y = align_labels(chosen.y, other.class_names, spec.class_names, what)
+    if task_of(other).name != task_of(spec).name:
+        raise DataError(f"{what}: its task is {task_of(other).name}, the model's {task_of(spec).name}")
+    y = _aligned_answers(chosen.y, other, spec, what)
     return EvalData(chosen.x, y, f"{split} split of {path}", f"{path.stem}-{split}" if split != "test" else path.stem)
+
+
+def _aligned_answers(y: np.ndarray, other: InputSpec, spec: InputSpec, what: str) -> np.ndarray:
+    """Another dataset's labels in the model's layout: classes and labels matched by name, targets the same."""
+    task = task_of(spec).name
+    if task == "classification":
+        return align_labels(y, other.class_names, spec.class_names, what)
+    names, wanted = list(other.class_names), list(spec.class_names)
+    if task == "regression":
+        if names != wanted:
+            raise DataError(f"{what}: targets {', '.join(names)}, but the model predicts {', '.join(wanted)}")
+        return y
+    unknown = [n for n in names if n not in wanted]
+    if unknown:
+        raise DataError(f"{what}: label(s) {', '.join(map(repr, unknown))} are not labels of the model; "
+                        f"the model knows: {', '.join(wanted)}")
+    out = np.zeros((len(y), len(wanted)), np.float32)
+    out[:, [wanted.index(n) for n in names]] = y
+    return out
 
 
 def _npz(path: Path, spec: InputSpec, split: str) -> EvalData:

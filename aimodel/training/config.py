@@ -120,6 +120,12 @@ class TrainingConfig(Section):
         None, description="task: regression: the loss on standardized targets, mse (default), mae or huber "
         "(delta 1 standard deviation). Classification uses cross-entropy, multilabel binary cross-entropy.",
     )
+    threshold: Union[Literal["tune"], float, None] = Field(
+        None, description="task: multilabel: the probability a label needs to be predicted: null (0.5), a "
+        "number in (0, 1) for every label, or tune: each label's threshold chosen after training on the validation split (the "
+        "value of 0.05..0.95 with the best F1 for that label; 0.5 for a label absent there). Saved in meta.json; "
+        "evaluate, predict, export and serve use it.",
+    )
     class_weight: Union[Literal["balanced"], dict[Union[int, str], float], None] = Field(
         None,
         description="Loss weight per class: 'balanced' (inverse class frequency) or a mapping of "
@@ -202,6 +208,8 @@ class TrainingConfig(Section):
                 f"must be less than training.learning_rate ({self.learning_rate}), "
                 f"got {self.lr_schedule.min_lr}",
             )
+        if isinstance(self.threshold, float) and not 0 < self.threshold < 1:
+            raise rule("threshold", f"must be tune or a number between 0 and 1 (exclusive), got {self.threshold}")
         if self.nesterov and self.optimizer != "sgd":
             raise rule("nesterov", f"applies to optimizer sgd only, not {self.optimizer!r}")
         if self.gradient_clip_norm is not None and self.gradient_clip_value is not None:

@@ -110,9 +110,11 @@ def train(
 
 
 def _after_training(cfg: Config, bundle, result: TrainResult) -> None:
-    """Tables and texts: the baselines on the test split (baseline.json) and advice for small data."""
+    """Multilabel thresholds (meta.json); tables and texts: the baselines on the test split (baseline.json)
+    and advice for small data."""
     from aimodel.models.baselines import record_run_baselines, wanted
 
+    _set_thresholds(cfg, bundle, result)
     if wanted(cfg.dataset, bundle.spec) and result.model is not None and len(bundle.test):
         result.baseline = record_run_baselines(bundle, result.model, result.run_dir, cfg.seed)
     if bundle.spec.kind == "tabular" and bundle.val is not None and len(bundle.val) < 200:
@@ -121,6 +123,16 @@ def _after_training(cfg: Config, bundle, result: TrainResult) -> None:
     dropped = bundle.notes.get("dropped_rows")
     if dropped:
         result.notes.append(f"{dropped} row(s) without a label were left out")
+
+
+def _set_thresholds(cfg: Config, bundle, result: TrainResult) -> None:
+    """Multilabel: the decision thresholds of training.threshold, saved in meta.json (see training/thresholds.py)."""
+    if bundle.spec.task == "multilabel" and result.model is not None:
+        from aimodel.training.thresholds import set_thresholds
+
+        note = set_thresholds(cfg, bundle, result.model, result.run_dir)
+        if note:
+            result.notes.append(note)
 
 
 def resume(
@@ -204,7 +216,10 @@ def _resume_in(cfg: Config, path: Path, dist, overrides: tuple, reporter) -> Tra
         else:
             ckpt.remove_temporary_files(path)
         truncate_metrics(path, state.epoch if state else 0)
-        return _fit(cfg, prepared, path, state, summary, reporter or Reporter(), overrides=overrides)
+        result = _fit(cfg, prepared, path, state, summary, reporter or Reporter(), overrides=overrides)
+        if dist.is_chief:  # the best model may have changed: its thresholds are chosen again
+            _set_thresholds(cfg, prepared.bundle, result)
+        return result
 
 
 def _check_something_to_do(path: Path, cfg: Config, state: ckpt.RunState, overrides: tuple) -> None:
