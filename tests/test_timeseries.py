@@ -288,16 +288,20 @@ def test_resume_continues_exactly(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("model", [{"architecture": "rnn", "cell": "LSTM", "units": [8]},
-                                   {"architecture": "transformer", "num_layers": 1, "embed_dim": 8, "num_heads": 2,
-                                    "ff_dim": 8}])
-def test_rnn_and_transformer_run_over_the_windows(tmp_path, model):
+@pytest.mark.parametrize("model, horizon", [({"architecture": "rnn", "cell": "LSTM", "units": [8]}, 3),
+                                            ({"architecture": "transformer", "num_layers": 1, "embed_dim": 8,
+                                              "num_heads": 2, "ff_dim": 8}, 1)])
+def test_rnn_and_transformer_run_over_the_windows(tmp_path, model, horizon):
+    from aimodel.evaluation.evaluate import evaluate
     from aimodel.training.runner import train
 
-    cfg = config(tmp_path, write_series(tmp_path / "s.csv", 80), "m")
+    data = write_series(tmp_path / "s.csv", 80)
+    cfg = config(tmp_path, data, "m", horizon=horizon)
     cfg.update(model=model, training={"epochs": 1, "batch_size": 16, "tensorboard": False})
     result = train(load_config(write_config(tmp_path / "m.yaml", cfg)), run_dir=tmp_path / "m")
-    assert result.model.output_shape == (None, 3)
+    assert result.model.output_shape == (None, horizon)
+    report = evaluate(tmp_path / "m")  # one output unit is a value, not a two-class probability
+    assert len(report["per_step"]) == horizon and report["samples"] == 16 - horizon + 1
 
 
 # --- cv ----------------------------------------------------------------------------------------------------------
