@@ -261,7 +261,9 @@ def print_multilabel_evaluation(report: dict) -> None:
 
 def print_evaluation(report: dict) -> None:
     """Headline numbers, a per-class table (with each class's most frequent confusion) and the files written;
-    regression and multilabel reports (``task``) have their own layouts."""
+    forecasts (``per_step``), regression and multilabel reports (``task``) have their own layouts."""
+    if "per_step" in report:
+        return print_forecast_evaluation(report)
     task = report.get("task", "classification")
     if task != "classification":
         {"regression": print_regression_evaluation, "multilabel": print_multilabel_evaluation}[task](report)
@@ -309,6 +311,31 @@ def print_evaluation(report: dict) -> None:
     console.print(f"written to {folder}: " + ", ".join(Path(f).name for f in report.get("files", [])))
 
 
+def print_forecast_evaluation(report: dict) -> None:
+    """A forecast's MAE and RMSE, overall and per step, beside each baseline's on the same windows."""
+    console.print(f"evaluation: {report['samples']} windows of {report['data']}")
+    names = list(report["baselines"])
+    table = Table(title="forecast errors (model and baselines on the same windows)")
+    table.add_column("step")
+    for who in ["model"] + names:
+        for metric in ("MAE", "RMSE"):
+            table.add_column(f"{who.replace('_', ' ')} {metric}", justify="right")
+
+    def cells(r: dict) -> list[str]:
+        return [f"{r['mae']:.4g}", f"{r['rmse']:.4g}"]
+
+    for k, step in enumerate(report["per_step"]):
+        table.add_row(step["step"], *cells(step), *[c for n in names for c in cells(report["baselines"][n]["per_step"][k])])
+    table.add_section()
+    table.add_row("all", *cells(report), *[c for n in names for c in cells(report["baselines"][n])])
+    console.print(table)
+    for key in ("baseline_note", "note"):
+        if report.get(key):
+            console.print(f"[yellow]note:[/] {report[key]}")
+    folder = str(Path(report["written_to"]).parent)
+    console.print(f"written to {folder}: " + ", ".join(Path(f).name for f in report.get("files", [])))
+
+
 def _predictions_table(result) -> Table:
     from aimodel.inference.answers import ClassAnswer
 
@@ -329,7 +356,26 @@ def _predictions_table(result) -> Table:
 
 
 def print_predictions(result) -> None:
-    console.print(_predictions_table(result))
+    console.print(_forecast_table(result) if _is_forecast(result) else _predictions_table(result))
+
+
+def _is_forecast(result) -> bool:
+    from aimodel.inference.forecast import ForecastResult
+
+    return isinstance(result, ForecastResult)
+
+
+def _forecast_table(result) -> Table:
+    """A forecasting model's predictions: one row per file and step."""
+    table = Table(title=f"model: {result.checkpoint.model_path}")
+    for col in ("input", "step", "time", "value"):
+        table.add_column(col, overflow="fold", justify="right" if col == "value" else "left")
+    for p in result.predictions:
+        if p.error:
+            table.add_row(p.input, "[red]error[/]", "", p.error)
+        for k, (t, v) in enumerate(zip(p.times, p.values), 1):
+            table.add_row(p.input if k == 1 else "", f"t+{k}", t, f"{v:.6g}")
+    return table
 
 
 def format_predictions(result, fmt: str) -> str:
@@ -339,12 +385,15 @@ def format_predictions(result, fmt: str) -> str:
 
     from aimodel.inference.output import to_csv, to_json
 
+    if _is_forecast(result):
+        to_json, to_csv = type(result).to_json, type(result).to_csv  # noqa: N806  (one row per forecast step)
     if fmt == "json":
         return json.dumps(to_json(result), indent=2) + "\n"
     if fmt == "csv":
         return to_csv(result)
     buf = io.StringIO()
-    Console(file=buf, width=160, color_system=None, force_terminal=False).print(_predictions_table(result))
+    table = _forecast_table(result) if _is_forecast(result) else _predictions_table(result)
+    Console(file=buf, width=160, color_system=None, force_terminal=False).print(table)
     return buf.getvalue()
 
 

@@ -16,6 +16,7 @@ from aimodel.data.folders import ImageFolderDataset, TextFolderDataset
 from aimodel.data.keras_images import Cifar10Dataset, Cifar100Dataset, FashionMnistDataset, MnistDataset
 from aimodel.data.keras_text import ImdbDataset, ReutersDataset
 from aimodel.data.npz import NpzDataset
+from aimodel.data.series import TimeseriesDataset
 from aimodel.data.tables import CsvDataset
 from aimodel.models.cnn import CnnModel
 from aimodel.models.mlp import MlpModel
@@ -30,7 +31,7 @@ from aimodel.training.config import TrainingConfig
 DatasetConfig = Annotated[
     Union[
         DigitsDataset, MnistDataset, NpzDataset, FashionMnistDataset, Cifar10Dataset, Cifar100Dataset,
-        ImdbDataset, ReutersDataset, ImageFolderDataset, TextFolderDataset, CsvDataset,
+        ImdbDataset, ReutersDataset, ImageFolderDataset, TextFolderDataset, CsvDataset, TimeseriesDataset,
     ],
     Field(discriminator="name", description="Where the data comes from; `name` picks the source."),
 ]
@@ -52,7 +53,8 @@ class Config(Section):
     task: TaskName = Field(
         "classification", description="What the model answers: classification (one class of N), regression "
         "(numbers: dataset.label names the target column(s); dataset.name: timeseries forecasts), multilabel "
-        "(a set of labels per sample, separated by dataset.label_separator in the label column).",
+        "(a set of labels per sample, separated by dataset.label_separator in the label column). Default: "
+        "classification, or the one task the dataset gives (timeseries: regression).",
     )
     dataset: DatasetConfig
     model: ModelConfig
@@ -75,8 +77,10 @@ class Config(Section):
 
 def check_task(cfg: "Config") -> None:
     """The rules ``task`` sets for the dataset, the model and training; fills the task's default monitor."""
-    task = TASKS.get(cfg.task)
     supported = getattr(type(cfg.dataset), "tasks", ("classification",))
+    if "task" not in cfg.model_fields_set and cfg.task not in supported and len(supported) == 1:
+        cfg.task = supported[0]  # task: not given, and the dataset gives one kind of label (timeseries)
+    task = TASKS.get(cfg.task)
     if cfg.task not in supported:
         raise rule("task", f"{cfg.task}: dataset.name {cfg.dataset.name} gives {' or '.join(supported)} labels "
                            f"only; for {cfg.task} use dataset.name: csv (a table, a text column or image paths)"

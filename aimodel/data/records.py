@@ -46,6 +46,8 @@ def summarize(bundle: DataBundle) -> dict:
         "ignored": notes.get("ignored", [])[:100],
         **({"image_cache": notes["image_cache"]} if notes.get("image_cache") else {}),
         **({"dropped_rows": notes["dropped_rows"]} if notes.get("dropped_rows") else {}),
+        # a series: each part's rows and time range, its step, and how many missing steps were filled
+        **({k: notes[k] for k in ("parts", "time_step", "filled_steps")} if "parts" in notes else {}),
     }
 
 

@@ -79,6 +79,25 @@ class InputSpec:
     #: CSV sources with ``dataset.class_names``: the label value of each class, in class order
     #: (a CSV given to evaluate --data may hold these codes instead of the names).
     label_values: Optional[list[str]] = None
+    #: Forecasts (``dataset.name: timeseries``; see :mod:`aimodel.data.series`): the time column; the input
+    #: columns beside the target (``label_column``, always the first input); rows per window (``shape[0]``);
+    #: steps forecast (``class_names`` ``t+1``...); the season of the seasonal naive baseline; how gaps and
+    #: missing cells are filled; the series' step in ``time_unit`` (second, month or number); and how its
+    #: times are written (date, datetime, datetime_utc, number), so predict gives each forecast its time.
+    time_column: Optional[str] = None
+    features: Optional[list[str]] = None
+    window: Optional[int] = None
+    horizon: Optional[int] = None
+    season: Optional[int] = None
+    fill: Optional[str] = None
+    time_step: Optional[float] = None
+    time_unit: Optional[str] = None
+    time_format: Optional[str] = None
+
+    @property
+    def forecast(self) -> bool:
+        """True for a forecasting model (windows of a series in, the next ``horizon`` steps out)."""
+        return self.time_column is not None
 
     def text_encoding(self) -> tuple[str, str]:
         """``(encoding, errors)`` to read this model's text files and CSVs with."""
@@ -114,6 +133,7 @@ class InputSpec:
             raise ValueError(f"class_names: expected a list of class names, got {names!r}")
         data["shape"] = tuple(shape)
         _check_optional(data)
+        _check_series(data)
         return cls(**data)
 
 
@@ -149,6 +169,16 @@ _OPTIONAL = {
                    "a list of numbers in [0, 1]"),
     "label_separator": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     "label_values": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of strings"),
+    "time_column": (lambda v: isinstance(v, str) and v != "", "a column name"),
+    "features": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of column names"),
+    "window": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
+    "horizon": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
+    "season": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
+    "fill": (lambda v: v in ("none", "previous", "interpolate"), '"none", "previous" or "interpolate"'),
+    "time_step": (lambda v: _number(v) and v > 0, "a positive number"),
+    "time_unit": (lambda v: v in ("second", "month", "number"), '"second", "month" or "number"'),
+    "time_format": (lambda v: v in ("date", "datetime", "datetime_utc", "number"),
+                    '"date", "datetime", "datetime_utc" or "number"'),
 }
 
 
@@ -157,6 +187,23 @@ def _check_optional(data: dict) -> None:
         value = data.get(key)
         if value is not None and not ok(value):
             raise ValueError(f"{key}: expected {expected}, got {value!r}")
+
+
+def _check_series(data: dict) -> None:
+    """A forecast's keys come together and agree with its shape and outputs."""
+    if data.get("time_column") is None:
+        return
+    needed = ("label_column", "window", "horizon", "time_step", "time_unit", "time_format")
+    missing = [k for k in needed if data.get(k) is None]
+    if missing:
+        raise ValueError(f"time_column: a forecast also needs {', '.join(missing)}")
+    inputs = 1 + len(data.get("features") or [])
+    if data["kind"] != "sequence" or tuple(data["shape"]) != (data["window"], inputs):
+        raise ValueError(f"shape: a forecast takes sequences of (window, 1 + features) = ({data['window']}, "
+                         f"{inputs}), got {data['kind']} {tuple(data['shape'])}")
+    if len(data["class_names"]) != data["horizon"]:
+        raise ValueError(f"class_names: a forecast of horizon {data['horizon']} names {data['horizon']} outputs, "
+                         f"got {len(data['class_names'])}")
 
 
 #: What every image model takes: raw pixels 0..255, channels last; its Rescaling layer is inside the model.

@@ -66,6 +66,10 @@ def evaluate(
     backend = load_backend(ckpt)
     ev = load_eval_data(ckpt, spec, split, data, input_dtypes=backend.input_dtypes(), label=label)
     out_dir = _out_dir(ckpt.run_dir, ev, out, ckpt)
+    if spec.forecast:  # a forecasting model, scored beside its naive baselines (aimodel/evaluation/forecast.py)
+        from aimodel.evaluation.forecast import evaluate_forecast
+
+        return evaluate_forecast(ckpt, backend, ev, out_dir, batch_size)
 
     start = time.perf_counter()
     probs = np.concatenate([backend.predict_proba(b) for b in _batches(ev.x, spec, batch_size)])

@@ -168,8 +168,16 @@ def predict(
         crop: match the ink's position and size to the training data (ink images).
         batch_size: inputs sent to the model per call.
         column: the CSV column with the text, for text models.
+
+    Returns:
+        A :class:`PredictResult`; for a forecasting model (``dataset.name: timeseries``) a
+        :class:`aimodel.inference.forecast.ForecastResult`: each CSV file's next ``horizon`` steps.
     """
     predictor = Predictor(model, runs_root=runs_root, polarity=polarity, crop=crop)
+    if predictor.spec.forecast:  # a forecasting model: CSV files of the series in (aimodel/inference/forecast.py)
+        from aimodel.inference.forecast import forecast_files
+
+        return forecast_files(predictor, inputs, texts)
     return predictor.predict(inputs, texts=texts, top_k=top_k, batch_size=batch_size, column=column)
 
 

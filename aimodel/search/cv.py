@@ -4,9 +4,11 @@ The training and validation splits are pooled and cut into K stratified folds
 (scikit-learn's ``StratifiedKFold``, shuffled with the config's seed); fold k
 trains on the other K-1 folds, validates on fold k, and its final model is
 scored once on the untouched test split. The result is each metric's mean and
-standard deviation over folds, in ``cv.json`` beside the fold runs. A fold that
-cannot train (NaN loss, out of memory) is recorded as failed with its reason and
-left out of the statistics; only when every fold fails is it an error::
+standard deviation over folds, in ``cv.json`` beside the fold runs. A series
+(``dataset.name: timeseries``) gets expanding-window folds in time order instead
+(:func:`aimodel.data.series.expanding_folds`). A fold that cannot train (NaN
+loss, out of memory) is recorded as failed with its reason and left out of the
+statistics; only when every fold fails is it an error::
 
     runs/<name>/cv-<n>/fold-1/ ... fold-K/    aimodel run directories
     runs/<name>/cv-<n>/folds.json             the sample positions (or files) of each fold
@@ -86,7 +88,12 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
         raise ConfigError("dataset.validation_split is 0: cross-validation folds need validation data; "
                           "set dataset.validation_split (e.g. 0.1)")
     pool = concat_splits(bundle.train, bundle.val)
-    splits = fold_indices(pool.y, folds, cfg.seed)
+    if bundle.spec.forecast:  # a series: expanding-window folds in time order (aimodel/data/series.py)
+        from aimodel.data.series import expanding_folds
+
+        splits = expanding_folds(len(pool), folds, bundle.spec.horizon)
+    else:
+        splits = fold_indices(pool.y, folds, cfg.seed)
     path = claim_dir(Path(runs_root) / cfg.name, "cv", run_dir,
                      lambda path: ConfigError(f"--run-dir {path}: not empty; give a new folder"))
     atomic_write_text(path / "config.yaml", dump_config(cfg))
