@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from aimodel.errors import ExportError
-from aimodel.export.formats import DEFAULT_CALIBRATION, DEFAULT_TOLERANCE
+from aimodel.export.formats import DEFAULT_CALIBRATION, DEFAULT_TOLERANCE, TASK_TOLERANCE_FACTOR
 
 FORMAT_HELP = "tflite, onnx, saved_model, a comma-separated list, or all."
 QUANTIZE_HELP = ("none (float32), float16 (half-size weights), dynamic (int8 weights), int8 (int8 weights and "
@@ -25,7 +25,9 @@ QUANTIZE_HELP = ("none (float32), float16 (half-size weights), dynamic (int8 wei
               help="Training samples (seeded) that calibrate --quantize int8.")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE, show_default=True,
               metavar="POINTS",
-              help="Accuracy points an export may lose against best.keras before it counts as failed (exit 1).")
+              help="How much worse than best.keras an export may score before it counts as failed (exit 1): "
+              "accuracy points; micro-F1 points (multilabel); MAE growth in % of the target's std (regression); "
+              "regression and multilabel allow 3× for dynamic and 5× for int8 files.")
 @click.option("--force", is_flag=True, help="Export again files that exist: up-to-date ones (default: kept, "
               "with a line saying so) and stale ones, whose best.keras changed since (default: refuse).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -67,21 +69,47 @@ def export(run: Path, formats: str, quantize: str, out: Path | None, calibration
     else:
         print_export_report(report)
     if report["failed"]:
-        raise ExportError(f"{', '.join(report['failed'])}: accuracy more than {tolerance:g} points below "
-                          f"best.keras (the file is kept; see {report['written_to']})")
+        raise ExportError(failure_message(report, tolerance))
+
+
+#: task -> the report's task columns: (header, row key, format)
+TASK_COLUMNS = {
+    "classification": (("accuracy", "accuracy", "{:.4f}"), ("Δ points", "accuracy_diff_points", "{:+.2f}"),
+                       ("max Δp", "max_prob_diff", "{:.4f}"), ("agree", "agreement", "{:.2%}")),
+    "regression": (("MAE", "mae", "{:.4g}"), ("Δ MAE", "mae_diff", "{:+.4g}"),
+                   ("Δ MAE % std", "mae_diff_std_points", "{:+.2f}"), ("max Δ std", "max_diff_std", "{:.4f}")),
+    "multilabel": (("micro-F1", "micro_f1", "{:.4f}"), ("Δ points", "micro_f1_diff_points", "{:+.2f}"),
+                   ("max Δp", "max_prob_diff", "{:.4f}"), ("agree", "agreement", "{:.2%}")),
+}
+#: task -> what --tolerance counts
+TOLERANCE_UNITS = {"classification": "accuracy points", "regression": "% of the target's std (MAE growth)",
+                   "multilabel": "micro-F1 points"}
+
+
+def failure_message(report: dict, tolerance: float) -> str:
+    """The one line ``aimodel export`` exits 1 with when a file scored beyond the tolerance."""
+    task = report.get("task", "classification")
+    what = {"classification": f"accuracy more than {tolerance:g} points below best.keras",
+            "regression": f"MAE or predictions further from best.keras than allowed ({tolerance:g}% of the "
+                          "target's std, looser for quantized files)",
+            "multilabel": f"micro-F1 or label probabilities further from best.keras than allowed ({tolerance:g} "
+                          "points, looser for quantized files)"}[task]
+    return f"{', '.join(report['failed'])}: {what} (the file is kept; see {report['written_to']})"
 
 
 def print_export_report(report: dict) -> None:
-    """The table of files: size, accuracy against best.keras, agreement, speed."""
+    """The table of files: size, the task's figures against best.keras, speed."""
     from rich.table import Table
 
     from aimodel.cli_render import console
 
+    task = report.get("task", "classification")
     done = set(report.get("this_run", []))
     rows = [report["keras"]] + [r for r in report["exports"] if r["file"] in done]
     table = Table(title=f"exports of {report['model']} (test split: {report['test']['samples']} samples)")
-    for col in ("file", "format", "quant", "size", "× float", "accuracy", "Δ points", "max Δp", "agree",
-                "latency", "throughput", "status"):
+    columns = TASK_COLUMNS[task]
+    for col in ("file", "format", "quant", "size", "× float", *[c[0] for c in columns], "latency", "throughput",
+                "status"):
         table.add_column(col, justify="left" if col in ("file", "format", "quant", "status") else "right")
     for r in rows:
         status = r.get("status", "reference")
@@ -89,10 +117,7 @@ def print_export_report(report: dict) -> None:
         table.add_row(
             r["file"], r["format"], r["quantization"], _size(r["bytes"]),
             f"{r['size_ratio']:.2f}×" if "size_ratio" in r else "",
-            f"{r['accuracy']:.4f}",
-            f"{r['accuracy_diff_points']:+.2f}" if "accuracy_diff_points" in r else "",
-            f"{r['max_prob_diff']:.4f}" if "max_prob_diff" in r else "",
-            f"{r['agreement']:.2%}" if "agreement" in r else "",
+            *[fmt.format(r[key]) if r.get(key) is not None else "" for _, key, fmt in columns],
             f"{r['latency_ms']:.2f} ms", f"{r['throughput_per_s']:,.0f}/s", f"[{color}]{status}[/]")
     console.print(table)
     for note in report.get("notes", []):
@@ -100,8 +125,10 @@ def print_export_report(report: dict) -> None:
     notes = {n for r in rows for n in r.get("notes", [])}
     for note in sorted(notes):
         console.print(f"[dim]{note}[/]")
+    looser = "" if task == "classification" else " (" + ", ".join(
+        f"× {f:g} for {q}" for q, f in TASK_TOLERANCE_FACTOR.items() if f != 1) + " files)"
     console.print(f"× float: size against the same format's float32 file; latency: one input; tolerance: "
-                  f"{report['tolerance_points']:g} accuracy points. Report: {report['written_to']}")
+                  f"{report['tolerance_points']:g} {TOLERANCE_UNITS[task]}{looser}. Report: {report['written_to']}")
 
 
 def _size(n: int) -> str:

@@ -144,7 +144,7 @@ def print_runs(runs, root=None) -> None:
 
     table = Table(title=f"{len(runs)} run(s)" + (f" in {root}" if root else ""), box=box.SIMPLE_HEAD)
     show_baseline = any(r.baselines for r in runs)
-    for col in ("run", "name", "started", "epochs", "batch", "best") + (("test / baselines",) if show_baseline
+    for col in ("run", "name", "task", "started", "epochs", "batch", "best") + (("test / baselines",) if show_baseline
                                                                           else ()) + ("status",):
         table.add_column(col, justify="right" if col in ("epochs", "batch") else "left", no_wrap=col != "best")
     colors = {"finished": "green", "interrupted": "yellow", "failed": "red", "running": "cyan"}
@@ -160,7 +160,7 @@ def print_runs(runs, root=None) -> None:
         # the global batch, and across how many worker processes it was split
         batch = ("-" if r.global_batch is None else str(r.global_batch)) + (f" ×{r.world_size}w" if r.world_size > 1 else "")
         extra = (_baseline_cell(r),) if show_baseline else ()
-        table.add_row(shown or ".", r.name, r.started.replace("T", " ")[:16], epochs, batch, best, *extra,
+        table.add_row(shown or ".", r.name, r.task, r.started.replace("T", " ")[:16], epochs, batch, best, *extra,
                       f"[{color}]{r.status}[/]")
     console.print(table)
 
@@ -403,7 +403,9 @@ def print_data_summary(summary: dict) -> None:
     head.add_row("input shape", str(tuple(summary["input_shape"])) if summary["input_shape"]
                  else "one string per sample")
     head.add_row("input dtype", summary["input_dtype"])
-    head.add_row("classes", str(len(summary["classes"])))
+    task = summary.get("task") or "classification"
+    head.add_row("task", task)
+    head.add_row({"regression": "targets", "multilabel": "labels"}.get(task, "classes"), str(len(summary["classes"])))
     for name, split in summary["splits"].items():
         head.add_row(f"{name} samples", f"{split['samples']:,}")
     if summary.get("test_from"):
@@ -414,6 +416,23 @@ def print_data_summary(summary: dict) -> None:
     if summary.get("image_cache"):
         head.add_row("image cache (training)", summary["image_cache"]["decision"])
     console.print(head)
+    {"regression": _print_targets, "multilabel": _print_label_frequencies}.get(task, _print_class_balance)(summary)
+    for item in summary.get("skipped", [])[:20]:
+        console.print(f"[yellow]skipped[/] {item['file']}: {item['reason']}")
+    if summary["skipped_count"] > 20:
+        console.print(f"... and {summary['skipped_count'] - 20} more")
+    if "grid" in summary:
+        console.print(f"written: {summary['grid']['file']} ({summary['grid']['images']} images)")
+    if "histogram" in summary:
+        console.print(f"written: {summary['histogram']['file']} ({summary['histogram']['targets']} target(s))")
+    if summary.get("dropped_rows"):
+        console.print(f"rows without a label (left out): {summary['dropped_rows']}")
+    if summary.get("columns"):
+        _print_columns(summary["columns"])
+
+
+def _print_class_balance(summary: dict) -> None:
+    """Classification: each class's count and share per split."""
     table = Table(title="class balance")
     table.add_column("class", overflow="fold")
     splits = list(summary["splits"])
@@ -426,16 +445,38 @@ def print_data_summary(summary: dict) -> None:
         shares = [100.0 * c / max(1, summary["splits"][s]["samples"]) for c, s in zip(counts, splits)]
         table.add_row(cls, *[f"{c:,}" for c in counts], *[f"{p:.1f}" for p in shares])
     console.print(table)
-    for item in summary.get("skipped", [])[:20]:
-        console.print(f"[yellow]skipped[/] {item['file']}: {item['reason']}")
-    if summary["skipped_count"] > 20:
-        console.print(f"... and {summary['skipped_count'] - 20} more")
-    if "grid" in summary:
-        console.print(f"written: {summary['grid']['file']} ({summary['grid']['images']} images)")
-    if summary.get("dropped_rows"):
-        console.print(f"rows without a label (left out): {summary['dropped_rows']}")
-    if summary.get("columns"):
-        _print_columns(summary["columns"])
+
+
+def _print_label_frequencies(summary: dict) -> None:
+    """Multilabel: how many rows of each split carry each label (a row counts once per label), and none."""
+    table = Table(title="label frequencies (rows with the label)")
+    table.add_column("label", overflow="fold")
+    splits = list(summary["splits"])
+    for name in splits:
+        table.add_column(name, justify="right")
+    for name in splits:
+        table.add_column(f"{name} %", justify="right")
+    rows = [(label, [summary["splits"][s]["per_label"][label] for s in splits]) for label in summary["classes"]]
+    rows.append(("(no label)", [summary["splits"][s]["no_label"] for s in splits]))
+    for label, counts in rows:
+        shares = [100.0 * c / max(1, summary["splits"][s]["samples"]) for c, s in zip(counts, splits)]
+        table.add_row(label, *[f"{c:,}" for c in counts], *[f"{p:.1f}" for p in shares])
+    console.print(table)
+
+
+def _print_targets(summary: dict) -> None:
+    """Regression: each target's distribution per split (mean, std, min, quantiles, max)."""
+    table = Table(title="target distribution")
+    quantiles = ("5%", "25%", "50%", "75%", "95%")
+    for col in ("target", "split", "mean", "std", "min", *quantiles, "max"):
+        table.add_column(col, justify="left" if col in ("target", "split") else "right")
+    for target in summary["classes"]:
+        for split, figures in summary["splits"].items():
+            t = figures["targets"][target]
+            q = t.get("quantiles", {})
+            table.add_row(target, split, *[f"{t[k]:.4g}" for k in ("mean", "std", "min")],
+                          *[f"{q[k]:.4g}" if k in q else "" for k in quantiles], f"{t['max']:.4g}")
+    console.print(table)
 
 
 def _print_columns(columns: list[dict]) -> None:
@@ -474,7 +515,9 @@ def print_model_summary(summary) -> None:
     console.print(table)
     spec = summary.input
     shape = "×".join(map(str, spec["shape"])) or "one string"
-    console.print(f"input: {spec['kind']} {shape}, {len(spec['class_names'])} classes ({summary.input_source})")
+    outputs = {"regression": "target(s)", "multilabel": "labels"}.get(summary.task, "classes")
+    console.print(f"task: {summary.task}")
+    console.print(f"input: {spec['kind']} {shape}, {len(spec['class_names'])} {outputs} ({summary.input_source})")
     console.print(
         f"parameters: {summary.total_params:,} ({summary.trainable_params:,} trainable, "
         f"{summary.non_trainable_params:,} not trainable)"

@@ -179,8 +179,8 @@ def test_a_diverging_trial_is_recorded_as_failed_and_never_run_again(tmp_path, m
     tune_dir = tmp_path / "search"
     write_records = tune_module._write_records
 
-    def cut_after_the_failure_is_recorded(path, records, search):
-        write_records(path, records, search)
+    def cut_after_the_failure_is_recorded(path, records, search, *task):
+        write_records(path, records, search, *task)
         if any(r.status == "failed" for r in records):
             raise _Cut  # killed before the oracle heard of the failure: --resume must not run it again
 

@@ -17,9 +17,65 @@ def inspect_data(cfg) -> tuple[DataBundle, dict]:
 
     bundle = load_data(cfg.dataset, cfg.seed, cfg.task)
     summary = summarize(bundle)
+    if cfg.task == "regression":
+        add_quantiles(summary, bundle)
     if bundle.notes.get("source") == "csv":
         summary["columns"] = profile_columns(bundle)
     return bundle, summary
+
+
+#: the quantiles ``data inspect`` gives of each regression target, per split
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def add_quantiles(summary: dict, bundle: DataBundle) -> None:
+    """Regression: each split's ``targets.<name>`` gains ``quantiles`` (``{"5%": ..., "50%": ...}``)."""
+    import numpy as np
+
+    for name, split in (("train", bundle.train), ("val", bundle.val), ("test", bundle.test)):
+        if split is None or name not in summary["splits"] or not len(split):
+            continue
+        y = np.asarray(split.y, np.float64).reshape(len(split), -1)
+        for j, target in enumerate(bundle.spec.class_names):
+            values = np.quantile(y[:, j], QUANTILES)
+            summary["splits"][name]["targets"][target]["quantiles"] = {
+                f"{q * 100:g}%": round(float(v), 6) for q, v in zip(QUANTILES, values)}
+
+
+def write_histogram(bundle: DataBundle, cfg, path: Path, bins: int = 30) -> int:
+    """Regression: a histogram of each target on the training split, as PNG; returns the number of targets.
+
+    Raises:
+        DataError: the config's task is not regression, or the PNG's folder does not exist.
+    """
+    import numpy as np
+
+    from aimodel.fileio import atomic_write
+
+    if cfg.task != "regression":
+        raise DataError(f"--histogram draws regression targets; this config's task is {cfg.task}")
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise DataError(f"--histogram {path}: folder {path.parent} does not exist")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = bundle.spec.class_names
+    y = np.asarray(bundle.train.y, np.float64).reshape(len(bundle.train), -1)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.0), squeeze=False)
+    for ax, j, name in zip(axes[0], range(len(names)), names):
+        ax.hist(y[:, j], bins=bins, color="#4477aa")
+        ax.set_title(f"{name} (training split, {len(y)} rows)", fontsize=9)
+        ax.set_xlabel(name)
+        ax.set_ylabel("rows")
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100), suffix=".png")
+    finally:
+        plt.close(fig)
+    return len(names)
 
 
 def sample_positions(y, n_classes: int, count: int, seed: int):

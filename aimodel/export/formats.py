@@ -16,6 +16,14 @@ DEFAULT_CALIBRATION = 300
 DEFAULT_TOLERANCE = 1.0
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
+#: regression and multilabel: ``--tolerance`` times this for each quantization (an int8 file quantizes every
+#: activation, the outputs included, so its values move more than a float file's; classification keeps
+#: ``--tolerance`` as given). Regression counts MAE growth in % of the target's std, multilabel micro-F1 points.
+TASK_TOLERANCE_FACTOR = {"none": 1.0, "float16": 1.0, "dynamic": 3.0, "int8": 5.0}
+#: regression (in units of the target's std) and multilabel (a probability): the largest difference of any one
+#: output from best.keras that an export may have
+MAX_OUTPUT_DIFF = {"none": 0.01, "float16": 0.02, "dynamic": 0.15, "int8": 0.3}
+
 #: quantizations each format supports
 SUPPORTED = {
     "tflite": QUANTIZATIONS,

@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -34,6 +34,7 @@ from aimodel.export.metadata import write_contract
 from aimodel.fileio import atomic_write_json, fsync_dir
 from aimodel.inference.checkpoint import Checkpoint, load_model, read_meta
 from aimodel.inference.exported import read_sidecar, sidecar_path, source_record
+from aimodel.tasks import task_of, thresholds_of
 
 REPORT = "report.json"
 
@@ -95,7 +96,9 @@ class ExportOptions:
     out: str | Path | None = None
     #: training samples that calibrate int8 quantization
     calibration: int = DEFAULT_CALIBRATION
-    #: accuracy points an export may lose against best.keras before it fails
+    #: how much worse than best.keras an export may score before it fails: accuracy points (classification),
+    #: micro-F1 points (multilabel), MAE growth in % of the target's std (regression; both looser for
+    #: quantized files, :data:`~aimodel.export.formats.TASK_TOLERANCE_FACTOR`)
     tolerance: float = DEFAULT_TOLERANCE
     #: redo up-to-date files and replace stale ones (otherwise an up-to-date file is kept as it is,
     #: and a stale one is an error)
@@ -106,28 +109,36 @@ class ExportOptions:
 
 @dataclass
 class ExportRow:
-    """One exported file's line in ``report.json`` (best.keras's own line is :func:`verify.row`'s dict)."""
+    """One exported file's line in ``report.json`` (best.keras's own line is :func:`verify.row`'s dict alone)."""
 
-    file: str
-    format: str
-    quantization: str
-    bytes: int
-    accuracy: float
-    latency_ms: float
-    throughput_per_s: float
-    #: against best.keras: accuracy points gained (negative: lost), largest probability difference,
-    #: share of equal top-1 answers, and ``ok`` or ``failed`` (beyond the tolerance)
-    accuracy_diff_points: float
-    max_prob_diff: float
-    agreement: float
-    status: str
+    #: :func:`verify.row`'s dict: file, format, quantization, bytes, the task's figures (classification:
+    #: accuracy; regression: mae, rmse; multilabel: micro_f1, subset_accuracy), latency_ms, throughput_per_s,
+    #: the differences to best.keras (classification: accuracy_diff_points, max_prob_diff, agreement) and
+    #: ``status``: ``ok`` or ``failed`` (beyond the tolerance)
+    measured: dict
     notes: list[str] = field(default_factory=list)
     #: the same format's float32 file, and this file's size against it
     float_bytes: Optional[int] = None
     size_ratio: Optional[float] = None
 
+    @property
+    def file(self) -> str:
+        return self.measured["file"]
+
+    @property
+    def format(self) -> str:
+        return self.measured["format"]
+
+    @property
+    def bytes(self) -> int:
+        return self.measured["bytes"]
+
+    @property
+    def status(self) -> str:
+        return self.measured["status"]
+
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**self.measured, "notes": self.notes, "float_bytes": self.float_bytes, "size_ratio": self.size_ratio}
 
 
 @dataclass
@@ -218,7 +229,7 @@ def _prepare(run: str | Path, options: Optional[ExportOptions], fields: dict, sa
     parse_choices(opts.formats, FORMATS, "format")  # unknown names fail before TensorFlow loads
     parse_choices(opts.quantize, QUANTIZATIONS, "quantize")
     if opts.tolerance < 0:
-        raise ExportError(f"--tolerance: expected ≥ 0 accuracy points, got {opts.tolerance}")
+        raise ExportError(f"--tolerance: expected ≥ 0 points, got {opts.tolerance}")
     return _open_job(run, opts, say)
 
 
@@ -288,8 +299,11 @@ def _measure_reference(job: _Job, keras_backend) -> dict:
     from aimodel.evaluation.sources import load_eval_data
     from aimodel.export.verify import TestBatches, measure, row
 
+    from aimodel.models.factory import target_scale
+
     ev = load_eval_data(job.checkpoint, job.spec, "test")
     job.test = TestBatches.build(ev.x, ev.y, job.spec, ev.description, job.options.batch_size)
+    job.test.scale = target_scale(keras_backend.model)
     job.say(f"measuring {job.model_path.name} on {job.test.samples} test samples")
     job.reference = measure(keras_backend, job.test)
     return row(job.model_path.name, "keras", "none", job.model_path.stat().st_size, job.reference, job.test, None,
@@ -328,6 +342,7 @@ def _write_report(job: _Job, keras_row: dict, done: _Converted, notes: list[str]
     report = _merge_report(job.out_dir / REPORT, {
         "run": str(job.run_dir), "model": str(job.model_path), "measured": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "test": {"samples": job.test.samples, "data": job.test.description},
+        "task": task_of(job.spec).name, "outputs": list(job.spec.class_names),
         "tolerance_points": job.options.tolerance, "keras": keras_row, "exports": [r.to_json() for r in done.rows],
         "calibration": done.calibration, "notes": notes})
     atomic_write_json(job.out_dir / REPORT, report)
@@ -420,8 +435,22 @@ def _write_sidecar(job: _Job, target: Target, graph, notes: list[str], calibrati
         "tokenizer": graph.tokenizer.to_json() if graph.tokenizer is not None else None,
         "calibration": calibration,
         "value_contract": value_contract(job.spec),
+        **output_contract(job.spec),
     }
     atomic_write_json(sidecar_path(staged), side)
+
+
+def output_contract(spec: InputSpec) -> dict:
+    """What the exported file answers: the task, its output names in column order, multilabel thresholds, and
+    for regression that the outputs are in the target's own unit (the model's target_units layer undoes the
+    standardization, so no reader rescales them)."""
+    task = task_of(spec).name
+    out = {"task": task, "outputs": list(spec.class_names)}
+    if task == "regression":
+        out["output_unit"] = "target"
+    if task == "multilabel":
+        out["thresholds"] = thresholds_of(spec)
+    return out
 
 
 def _verify(job: _Job, target: Target, staged: Path, notes: list[str]) -> ExportRow:
@@ -434,7 +463,7 @@ def _verify(job: _Job, target: Target, staged: Path, notes: list[str]) -> Export
     measured = measure(BACKENDS.get(target.format)(staged), job.test)
     fields = row(name, target.format, target.quantization, size_bytes(staged), measured, job.test, job.reference,
                  job.options.tolerance)
-    return ExportRow(**fields, notes=notes)
+    return ExportRow(fields, notes=notes)
 
 
 def _move_into_place(names: list[str], staging: Path, out_dir: Path) -> None:

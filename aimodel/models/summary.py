@@ -36,6 +36,8 @@ class ModelSummary:
     non_trainable_params: int
     size_bytes: int
     notes: list[str] = field(default_factory=list)
+    #: the config's ``task`` (classification, regression, multilabel)
+    task: str = "classification"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -100,5 +102,5 @@ def summarize(cfg) -> ModelSummary:
     return ModelSummary(
         name=model.name, architecture=cfg.model.architecture, input=described,
         input_source=source, layers=rows, total_params=trainable + frozen, trainable_params=trainable,
-        non_trainable_params=frozen, size_bytes=int(size), notes=notes,
+        non_trainable_params=frozen, size_bytes=int(size), notes=notes, task=cfg.task,
     )

@@ -1,7 +1,9 @@
-"""``aimodel cv``: stratified k-fold cross-validation, each fold an ordinary aimodel run.
+"""``aimodel cv``: k-fold cross-validation, each fold an ordinary aimodel run.
 
-The training and validation splits are pooled and cut into K stratified folds
-(scikit-learn's ``StratifiedKFold``, shuffled with the config's seed); fold k
+The training and validation splits are pooled and cut into K folds (classification:
+scikit-learn's ``StratifiedKFold``; regression and multilabel: ``KFold``; both
+shuffled with the config's seed; a source whose samples are ordered in time
+supplies its own folds through :data:`FOLD_MAKERS`); fold k
 trains on the other K-1 folds, validates on fold k, and its final model is
 scored once on the untouched test split. The result is each metric's mean and
 standard deviation over folds, in ``cv.json`` beside the fold runs. A series
@@ -27,12 +29,29 @@ from typing import Callable, Optional
 from aimodel.config import Config, dump_config
 from aimodel.errors import ConfigError, TrainingError
 from aimodel.fileio import atomic_write_json, atomic_write_text
+from aimodel.registry import Registry
 from aimodel.search.process import failure_reason, one_process
 from aimodel.training.rundir import claim_dir
 
 log = logging.getLogger(__name__)
 
+#: classification's metrics in cv.json (each task's: :func:`metrics_for`)
 METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss")
+
+#: dataset name -> ``maker(pool, folds, seed) -> [(train positions, validation positions), ...]``: a source
+#: whose samples have an order that folds must keep (a time series: expanding windows) registers its own;
+#: every other source is cut by :func:`fold_indices` (classification) or :func:`kfold_indices`
+FOLD_MAKERS: Registry[Callable] = Registry("cv fold maker")
+
+
+def metrics_for(task: str) -> tuple[str, ...]:
+    """The metrics cv.json reports for ``task``: validation and test figures of the task's metrics and loss."""
+    from aimodel.tasks import task_of
+
+    if task_of(task).name == "classification":
+        return METRICS
+    names = task_of(task).metrics + ("loss",)
+    return tuple(f"val_{n}" for n in names) + tuple(f"test_{n}" for n in names)
 
 
 @dataclass
@@ -61,6 +80,33 @@ def fold_indices(y, folds: int, seed: int) -> list[tuple["object", "object"]]:
                           f"use at most --folds {smallest}")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y))
+
+
+def kfold_indices(samples: int, folds: int, seed: int) -> list[tuple["object", "object"]]:
+    """(train positions, validation positions) of each plain k-fold split (regression, multilabel), shuffled
+    with ``seed``.
+
+    Raises:
+        ConfigError: fewer than 2 folds, or more folds than samples.
+    """
+    import numpy as np
+    from sklearn.model_selection import KFold
+
+    if folds < 2:
+        raise ConfigError(f"--folds: cross-validation needs at least 2 folds, got {folds}")
+    if folds > samples:
+        raise ConfigError(f"--folds {folds}: only {samples} training+validation samples; use at most --folds {samples}")
+    return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(samples)))
+
+
+def folds_for(cfg: Config, pool, folds: int) -> list[tuple["object", "object"]]:
+    """The folds of ``pool`` (training + validation samples): the source's own maker (:data:`FOLD_MAKERS`),
+    else stratified for classification and plain k-fold for the other tasks."""
+    if cfg.dataset.name in FOLD_MAKERS:
+        return FOLD_MAKERS.get(cfg.dataset.name)(pool, folds, cfg.seed)
+    if cfg.task == "classification":
+        return fold_indices(pool.y, folds, cfg.seed)
+    return kfold_indices(len(pool), folds, cfg.seed)
 
 
 def mean_std(values: list[float]) -> dict:
@@ -93,7 +139,7 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
 
         splits = expanding_folds(len(pool), folds, bundle.spec.horizon)
     else:
-        splits = fold_indices(pool.y, folds, cfg.seed)
+        splits = folds_for(cfg, pool, folds)
     path = claim_dir(Path(runs_root) / cfg.name, "cv", run_dir,
                      lambda path: ConfigError(f"--run-dir {path}: not empty; give a new folder"))
     atomic_write_text(path / "config.yaml", dump_config(cfg))
@@ -109,10 +155,10 @@ def cross_validate(cfg: Config, folds: int, *, runs_root: str | Path = "runs", r
         results.append(row)
         if on_fold is not None:
             on_fold(row)
-    summary = {m: mean_std([r[m] for r in results]) for m in METRICS}
+    summary = {m: mean_std([r[m] for r in results]) for m in metrics_for(cfg.task)}
     seconds = round(time.perf_counter() - start, 2)
     failed = [r for r in results if r["status"] == "failed"]
-    atomic_write_json(path / "cv.json", {"name": cfg.name, "folds": folds, "seed": cfg.seed,
+    atomic_write_json(path / "cv.json", {"name": cfg.name, "task": cfg.task, "folds": folds, "seed": cfg.seed,
                                          "completed": folds - len(failed), "failed": len(failed),
                                          "per_fold": results, "summary": summary, "seconds": seconds})
     if len(failed) == folds:
@@ -136,11 +182,11 @@ def _fold(cfg: Config, run_dir: Path, bundle, train, score_test_split) -> dict:
         log.warning("%s failed: %s", run_dir.name, reason)
         log.debug("%s failed", run_dir.name, exc_info=True)
         return {"status": "failed", "message": reason, "run_dir": str(run_dir),
-                **dict.fromkeys(METRICS), "epochs": None, "seconds": round(time.perf_counter() - t0, 2)}
+                **dict.fromkeys(metrics_for(cfg.task)), "epochs": None,
+                "seconds": round(time.perf_counter() - t0, 2)}
     final = result.final_metrics
-    return {"status": "completed", "message": "", "run_dir": str(result.run_dir),
-            "val_accuracy": final.get("val_accuracy"), "val_loss": final.get("val_loss"),
-            "test_accuracy": test.get("accuracy"), "test_loss": test.get("loss"),
+    figures = {m: final.get(m) if m.startswith("val_") else test.get(m[len("test_"):]) for m in metrics_for(cfg.task)}
+    return {"status": "completed", "message": "", "run_dir": str(result.run_dir), **figures,
             "epochs": result.epochs, "seconds": result.seconds}
 
 

@@ -40,6 +40,7 @@ from aimodel.errors import CheckpointError, ConfigError
 from aimodel.fileio import atomic_write, atomic_write_json, atomic_write_text, read_json_object
 from aimodel.search.process import failure_reason, one_process, only_user
 from aimodel.search.space import base_dict, check_space, decode, hyperparameters, trial_config
+from aimodel.tasks import task_of
 from aimodel.training.rundir import claim_dir
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class TrialRecord:
     objective: Optional[float] = None
     test_accuracy: Optional[float] = None
     test_loss: Optional[float] = None
+    #: regression and multilabel: the task's test metrics (``{"mae": ..., "rmse": ..., "r2": ...}``)
+    test: dict[str, Optional[float]] = field(default_factory=dict)
     epochs: Optional[int] = None
     seconds: Optional[float] = None
     run_dirs: list[str] = field(default_factory=list)
@@ -71,6 +74,7 @@ class TuneResult:
     objective: str
     direction: str
     seconds: float
+    task: str = "classification"
 
 
 def tune(cfg: Config, *, source: str = "<config>", runs_root: str | Path = "runs", run_dir: str | Path | None = None,
@@ -173,7 +177,7 @@ def _search(cfg: Config, path: Path, records: list[TrialRecord], on_trial) -> Tu
             else:
                 _try_trial(trial_cfg, search, path, record, bundles, load_data)
             records.append(record)
-            _write_records(path, records, search)
+            _write_records(path, records, search, cfg.task)
         if record.status == "completed" and record.objective is not None and math.isfinite(record.objective):
             oracle.update_trial(trial.trial_id, {search.objective: record.objective})
             trial.status = TrialStatus.COMPLETED
@@ -185,7 +189,7 @@ def _search(cfg: Config, path: Path, records: list[TrialRecord], on_trial) -> Tu
     best = _best(records, search.direction)
     seconds = round(time.perf_counter() - start, 2)
     _finish(cfg, path, records, best, seconds)
-    return TuneResult(path, records, best, search.objective, search.direction, seconds)
+    return TuneResult(path, records, best, search.objective, search.direction, seconds, cfg.task)
 
 
 def _try_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: dict, load_data) -> None:
@@ -202,6 +206,7 @@ def _try_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
             raise
         record.status, record.message = "failed", reason
         record.objective = record.test_accuracy = record.test_loss = None
+        record.test = {}
         record.seconds = round(time.perf_counter() - t0, 2)
         log.warning("trial %s failed: %s", record.trial_id, record.message)
         log.debug("trial %s failed", record.trial_id, exc_info=True)
@@ -214,7 +219,7 @@ def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
     from aimodel.training.runner import resume, train
 
     executions = search.executions_per_trial
-    scores, tests, losses, epochs = [], [], [], []
+    scores, tests, epochs = [], [], []
     t0 = time.perf_counter()
     for e in range(executions):
         run_cfg = cfg if e == 0 else cfg.model_copy(update={"seed": cfg.seed + e})
@@ -235,11 +240,12 @@ def _run_trial(cfg: Config, search, path: Path, record: TrialRecord, bundles: di
             result = train(run_cfg, run_dir=run, bundle=bundle)
         scores.append(_objective(run, search.objective, search.direction))
         test = score_test_split(run, bundle, run_cfg, model=getattr(result, "model", None))
-        tests.append(test.get("accuracy"))
-        losses.append(test.get("loss"))
+        tests.append(test)
         epochs.append(read_json_object(run / "summary.json").get("epochs_completed"))
     record.objective = _mean(scores)
-    record.test_accuracy, record.test_loss = _mean(tests), _mean(losses)
+    record.test_accuracy, record.test_loss = _mean([t.get("accuracy") for t in tests]), _mean([t.get("loss") for t in tests])
+    if cfg.task != "classification":
+        record.test = {m: _mean([t.get(m) for t in tests]) for m in task_of(cfg.task).metrics}
     record.epochs = max((e for e in epochs if e is not None), default=None)
     record.seconds = round(time.perf_counter() - t0, 2)
 
@@ -272,12 +278,26 @@ COLUMNS = ["trial", "status", "objective", "test_accuracy", "test_loss", "epochs
            "message"]
 
 
-def _write_records(path: Path, records: list[TrialRecord], search) -> None:
+def test_columns(task: str) -> list[str]:
+    """The test-metric columns of trials.csv: ``test_accuracy, test_loss``, or the task's metrics and loss."""
+    if task == "classification":
+        return ["test_accuracy", "test_loss"]
+    return [f"test_{m}" for m in task_of(task).metrics] + ["test_loss"]
+
+
+def test_figure(record: TrialRecord, column: str) -> Optional[float]:
+    """A trial's value of a ``test_*`` column."""
+    name = column[len("test_"):]
+    return {"accuracy": record.test_accuracy, "loss": record.test_loss}.get(name, record.test.get(name))
+
+
+def _write_records(path: Path, records: list[TrialRecord], search, task: str = "classification") -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(COLUMNS)
+    tests = test_columns(task)
+    writer.writerow(COLUMNS[:3] + tests + COLUMNS[5:])
     for r in records:
-        writer.writerow([r.trial_id, r.status, r.objective, r.test_accuracy, r.test_loss, r.epochs, r.seconds,
+        writer.writerow([r.trial_id, r.status, r.objective, *[test_figure(r, c) for c in tests], r.epochs, r.seconds,
                          json.dumps(r.values), json.dumps(r.run_dirs), r.message])
     atomic_write_text(path / "trials.csv", buf.getvalue())
 
@@ -294,8 +314,10 @@ def read_trials(path: Path) -> list[TrialRecord]:
     try:
         with open(file, newline="", encoding="utf-8") as f:
             return [TrialRecord(trial_id=row["trial"], status=row["status"], values=json.loads(row["values"]),
-                                objective=num(row["objective"]), test_accuracy=num(row["test_accuracy"]),
+                                objective=num(row["objective"]), test_accuracy=num(row.get("test_accuracy", "")),
                                 test_loss=num(row["test_loss"]),
+                                test={k[len("test_"):]: num(v) for k, v in row.items()
+                                      if k.startswith("test_") and k not in ("test_accuracy", "test_loss")},
                                 epochs=int(float(row["epochs"])) if row["epochs"] not in ("", "None") else None,
                                 seconds=num(row["seconds"]), run_dirs=json.loads(row["run_dirs"]),
                                 message=row["message"]) for row in csv.DictReader(f)]
@@ -306,7 +328,7 @@ def read_trials(path: Path) -> list[TrialRecord]:
 def _finish(cfg: Config, path: Path, records: list[TrialRecord], best: Optional[TrialRecord], seconds: float) -> None:
     search = cfg.search
     summary = {
-        "name": cfg.name, "algorithm": search.algorithm, "objective": search.objective,
+        "name": cfg.name, "task": cfg.task, "algorithm": search.algorithm, "objective": search.objective,
         "direction": search.direction, "trials": len(records),
         "completed": sum(r.status == "completed" for r in records),
         "failed": sum(r.status == "failed" for r in records),

@@ -138,6 +138,8 @@ class RunInfo:
     #: tables and texts (baseline.json): the model's test accuracy and the baselines' figures
     test_accuracy: Optional[float] = None
     baselines: Optional[dict] = None
+    #: the run's task (meta.json's input spec; runs from before ``task`` are classification)
+    task: str = "classification"
 
     def to_json(self) -> dict:
         d = dict(self.__dict__)
@@ -199,6 +201,7 @@ def list_runs(root: str | Path = "runs") -> list[RunInfo]:
             global_batch=s.get("global_batch"),
             test_accuracy=(baseline.get("model") or {}).get("accuracy"),
             baselines=baseline.get("baselines"),
+            task=(read_json_object(d / "meta.json").get("input") or {}).get("task") or "classification",
         ))
     return sorted(runs, key=lambda r: (r.started, str(r.path)))
 
