@@ -135,7 +135,7 @@ def test_serve_cli_fails_cleanly_on_a_bad_model_or_a_busy_port(trained_run, tmp_
     meta["input"]["class_names"] = ["a", "b", "c"]
     (broken / "meta.json").write_text(json.dumps(meta))
     mismatch = CliRunner().invoke(main, ["serve", str(broken), "--port", "0"])
-    assert mismatch.exit_code == 1 and "outputs 10 classes but its meta.json names 3" in mismatch.output
+    assert mismatch.exit_code == 1 and "outputs 10 values but its meta.json names 3 classes" in mismatch.output
     assert "Traceback" not in mismatch.output
 
 
