@@ -296,7 +296,9 @@ def fingerprint(split: Split) -> str:
             _hash_array(h, x[key])
     else:
         _hash_array(h, np.asarray(x))
-    h.update(split.y.astype("int64").tobytes())
+    y = split.y
+    # Class indices as int64 (as every run before task: regression); numbers and label sets as they are.
+    h.update(y.astype("int64").tobytes() if y.dtype.kind in "iub" else np.ascontiguousarray(y, np.float32).tobytes())
     return h.hexdigest()[:16]
 
 
