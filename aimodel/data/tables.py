@@ -119,19 +119,21 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
 
     @model_validator(mode="after")
     def _image_rules(self):
-        image_keys = [k for k in (*ImageOptions.model_fields, *ImageFileOptions.model_fields)
-                      if k in self.model_fields_set]
+        from aimodel.section import rule
+
         if self.image_column is None:
+            # Compared with the defaults: a saved config.yaml writes every key.
+            image_keys = [k for k, f in {**ImageOptions.model_fields, **ImageFileOptions.model_fields}.items()
+                          if getattr(self, k) != f.get_default(call_default_factory=True)]
             if image_keys:
-                raise ValueError(f"dataset.{image_keys[0]}: applies to images (dataset.image_column names the "
-                                 "column of image paths); remove it for a table or a text column")
+                raise rule(image_keys[0], "applies to images (dataset.image_column names a column of image "
+                                          "paths); remove it for a table or a text column")
             return self
         clash = [k for k in ("text_column", "features", "categorical", "zero_means_missing") if getattr(self, k)]
         if clash:
-            raise ValueError(f"dataset.image_column: the images are the input; it cannot be combined with "
-                             f"dataset.{clash[0]}")
+            raise rule("image_column", f"the images are the input; it cannot be combined with dataset.{clash[0]}")
         if self.image_column in self.label_columns():
-            raise ValueError(f"dataset.image_column: '{self.image_column}' is the label column")
+            raise rule("image_column", f"'{self.image_column}' is the label column")
         return self
 
     def layout(self) -> CsvLayout:
