@@ -172,7 +172,7 @@ def test_text_column_regression_and_multilabel_train_and_resume(text_csv, tmp_pa
 def _refused(tmp_path: Path, monkeypatch, config: dict, *needles: str) -> str:
     """Train ``config`` from an empty folder: the error is one line naming ``needles``; no run directory."""
     work = tmp_path / "work"
-    work.mkdir()
+    work.mkdir(exist_ok=True)
     monkeypatch.chdir(work)
     path = write_config(tmp_path / "c.yaml", config)
     result = _invoke("train", path)
@@ -212,10 +212,12 @@ def test_a_non_numeric_target_of_an_image_csv_fails_before_reading_images(image_
     cells = lines[5].split(",")
     lines[5] = ",".join([cells[0], "bright"] + cells[2:])
     csv = image_csv.parent / "bad_target.csv"
-    csv.write_text("\n".join(lines) + "\n")
+    csv.write_text("\n".join(lines + ["nowhere.png,80,odd,dark"]) + "\n")  # the missing image is not reached
     config = {"name": "refused", "task": "regression", "model": CNN,
               "dataset": {"name": "csv", "path": str(csv), "label": "brightness", "image_column": "file"}}
     _refused(tmp_path, monkeypatch, config, "line 6", "column 'brightness'")
+    config.update(task="multilabel", dataset=dict(config["dataset"], label="tags", label_separator=","))
+    _refused(tmp_path, monkeypatch, config, "column 'tags'", "label_separator ','")
 
 
 def test_a_missing_image_names_the_line_and_column(image_csv, tmp_path, monkeypatch):

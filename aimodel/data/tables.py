@@ -316,8 +316,8 @@ def _load_images(cfg: CsvDataset, seed: int, task: str):
         table = _read(file, cfg)
         rows, labels, lines, n = _labelled(file, table, cfg, cells, task)
         dropped += n
-        if task == "regression":
-            _targets(file, labels, lines, cfg, task, [])  # a non-numeric target fails before any image is read
+        if task != "classification":  # a non-numeric target or a separator never used fails before any image is read
+            _targets(file, labels, lines, cfg, task, _outputs(file, labels, cfg, task)[1])
         paths = [("" if cells.missing(v) else v)
                  for v in _column(file, table.header, rows, cfg.image_column, "dataset.image_column")]
         found = scan_image_column(file, paths, lines, cfg.image_column, cfg.on_bad_file)
