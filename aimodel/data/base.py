@@ -297,8 +297,8 @@ def fingerprint(split: Split) -> str:
     else:
         _hash_array(h, np.asarray(x))
     y = split.y
-    # class labels as int64 (as every run before task: hashed them); targets and label sets as they are
-    h.update((y.astype("int64") if y.dtype.kind in "iub" else y.astype("float32")).tobytes())
+    # Class indices as int64 (as every run before task: regression); numbers and label sets as they are.
+    h.update(y.astype("int64").tobytes() if y.dtype.kind in "iub" else np.ascontiguousarray(y, np.float32).tobytes())
     return h.hexdigest()[:16]
 
 

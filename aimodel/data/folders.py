@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Literal
 
 from pydantic import DirectoryPath, Field, field_validator
 
 from aimodel.data.base import DATASETS, DatasetBase, absolute_path, Split, finish_bundle, stratified_indices
 from aimodel.data.spec import InputSpec
 from aimodel.data.files import TEXT_SUFFIXES
-from aimodel.data.options import EncodingOptions, ImageOptions, TextOptions
+from aimodel.data.options import EncodingOptions, ImageFileOptions, ImageOptions, TextOptions
 from aimodel.errors import DataError
 
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "validation"), "test": ("test",)}
@@ -40,27 +40,10 @@ class FolderBase(DatasetBase):
     _abs = field_validator("path")(absolute_path)
 
 
-class ImageFolderDataset(ImageOptions, FolderBase):
+class ImageFolderDataset(ImageFileOptions, ImageOptions, FolderBase):
     """Images (.png .jpg .jpeg .bmp .gif .tif .webp .ppm ...) in class folders, streamed from disk while training."""
 
     name: Literal["image_folder"] = "image_folder"
-    cache: Optional[Union[Literal["auto", "memory", "none"], Path]] = Field(
-        "auto",
-        description="Keep decoded pixels instead of decoding every epoch. auto: in memory when they fit "
-        "the memory budget (dataset.cache_memory_mb), else in a decoded-pixel file under "
-        "$AIMODEL_CACHE_DIR or ~/.cache/aimodel/images when the disk has room, else none; memory; "
-        "none (or null): decode every epoch; or a folder for decoded-pixel files (reused by later runs).",
-    )
-    cache_memory_mb: Optional[float] = Field(
-        None, gt=0,
-        description="cache: auto keeps decoded pixels in memory up to this many MB (default: a quarter of "
-        "the memory available when the data is loaded).",
-    )
-
-    @field_validator("cache")
-    @classmethod
-    def _cache_absolute(cls, v):
-        return absolute_path(v) if isinstance(v, Path) else v
 
 
 class TextFolderDataset(EncodingOptions, TextOptions, FolderBase):
@@ -180,8 +163,7 @@ def load_image_folder(cfg: ImageFolderDataset, seed: int):
     import numpy as np
 
     from aimodel.data.files import IMAGE_SUFFIXES
-    from aimodel.data.imagefiles import ImageFiles, choose_cache, scan_images, tf_decodable
-    from aimodel.data.images import GRAY_MODES
+    from aimodel.data.imagefiles import ImageFiles, choose_cache, sample_shape, scan_images, tf_decodable
 
     root = cfg.path
     class_names, found, ignored = discover(root, IMAGE_SUFFIXES)
@@ -199,16 +181,9 @@ def load_image_folder(cfg: ImageFolderDataset, seed: int):
         skipped += scan.skipped
         if split == "train":
             sizes, modes = scan.sizes, scan.modes
-    if cfg.image_size is not None:
-        height, width = cfg.image_size
-    else:
-        height, width = sizes.most_common(1)[0][0]
-    if cfg.color_mode == "auto":
-        channels = 1 if set(modes) <= GRAY_MODES else 3
-    else:
-        channels = 1 if cfg.color_mode == "grayscale" else 3
+    shape = sample_shape(cfg.image_size, cfg.color_mode, sizes, modes)
+    height, width, channels = shape
     train, val, test, how = _split_files(cfg, seed, checked, class_names)
-    shape = (height, width, channels)
     # Training decodes the training and validation files; evaluate decodes the test files in its own process.
     cache, cache_note = choose_cache(cfg.cache, (len(train) + len(val or ())) * height * width * channels,
                                      cfg.cache_memory_mb)

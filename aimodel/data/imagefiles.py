@@ -285,6 +285,19 @@ def scan_images(paths: Sequence[Path], on_bad_file: str, root: Path) -> ScanResu
     return result
 
 
+def sample_shape(image_size, color_mode: str, sizes: Counter, modes: Counter) -> tuple[int, int, int]:
+    """(H, W, C) the model takes: ``dataset.image_size`` or the most common size among the training
+    files; ``dataset.color_mode``, or (auto) 1 channel only when every training file is grayscale."""
+    from aimodel.data.images import GRAY_MODES
+
+    height, width = image_size if image_size is not None else sizes.most_common(1)[0][0]
+    if color_mode == "auto":
+        channels = 1 if set(modes) <= GRAY_MODES else 3
+    else:
+        channels = 1 if color_mode == "grayscale" else 3
+    return int(height), int(width), channels
+
+
 def tf_decodable(info: ImageInfo, sample_shape: tuple[int, int, int]) -> int:
     """``info.plain`` when TensorFlow's decoder gives this file's pixels at ``sample_shape`` exactly, else 0.
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from pathlib import Path
+from typing import Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
+from aimodel.data.base import absolute_path
 from aimodel.data.spec import DEFAULT_MAX_TOKENS, DEFAULT_SEQUENCE_LENGTH
 from aimodel.section import Section
 
@@ -56,6 +58,33 @@ class ImageOptions(Section):
         if v is not None and min(v) < 1:
             raise ValueError("must be two positive numbers [height, width]")
         return v
+
+
+class ImageFileOptions(Section):
+    """Keys of the sources that read image files from disk (image_folder, csv with dataset.image_column)."""
+
+    on_bad_file: Literal["error", "skip"] = Field(
+        "error",
+        description="A file that cannot be read: error (stop, naming it) or skip (leave it out; "
+        "counted and listed in the run directory's data.json).",
+    )
+    cache: Optional[Union[Literal["auto", "memory", "none"], Path]] = Field(
+        "auto",
+        description="Keep decoded pixels instead of decoding every epoch. auto: in memory when they fit "
+        "the memory budget (dataset.cache_memory_mb), else in a decoded-pixel file under "
+        "$AIMODEL_CACHE_DIR or ~/.cache/aimodel/images when the disk has room, else none; memory; "
+        "none (or null): decode every epoch; or a folder for decoded-pixel files (reused by later runs).",
+    )
+    cache_memory_mb: Optional[float] = Field(
+        None, gt=0,
+        description="cache: auto keeps decoded pixels in memory up to this many MB (default: a quarter of "
+        "the memory available when the data is loaded).",
+    )
+
+    @field_validator("cache")
+    @classmethod
+    def _cache_absolute(cls, v):
+        return absolute_path(v) if isinstance(v, Path) else v
 
 
 class TextOptions(Section):

@@ -66,7 +66,9 @@ def write_records(bundle: DataBundle, run_dir: Path) -> None:
     atomic_write_json(run_dir / DATA_FILE, summarize(bundle))
     names = bundle.spec.class_names
     listing: dict = {}
-    if bundle.train.streamed:
+    if bundle.train.streamed and bundle.notes.get("source") == "image_folder":
+        # An image folder's file list is the record (files added later cannot change the test set); a CSV of
+        # image paths is its own record, rebuilt by evaluate from the file and checked by the fingerprint.
         for name, split in (("train", bundle.train), ("val", bundle.val), ("test", bundle.test)):
             if split is not None:
                 listing[name] = {p: names[int(c)] for p, c in zip(split.x.relative_paths(), split.y)}

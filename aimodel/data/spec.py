@@ -62,6 +62,9 @@ class InputSpec:
     vocab_size: Optional[int] = None
     #: Text from a CSV: the column that held the text in training (predict looks for it first).
     text_column: Optional[str] = None
+    #: Images from a CSV (``dataset.image_column``): the column of image paths (relative to the CSV's
+    #: folder, or absolute) in training; evaluate --data and predict read a CSV's images from it.
+    image_column: Optional[str] = None
     #: CSV sources: the column that held the class label in training (evaluate --data looks for it).
     label_column: Optional[str] = None
     #: Text files and CSVs: how training decoded them (``dataset.encoding``, "auto" or a codec, and
@@ -157,6 +160,7 @@ _OPTIONAL = {
     "vocab_size": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0, "a positive integer"),
     "text_column": (lambda v: isinstance(v, str), "a column name"),
     "label_column": (lambda v: isinstance(v, str), "a column name"),
+    "image_column": (lambda v: isinstance(v, str) and v != "", "a column name"),
     "encoding": (lambda v: isinstance(v, str) and v != "", "a codec name or auto"),
     "encoding_errors": (lambda v: v in ("strict", "replace"), '"strict" or "replace"'),
     "header": (lambda v: v in ("auto", "true", "false"), '"auto", "true" or "false"'),

@@ -1,10 +1,12 @@
-"""CSV files: a label column plus numeric and categorical feature columns, or one text column.
+"""CSV files: a label column plus numeric and categorical feature columns, one text column, or image paths.
 
 Tabular ``Split.x`` is a dict column → 1-D array (float32 for numeric columns,
 ``str`` objects for categorical ones) and ``InputSpec.columns`` lists the
 features in order; the model's preprocessing layers (normalization, lookup)
 are adapted on the training split. With ``dataset.text_column`` the data kind
-is text instead (``Split.x`` is that column's strings).
+is text instead (``Split.x`` is that column's strings); with ``dataset.image_column`` it is image
+(``Split.x`` an :class:`~aimodel.data.imagefiles.ImageFiles` of the files the column names, see
+:mod:`aimodel.data.imagecsv`).
 
 Missing cells (``dataset.missing_values``) of numeric columns are NaN in ``Split.x``; the
 model fills them (see :mod:`aimodel.data.missing`). Rows with a missing label are dropped.
@@ -23,14 +25,14 @@ from aimodel.data.files import CsvLayout, UndecodableText, read_csv
 from aimodel.data.missing import DEFAULT_MISSING, MissingCells
 from aimodel.data.npz import absolute_path
 from aimodel.data.spec import InputSpec
-from aimodel.data.options import EncodingOptions, TextOptions
+from aimodel.data.options import EncodingOptions, ImageFileOptions, ImageOptions, TextOptions
 from aimodel.errors import DataError
 
 log = logging.getLogger(__name__)
 
 
-class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
-    """A CSV file (or a train and a test file) with a label column, with or without a header row."""
+class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, DatasetBase):
+    """A CSV file (or a train and a test file) with a label column: a table, a text or image-path column."""
 
     tasks: ClassVar[tuple[str, ...]] = ("classification", "regression", "multilabel")
 
@@ -85,6 +87,12 @@ class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
     text_column: Optional[str] = Field(
         None, description="Classify this column's text instead of using feature columns (text kind)."
     )
+    image_column: Optional[str] = Field(
+        None, description="Take the images this column names instead of feature columns (image kind): each "
+        "cell is an image file's path, relative to the CSV file's folder or absolute. dataset.image_size, "
+        "color_mode, normalize, augment, cache and on_bad_file apply as for an image folder; a missing or "
+        "unreadable file is an error naming its line (or, with on_bad_file: skip, its row is left out and "
+        "listed in data.json).")
     test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out as the test split (seeded; "
                               "stratified by class for classification).")
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
@@ -107,6 +115,25 @@ class CsvDataset(EncodingOptions, TextOptions, DatasetBase):
             if self.header == "true":
                 raise ValueError("dataset.columns names a header-less file's columns; it cannot be combined "
                                  "with dataset.header: true")
+        return self
+
+    @model_validator(mode="after")
+    def _image_rules(self):
+        from aimodel.section import rule
+
+        if self.image_column is None:
+            # Compared with the defaults: a saved config.yaml writes every key.
+            image_keys = [k for k, f in {**ImageOptions.model_fields, **ImageFileOptions.model_fields}.items()
+                          if getattr(self, k) != f.get_default(call_default_factory=True)]
+            if image_keys:
+                raise rule(image_keys[0], "applies to images (dataset.image_column names a column of image "
+                                          "paths); remove it for a table or a text column")
+            return self
+        clash = [k for k in ("text_column", "features", "categorical", "zero_means_missing") if getattr(self, k)]
+        if clash:
+            raise rule("image_column", f"the images are the input; it cannot be combined with dataset.{clash[0]}")
+        if self.image_column in self.label_columns():
+            raise rule("image_column", f"'{self.image_column}' is the label column")
         return self
 
     def layout(self) -> CsvLayout:
@@ -267,10 +294,66 @@ def _features(path: Path, header, rows, features, kinds, cfg: CsvDataset, cells:
     return x
 
 
+def _csv_keys(cfg: CsvDataset, codes: list[str], task: str) -> dict:
+    """The InputSpec fields every CSV model keeps, so evaluate --data, predict and serve read files alike."""
+    return dict(label_column=cfg.label_columns()[0], encoding=cfg.encoding, encoding_errors=cfg.encoding_errors,
+                header=cfg.header, file_columns=cfg.columns, missing_values=list(cfg.missing_values),
+                label_values=codes if cfg.class_names is not None and task == "classification" else None,
+                label_separator=cfg.label_separator if task == "multilabel" else None)
+
+
+def _load_images(cfg: CsvDataset, seed: int, task: str):
+    """``dataset.image_column``: the images each row names (see :mod:`aimodel.data.imagecsv`), streamed or
+    cached as an image folder's are."""
+    import numpy as np
+
+    from aimodel.data.imagecsv import image_files, scan_image_column
+    from aimodel.data.imagefiles import choose_cache, sample_shape
+
+    cells = MissingCells(cfg.missing_values)
+    parts, dropped = [], 0
+    for file in [cfg.path or cfg.train_path] + ([cfg.test_path] if cfg.test_path is not None else []):
+        table = _read(file, cfg)
+        rows, labels, lines, n = _labelled(file, table, cfg, cells, task)
+        dropped += n
+        if task != "classification":  # a non-numeric target or a separator never used fails before any image is read
+            _targets(file, labels, lines, cfg, task, _outputs(file, labels, cfg, task)[1])
+        paths = [("" if cells.missing(v) else v)
+                 for v in _column(file, table.header, rows, cfg.image_column, "dataset.image_column")]
+        found = scan_image_column(file, paths, lines, cfg.image_column, cfg.on_bad_file)
+        parts.append((file, found, [[col[i] for i in found.keep] for col in labels], [lines[i] for i in found.keep]))
+    train_file, train_rows, train_labels, _ = parts[0]
+    codes, names = _outputs(train_file, train_labels, cfg, task)  # from the rows whose image reads
+    shape = sample_shape(cfg.image_size, cfg.color_mode, train_rows.sizes, train_rows.modes)
+    splits = [Split(image_files(found, shape), _targets(file, labels, lines, cfg, task,
+                                                        codes if task == "classification" else names))
+              for file, found, labels, lines in parts]
+    if len(splits) == 2:
+        train, test = splits
+    else:
+        train, test = holdout_split(splits[0].x, splits[0].y, cfg.test_split, seed, "dataset.test_split", task)
+    # Training decodes the training and validation images; evaluate decodes the test images in its own process.
+    cache, cache_note = choose_cache(cfg.cache, len(train) * int(np.prod(shape)), cfg.cache_memory_mb)
+    train.x.cache = test.x.cache = cache
+    spec = InputSpec(kind="image", shape=shape, class_names=names, image_column=cfg.image_column,
+                     **_csv_keys(cfg, codes, task))
+    skipped = [s for _, found, _, _ in parts for s in found.skipped]
+    notes = {"source": "csv", "files": [str(file) for file, *_ in parts], "dropped_rows": dropped,
+             "skipped": skipped, "image_cache": cache_note, "modes": dict(train_rows.modes),
+             "sizes": {f"{h}x{w}": k for (h, w), k in train_rows.sizes.most_common(10)}}
+    if dropped:
+        log.warning("%d row(s) without a label ('%s' missing) were left out", dropped, cfg.label)
+    if skipped:
+        log.warning("%d row(s) whose image could not be read were left out (listed in data.json)", len(skipped))
+    return finish_bundle(train, test, names, cfg.validation_split, seed, spec=spec, notes=notes, task=task)
+
+
 @DATASETS.register("csv")
 def load_csv(cfg: CsvDataset, seed: int, task: str = "classification"):
     import numpy as np
 
+    if cfg.image_column is not None:
+        return _load_images(cfg, seed, task)
     cells = MissingCells(cfg.missing_values)
     train_file = cfg.path or cfg.train_path
     train_table = _read(train_file, cfg)
@@ -305,10 +388,7 @@ def load_csv(cfg: CsvDataset, seed: int, task: str = "classification"):
         test = table(cfg.test_path, test_table, test_rows, test_labels, test_lines)
     else:
         train, test = holdout_split(train.x, train.y, cfg.test_split, seed, "dataset.test_split", task)
-    csv_keys = dict(label_column=cfg.label_columns()[0], encoding=cfg.encoding, encoding_errors=cfg.encoding_errors,
-                    header=cfg.header, file_columns=cfg.columns, missing_values=list(cfg.missing_values),
-                    label_values=codes if cfg.class_names is not None and task == "classification" else None,
-                    label_separator=cfg.label_separator if task == "multilabel" else None)
+    csv_keys = _csv_keys(cfg, codes, task)
     if cfg.text_column is not None:
         spec = InputSpec(kind="text", shape=(), class_names=names, max_tokens=cfg.max_tokens,
                          sequence_length=cfg.sequence_length, text_column=cfg.text_column, **csv_keys)
