@@ -40,6 +40,7 @@ from aimodel.errors import DataError
 log = logging.getLogger(__name__)
 
 Fill = Literal["none", "previous", "interpolate"]
+Anchor = Literal["none", "last"]
 
 
 class TimeseriesDataset(EncodingOptions, DatasetBase):
@@ -70,6 +71,11 @@ class TimeseriesDataset(EncodingOptions, DatasetBase):
     missing_values: list[str] = Field(list(DEFAULT_MISSING), description="Cells that mean \"missing\" (see "
                                       "dataset.fill).")
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
+    anchor: Anchor = Field("none", description="What the model forecasts from: none (the inputs and targets "
+                           "standardized with the training part's statistics) or last (each window relative to "
+                           "its last target value: the model subtracts it from the target's inputs and adds it "
+                           "back to its outputs, so a trend that leaves the training range stays in range; the "
+                           "network learns the change from persistence).")
     test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction of the series' rows, at its end, "
                               "held out as the test part.")
     validation_split: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction of the series' rows just before "
@@ -322,7 +328,7 @@ def load_timeseries(cfg: TimeseriesDataset, seed: int, task: str = "regression")
                      window=cfg.window, horizon=cfg.horizon, season=cfg.season, fill=cfg.fill,
                      time_step=series.step, time_unit=series.times.unit, time_format=series.times.format,
                      encoding=cfg.encoding, encoding_errors=cfg.encoding_errors, header="true",
-                     missing_values=list(cfg.missing_values))
+                     missing_values=list(cfg.missing_values), anchor=cfg.anchor)
     text = series.times.text
     notes = {"source": "timeseries", "files": [str(cfg.path)], "filled_steps": series.filled,
              "time_step": step_text(series.step, series.times.unit),
