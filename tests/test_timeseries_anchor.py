@@ -122,9 +122,12 @@ def test_meta_records_the_anchor_and_the_run_beats_persistence_on_a_trend(run):
     assert report["mae"] < 0.5 * persistence, report  # the test part lies far above the training range
 
 
-def test_anchor_is_a_checked_key(tmp_path):
+def test_anchor_defaults_to_last_and_is_a_checked_key(tmp_path):
     from aimodel.errors import ConfigError
 
+    plain = config(trending(tmp_path / "s.csv"))
+    del plain["dataset"]["anchor"]
+    assert load_config(write_config(tmp_path / "d.yaml", plain)).dataset.anchor == "last"
     with pytest.raises(ConfigError, match=r"dataset.anchor"):
         load_config(write_config(tmp_path / "c.yaml", config(trending(tmp_path / "s.csv"), "first")))
 

@@ -17,6 +17,10 @@ cut by numpy striding (``sliding_window_view``): the same windows as
 ``keras.utils.timeseries_dataset_from_array`` (a test checks it), as in-memory arrays. Training windows
 are shuffled among themselves only. The model standardizes the inputs (its ``sequence`` input layer,
 adapted on the training windows) and the targets (its regression head, on the training targets).
+
+With ``anchor: last`` (the default) the model works relative to each window's last target value: it
+subtracts that value from the target column of every input step before standardizing, its head is fitted
+on the targets minus it, and its last layer adds it back (see :func:`aimodel.models.factory.build_model`).
 """
 
 from __future__ import annotations
@@ -71,11 +75,12 @@ class TimeseriesDataset(EncodingOptions, DatasetBase):
     missing_values: list[str] = Field(list(DEFAULT_MISSING), description="Cells that mean \"missing\" (see "
                                       "dataset.fill).")
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
-    anchor: Anchor = Field("none", description="What the model forecasts from: none (the inputs and targets "
-                           "standardized with the training part's statistics) or last (each window relative to "
-                           "its last target value: the model subtracts it from the target's inputs and adds it "
-                           "back to its outputs, so a trend that leaves the training range stays in range; the "
-                           "network learns the change from persistence).")
+    anchor: Anchor = Field("last", description="What the model forecasts from. last (the default): each window "
+                           "relative to its last target value: the model subtracts it from the target's inputs "
+                           "and adds it back to its outputs, so it learns the change from persistence and a "
+                           "trend that leaves the training range stays in range (Mauna Loa CO2: test MAE 0.35 "
+                           "ppm against 4.9 with none, LSTM). none: the raw levels, standardized with the "
+                           "training part's statistics (runs from before this key).")
     test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction of the series' rows, at its end, "
                               "held out as the test part.")
     validation_split: float = Field(0.1, ge=0.0, lt=1.0, description="Fraction of the series' rows just before "
