@@ -96,6 +96,9 @@ class InputSpec:
     time_step: Optional[float] = None
     time_unit: Optional[str] = None
     time_format: Optional[str] = None
+    #: Forecasts: ``last`` when the model works relative to each window's last target value
+    #: (``dataset.anchor``; see :func:`aimodel.models.factory.build_model`). None (older runs) and ``none``: it does not.
+    anchor: Optional[str] = None
 
     @property
     def forecast(self) -> bool:
@@ -183,6 +186,7 @@ _OPTIONAL = {
     "time_unit": (lambda v: v in ("second", "month", "number"), '"second", "month" or "number"'),
     "time_format": (lambda v: v in ("date", "datetime", "datetime_utc", "number"),
                     '"date", "datetime", "datetime_utc" or "number"'),
+    "anchor": (lambda v: v in ("none", "last"), '"none" or "last"'),
 }
 
 

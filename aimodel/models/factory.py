@@ -11,6 +11,7 @@ from aimodel.errors import ConfigError
 from aimodel.models import cnn, mlp, pretrained, rnn, transformer  # noqa: F401  (register the builders)
 from aimodel.models import inputs as _inputs  # noqa: F401  (registers text/tabular/sequence inputs)
 from aimodel.models.common import classifier_head
+from aimodel.models.inputs import anchored
 from aimodel.models.registry import ARCHITECTURES
 
 
@@ -22,6 +23,11 @@ def build_model(cfg, bundle: DataBundle):
 
     The model takes raw inputs (pixels 0..255 for images); preprocessing layers
     adapted on the training split make the saved file self-contained for predict.
+
+    A forecast with ``dataset.anchor: last`` works relative to each window's last target value: the input
+    layer subtracts it from the target column, the regression head is fitted on the targets minus it, and a
+    last layer (:data:`ADD_ANCHOR`, :class:`aimodel.models.layers.AddLast`) adds it back, so the saved model
+    still answers in the target's unit and a head answering 0 forecasts persistence.
     """
     import keras
 
@@ -48,11 +54,18 @@ def build_model(cfg, bundle: DataBundle):
     head = cfg.model.classifier_head()
     if head is not None:
         features = classifier_head(features, head, cfg.model)
-    return keras.Model(inputs, output_head(features, bundle, cfg.task), name=cfg.name.replace(".", "_"))
+    outputs = output_head(features, bundle, cfg.task)
+    if anchored(spec):  # the head forecast the change from the window's last value: add that value back
+        from aimodel.models.layers import AddLast
+
+        outputs = AddLast(name=ADD_ANCHOR)([outputs, inputs])
+    return keras.Model(inputs, outputs, name=cfg.name.replace(".", "_"))
 
 
-#: task: regression: the last layer's name; it brings standardized outputs to the targets' own unit.
+#: task: regression: the head's last layer; it brings standardized outputs to the targets' own unit.
 TARGET_UNITS = "target_units"
+#: An anchored forecast's last layer: adds each window's last target value to the head's outputs.
+ADD_ANCHOR = "add_anchor"
 
 
 def output_head(features, bundle: DataBundle, task_name: str = "classification"):
@@ -73,9 +86,22 @@ def output_head(features, bundle: DataBundle, task_name: str = "classification")
     )(features)
     if task.name != "regression":
         return outputs
-    mean, variance = target_moments(bundle.train.y)
+    mean, variance = target_moments(head_targets(bundle))
     return layers.Normalization(axis=-1, mean=mean, variance=variance, invert=True, name=TARGET_UNITS,
                                 dtype="float32")(outputs)
+
+
+def head_targets(bundle: DataBundle):
+    """The training targets the regression head answers: ``y``, or for an anchored forecast ``y`` minus each
+    window's last target value (input column 0)."""
+    import numpy as np
+
+    from aimodel.models.inputs import spec_only
+
+    y = bundle.train.y
+    if not anchored(bundle.spec) or spec_only(bundle):
+        return y
+    return np.asarray(y, np.float64) - np.asarray(bundle.train.x, np.float64)[:, -1, :1]
 
 
 def target_moments(y) -> tuple[list[float], list[float]]:

@@ -71,12 +71,37 @@ def _strings(x):
     return x.astype(str)
 
 
+#: Forecasting with ``dataset.anchor: last``: the layer that subtracts each window's last target value.
+ANCHOR = "anchor"
+
+
+def anchored(spec) -> bool:
+    """True when a forecasting model works relative to each window's last target value (``dataset.anchor``)."""
+    return getattr(spec, "anchor", None) == "last"
+
+
+def anchor_windows(x):
+    """Numpy twin of :class:`aimodel.models.layers.SubtractLast`: column 0 minus its value at the last step."""
+    import numpy as np
+
+    x = np.array(x, np.float32)
+    x[:, :, 0] -= x[:, -1:, 0]
+    return x
+
+
 @INPUTS.register("sequence")
 def sequence_inputs(bundle: DataBundle, cfg):
-    """Numbers ``(batch, T, F)`` in; each feature standardized over the training split."""
+    """Numbers ``(batch, T, F)`` in; each feature standardized over the training split.
+
+    An anchored forecast (``dataset.anchor: last``) first subtracts each window's last target value from
+    the target column (:class:`aimodel.models.layers.SubtractLast`), and the standardization is adapted on
+    the windows so anchored.
+    """
     import keras
     import numpy as np
     from keras import layers
+
+    from aimodel.models.layers import SubtractLast
 
     inputs = keras.Input(shape=bundle.spec.shape, name="sequence")
     norm = layers.Normalization(axis=-1, name="normalize")
@@ -85,8 +110,12 @@ def sequence_inputs(bundle: DataBundle, cfg):
         sample = np.zeros((2,) + tuple(bundle.spec.shape), np.float32)
     elif not np.isfinite(sample).all():
         raise DataError("the training sequences contain NaN or infinite values")
+    x = inputs
+    if anchored(bundle.spec):
+        x = SubtractLast(name=ANCHOR)(inputs)
+        sample = anchor_windows(sample)
     norm.adapt(sample)
-    return inputs, norm(inputs)
+    return inputs, norm(x)
 
 
 @INPUTS.register("tabular")
