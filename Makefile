@@ -35,7 +35,8 @@ test-fast: $(STAMP)
 
 # aimodel versus plain Keras, side by side (5–11 minutes on 2 cores; the export figures 7a-7e add about 2,
 # reusing figure 3's run), aimodel serve under load (figure 8, about 3 more) and the tabular template against
-# logistic regression on 3 real tables, 3 seeds (figures 13a-13c, group tables, about 5.5 more); writes
+# logistic regression on 3 real tables, 3 seeds (figures 13a-13c, group tables, about 5.5 more), regression,
+# forecasting and multilabel against their baselines (figures 14a-14c, group tasks, about 2 more); writes
 # benchmarks/results.md and benchmarks/serve_results.md.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

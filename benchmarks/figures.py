@@ -386,6 +386,16 @@ def tables(ctx: Context) -> list[Figure]:
     return tables_real.figure(ctx)
 
 
+# --- figures 14a–14c: regression, forecasting and multilabel on real data against baselines -----------
+
+
+def tasks(ctx: Context) -> list[Figure]:
+    """``benchmarks/tasks_real.py``: diabetes vs ridge, CO2 forecast vs persistence, digit tags vs logistic."""
+    from benchmarks import tasks_real
+
+    return tasks_real.figure(ctx)
+
+
 FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "seed": seed_training,
     "cnn": cnn_accuracy,
@@ -399,4 +409,5 @@ FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "photos": photos,
     "export": exports,
     "tables": tables,
+    "tasks": tasks,
 }

@@ -41,7 +41,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
              "aimodel.cli_tune", "aimodel.__main__")),
     # harness, data, figure_base, photos and the standalone scripts
     ("benchmark tools", ("benchmarks",)),
-    ("benchmark figures", ("benchmarks.export_figures", "benchmarks.photo_bench", "benchmarks.tables_real")),
+    ("benchmark figures", ("benchmarks.export_figures", "benchmarks.photo_bench", "benchmarks.tables_real",
+                           "benchmarks.tasks_real")),
     ("benchmark table", ("benchmarks.figures", "benchmarks.report")),
     ("benchmark command", ("benchmarks.__main__",)),
     ("tests", ("tests",)),
