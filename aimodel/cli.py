@@ -269,9 +269,11 @@ def data_group() -> None:
 @click.option("--augmented", is_flag=True, help="Draw the grid's images as training sees them (dataset.augment).")
 @click.option("--histogram", type=click.Path(path_type=Path), metavar="PNG",
               help="task: regression: write a histogram of each target (training split) to this PNG file.")
+@click.option("--series", "series_png", type=click.Path(path_type=Path), metavar="PNG",
+              help="dataset.name: timeseries: plot the series, its training, validation and test parts shaded.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def data_inspect(config: Path, overrides: tuple[str, ...], grid: Path | None, augmented: bool,
-                 histogram: Path | None, as_json: bool) -> None:
+                 histogram: Path | None, series_png: Path | None, as_json: bool) -> None:
     """Per-split counts, class balance (regression: target distribution; multilabel: label frequencies), input
     shape and dtype, skipped files of CONFIG's dataset.
 
@@ -279,6 +281,7 @@ def data_inspect(config: Path, overrides: tuple[str, ...], grid: Path | None, au
       aimodel data inspect configs/pets.yaml
       aimodel data inspect configs/pets.yaml --grid samples.png --augmented
       aimodel data inspect prices.yaml --histogram targets.png
+      aimodel data inspect configs/co2_forecast.yaml --series co2.png
     """
     from aimodel.config import load_config
 
@@ -287,13 +290,15 @@ def data_inspect(config: Path, overrides: tuple[str, ...], grid: Path | None, au
         raise click.UsageError("--augmented changes the --grid picture; pass --grid FILE.png too")
     if augmented:
         import_tensorflow()
-    from aimodel.data.inspect import inspect_data, write_grid, write_histogram
+    from aimodel.data.inspect import inspect_data, write_grid, write_histogram, write_series_plot
 
     bundle, summary = inspect_data(cfg)
     if grid is not None:
         summary["grid"] = {"file": str(grid), "images": write_grid(bundle, cfg, grid, augmented=augmented)}
     if histogram is not None:
         summary["histogram"] = {"file": str(histogram), "targets": write_histogram(bundle, cfg, histogram)}
+    if series_png is not None:
+        summary["series_plot"] = {"file": str(series_png), **write_series_plot(cfg, series_png)}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:

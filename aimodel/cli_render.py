@@ -425,6 +425,8 @@ def print_data_summary(summary: dict) -> None:
         console.print(f"written: {summary['grid']['file']} ({summary['grid']['images']} images)")
     if "histogram" in summary:
         console.print(f"written: {summary['histogram']['file']} ({summary['histogram']['targets']} target(s))")
+    if "series_plot" in summary:
+        console.print(f"written: {summary['series_plot']['file']} ({summary['series_plot']['rows']} steps)")
     if summary.get("dropped_rows"):
         console.print(f"rows without a label (left out): {summary['dropped_rows']}")
     if summary.get("columns"):

@@ -145,3 +145,49 @@ def write_grid(bundle: DataBundle, cfg, path: Path, *, augmented: bool = False, 
     finally:
         plt.close(fig)
     return len(idx)
+
+
+def write_series_plot(cfg, path: Path) -> dict:
+    """``dataset.name: timeseries``: the whole target series as PNG, its training, validation and test parts
+    shaded (filled steps included, as training sees them); returns ``{"rows", "parts"}``.
+
+    Raises:
+        DataError: the dataset is not a series, or the PNG's folder does not exist.
+    """
+    import numpy as np
+
+    from aimodel.data.series import parts, read_series
+    from aimodel.fileio import atomic_write
+
+    if cfg.dataset.name != "timeseries":
+        raise DataError(f"--series draws a time series; this config's dataset.name is {cfg.dataset.name}")
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise DataError(f"--series {path}: folder {path.parent} does not exist")
+    series = read_series(cfg.dataset.path, cfg.dataset.reading())
+    n = len(series.values)
+    p = parts(n, cfg.dataset.test_split, cfg.dataset.validation_split)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10.0, 3.5))
+    ax.plot(np.arange(n), series.values[:, 0], color="#333333", linewidth=0.8)
+    spans = (("training", 0, p.train, "#4477aa"), ("validation", p.train, p.train + p.val, "#ccbb44"),
+             ("test", p.train + p.val, n, "#ee6677"))
+    for name, start, stop, colour in spans:
+        if stop > start:
+            ax.axvspan(start, stop - 1, color=colour, alpha=0.15, label=f"{name} ({stop - start} rows)")
+    ticks = np.linspace(0, n - 1, num=min(6, n)).astype(int)
+    ax.set_xticks(ticks, [series.times.text(series.times.values[i]) for i in ticks], fontsize=8)
+    ax.set_ylabel(cfg.dataset.target)
+    ax.set_title(f"{cfg.dataset.path.name}: {cfg.dataset.target}, {n} steps" +
+                 (f" ({series.filled} filled)" if series.filled else ""), fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda q: fig.savefig(q, format="png", dpi=100), suffix=".png")
+    finally:
+        plt.close(fig)
+    return {"rows": n, "parts": {"train": p.train, "val": p.val, "test": p.test}}
