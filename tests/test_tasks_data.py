@@ -279,6 +279,6 @@ def test_a_model_class_can_refuse_a_task(tmp_path):
     csv = _table(tmp_path, TABLE_ROWS)
     cfg = load_config(write_config(tmp_path / "c.yaml", _table_config(csv, "regression", "price")))
     stub = SimpleNamespace(task="regression", dataset=cfg.dataset, model=ClassesOnly(), training=cfg.training,
-                           search=None)
+                           search=None, model_fields_set={"task"})
     with pytest.raises(PydanticCustomError, match="model.architecture cnn cannot do it; it does classification"):
         check_task(stub)
