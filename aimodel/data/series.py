@@ -34,7 +34,7 @@ import numpy as np
 from pydantic import Field, FilePath, field_validator, model_validator
 
 from aimodel.data.base import DATASETS, DatasetBase, Split, absolute_path, finish_bundle
-from aimodel.data.files import UndecodableText, read_csv
+from aimodel.data.files import UndecodableText, read_csv, read_csv_bytes
 from aimodel.data.missing import DEFAULT_MISSING, MissingCells
 from aimodel.data.options import EncodingOptions
 from aimodel.data.spec import InputSpec
@@ -141,18 +141,21 @@ class Series:
     filled: int = 0
 
 
-def read_series(path: Path, fmt: SeriesFormat, step: Optional[float] = None, unit: Optional[str] = None) -> Series:
+def read_series(path: Path, fmt: SeriesFormat, step: Optional[float] = None, unit: Optional[str] = None,
+                data: Optional[bytes] = None) -> Series:
     """Read, sort and check a series file; fill its gaps and missing cells as ``fmt.fill`` says.
 
     Args:
         step, unit: a trained model's step and time unit (predict); None finds them in the file.
+        data: the file's content when it arrived without a file (a server upload named ``path``).
 
     Raises:
         DataError: one line naming the row and column (a bad time or value) or both times (a gap,
             a duplicate).
     """
     try:
-        table = read_csv(path, fmt.delimiter, fmt.encoding, fmt.encoding_errors)
+        table = read_csv(path, fmt.delimiter, fmt.encoding, fmt.encoding_errors) if data is None else \
+            read_csv_bytes(data, str(path), fmt.delimiter, fmt.encoding, fmt.encoding_errors)
     except UndecodableText as exc:
         raise DataError(f"{exc}; {UndecodableText.HINT}") from None
     cols = {}

@@ -87,20 +87,37 @@ def forecast_values(backend, batch: np.ndarray, horizon: int) -> np.ndarray:
     return out
 
 
-def last_window(path: Path, spec: InputSpec):
-    """``(x float32 (1, window, F), the series' TimeAxis)`` of a CSV file, read as training read the series."""
+def last_window(path: Path, spec: InputSpec, data: Optional[bytes] = None):
+    """``(x float32 (1, window, F), the series' TimeAxis)`` of a CSV file, read as training read the series.
+
+    Args:
+        data: the content of a file that arrived without a path (``aimodel serve``'s uploads, named
+            ``path``); None reads the file ``path``.
+    """
     from aimodel.data.series import SeriesFormat, read_series
 
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise DataError(f"{path}: file not found")
-    if path.suffix.lower() not in (".csv", ".tsv"):
+    if path.suffix.lower() not in (".csv", ".tsv") and (data is None or path.suffix):
         raise DataError(f"{path}: a forecasting model takes CSV files of the series (time column "
                         f"'{spec.time_column}', target '{spec.label_column}')")
-    series = read_series(path, SeriesFormat.of(spec), step=spec.time_step, unit=spec.time_unit)
+    series = read_series(path, SeriesFormat.of(spec), step=spec.time_step, unit=spec.time_unit, data=data)
     if len(series.values) < spec.window:
         raise DataError(f"{path}: {len(series.values)} row(s); the model forecasts from the last {spec.window} "
                         f"(its window), so the file needs at least {spec.window} rows")
     return series.values[None, -spec.window:], series.times
+
+
+def finish(item: Forecast, values: np.ndarray, times, spec: InputSpec) -> Forecast:
+    """Give ``item`` the model's ``values`` (horizon,) and their times (the series' last time plus k steps)."""
+    if not np.isfinite(values).all():
+        item.error = f"{item.input}: the model's output is not finite (NaN or infinity)"
+        return item
+    last = float(times.values[-1])
+    item.last_time = times.text(last)
+    item.times = [times.text(last + k * spec.time_step) for k in range(1, spec.horizon + 1)]
+    item.values = [round(float(v), 6) for v in values]
+    return item
 
 
 def forecast_files(predictor, inputs: Sequence[str | Path] = (), texts: Sequence[str] = ()) -> ForecastResult:
@@ -124,12 +141,5 @@ def forecast_files(predictor, inputs: Sequence[str | Path] = (), texts: Sequence
             item.error = str(exc)
             out.append(item)
             continue
-        if not np.isfinite(values).all():
-            item.error = f"{raw}: the model's output is not finite (NaN or infinity)"
-        else:
-            last = float(times.values[-1])
-            item.last_time = times.text(last)
-            item.times = [times.text(last + k * spec.time_step) for k in range(1, spec.horizon + 1)]
-            item.values = [round(float(v), 6) for v in values]
-        out.append(item)
+        out.append(finish(item, values, times, spec))
     return ForecastResult(predictor.checkpoint, out, time.perf_counter() - start)

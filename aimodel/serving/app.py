@@ -30,6 +30,7 @@ from aimodel.serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, Ob
 from aimodel.serving.model import ServedModel
 from aimodel.serving.settings import ServeSettings
 from aimodel.serving.contract import check_range
+from aimodel.serving.forecasts import forecasts, prepare_series
 from aimodel.serving.tfserving import ROUTES as TF_SERVING_ROUTES, model_metadata, model_status, \
     named_server as _named_server, unname
 from aimodel.serving.kserve import INFER_PATHS as KSERVE_INFER_PATHS, ROUTES as KSERVE_ROUTES, infer as kserve_infer
@@ -275,12 +276,7 @@ async def predict(request: Request) -> Response:
     with server.batcher.expect():  # an open batch waits for this request while it is read and prepared
         prepared, top_k = await _read_uploads(request, server)
     results = await server.predict(prepared)
-    preds = [Prediction(input=name, error=error) for name, error in zip(prepared.names, prepared.errors)]
-    for i, r in zip(prepared.ready, results):
-        if isinstance(r, InputFailed):
-            preds[i].error = f"{preds[i].input}: {r}"
-        else:
-            model.answer.fill(preds[i], r, top_k)  # the task's answer, as aimodel predict --json gives it
+    preds = _answers(model, prepared, results, top_k)
     failed = sum(p.error is not None for p in preds)
     server.count_inputs(len(preds) - failed, failed)
     body: dict[str, Any] = {"model": model.name, "task": model.answer.task, "failed": failed,
@@ -289,6 +285,19 @@ async def predict(request: Request) -> Response:
         first = next(p.error for p in preds if p.error)
         body = {"error": f"{failed} of {len(preds)} input(s) could not be predicted; first: {first}", **body}
     return JSONResponse(body, status_code=422 if failed else 200)
+
+
+def _answers(model: ServedModel, prepared: Prepared, results: list, top_k: int) -> list:
+    """One answer per input, as ``aimodel predict --json`` gives it: the task's answer, or a series' forecast."""
+    if model.spec.forecast:  # each series' next steps with their times (aimodel/serving/forecasts.py)
+        return forecasts(prepared, results, model.spec)
+    preds = [Prediction(input=name, error=error) for name, error in zip(prepared.names, prepared.errors)]
+    for i, r in zip(prepared.ready, results):
+        if isinstance(r, InputFailed):
+            preds[i].error = f"{preds[i].input}: {r}"
+        else:
+            model.answer.fill(preds[i], r, top_k)
+    return preds
 
 
 # --- the page ------------------------------------------------------------------------------------
@@ -335,6 +344,9 @@ def _tf_prepare(raw: bytes, model: ServedModel, settings: ServeSettings, max_pix
 
 def _upload_prepare(files: list, texts: list, column: Optional[str], polarity: str, crop: bool,
                     model: ServedModel, settings: ServeSettings, max_pixels: int) -> Prepared:
+    if model.spec.forecast:  # one series per file or text field (aimodel/serving/forecasts.py)
+        _check_count(len(files) + len(texts), settings)
+        return prepare_series(files, texts, model.spec)
     items, budget = [], PixelBudget(max_pixels)
     for part in files:
         items += upload_items(part, model.kind, column, model.spec, budget,

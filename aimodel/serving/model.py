@@ -15,6 +15,7 @@ from aimodel.inference.answers import Answer
 from aimodel.inference.images import Polarity
 from aimodel.inference.predict import Predictor
 from aimodel.inference.prepare import Preparer, column_kinds, make_preparer
+from aimodel.serving.forecasts import series_contract
 from aimodel.serving.settings import NAME_PATTERN
 from aimodel.tasks import task_of, thresholds_of
 
@@ -124,6 +125,8 @@ class ServedModel:
             info["input"]["columns"] = column_kinds(spec, self.predictor.backend.input_dtypes())
         if spec.kind == "text" and spec.text_column:
             info["input"]["text_column"] = spec.text_column
+        if spec.forecast:  # the series a CSV upload holds, and the raw windows the JSON APIs take
+            info["input"]["series"] = series_contract(spec, self.name)
         contract = value_contract(spec)
         if contract is not None:
             info["input_contract"] = contract

@@ -54,6 +54,14 @@ function showModel() {
   const fileKinds = { tabular: [".csv", "CSV files (one prediction per row)"],
                       sequence: [".npy", ".npy arrays of shape " + JSON.stringify(input.shape)],
                       text: [".txt,.csv", ".txt files, or a CSV file with a text column"] };
+  const series = input.series;
+  if (series) {  // a forecasting model: CSV files of the series, one forecast table each
+    const columns = [series.time_column, series.target, ...series.features].join(", ");
+    fileKinds.sequence = [".csv,.tsv", `a CSV of the series (columns ${columns}; at least ${series.window} rows)`];
+    $("series-hint").hidden = false;
+    $("series-columns").textContent = `the next ${series.horizon} step(s) of ${series.step} after the last ` +
+      `${series.window} rows (time column ${series.time_column}, target ${series.target})`;
+  }
   if (fileKinds[input.kind]) {
     $("file-panel").hidden = false;
     $("data-file").accept = fileKinds[input.kind][0];
@@ -142,7 +150,14 @@ function showAnswer(body, p) {
   const label = document.createElement("div");
   label.className = "label";
   body.append(label);
-  if (p.value !== undefined) {
+  if (p.forecast !== undefined) {  // a series' next steps: a table of step, time, value
+    label.textContent = `after ${p.last_time}`;
+    const table = document.createElement("table");
+    table.className = "forecast";
+    table.append(row("th", ["step", "time", "value"]));
+    for (const s of p.forecast) table.append(row("td", [s.step, s.time, s.value.toPrecision(6)]));
+    body.append(table);
+  } else if (p.value !== undefined) {
     const values = typeof p.value === "number" ? [["", p.value]] : Object.entries(p.value);
     label.textContent = values.map(([n, v]) => (n ? `${n}: ` : "") + v.toPrecision(6)).join(", ");
   } else if (p.labels !== undefined) {
@@ -156,6 +171,16 @@ function showAnswer(body, p) {
       body.append(bar(t.label, t.confidence));
     }
   }
+}
+
+function row(cell, texts) {
+  const tr = document.createElement("tr");
+  for (const text of texts) {
+    const c = document.createElement(cell);
+    c.textContent = text;
+    tr.append(c);
+  }
+  return tr;
 }
 
 function bar(label, confidence) {
@@ -242,14 +267,15 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("file").addEventListener("change", (e) => { sendFiles([...e.target.files]); e.target.value = ""; });
   $("data-file").addEventListener("change", (e) => { sendFiles([...e.target.files]); e.target.value = ""; });
-  const drop = $("drop");
-  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => {
-    e.preventDefault();
-    drop.classList.remove("over");
-    sendFiles([...e.dataTransfer.files]);
-  });
+  for (const drop of [$("drop"), $("file-panel")]) {  // drop images, or a CSV of a series
+    drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+    drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+    drop.addEventListener("drop", (e) => {
+      e.preventDefault();
+      drop.classList.remove("over");
+      sendFiles([...e.dataTransfer.files]);
+    });
+  }
   $("text-panel").addEventListener("submit", (e) => {
     e.preventDefault();
     const lines = $("text").value.split("\n").map((s) => s.trim()).filter(Boolean);
