@@ -127,3 +127,26 @@ def test_example_and_small_photos_are_prepared_as_before(tmp_path):
         fast = images.prepare_image(path, MNIST_SPEC)[..., 0]
         full = images._strokes_recipe(read_image(path, 3), MNIST_SPEC, "auto")
         np.testing.assert_allclose(fast, full, atol=1e-3)
+
+
+def test_photo_bench_scores_the_12mp_variants_against_the_same_digits_at_usual_size():
+    import json
+
+    from benchmarks import photo_bench
+
+    preds = []
+    for condition in ["clean", *renderer.CONDITIONS]:
+        for i in range(4):
+            wrong = condition == "shadow" and i == 3
+            preds.append({"input": f"x/{condition}/{i:04d}_{i}.jpg", "label": str(i + 1 if wrong else i)})
+            if i < 2:  # the 12-MP photos of the first two digits; one wrong under blue ink
+                wrong = condition == "blue_ink" and i == 1
+                preds.append({"input": f"x/{condition}_12mp/{i:04d}_{i}.jpg", "label": str(9 if wrong else i)})
+    rows = photo_bench.figures(photo_bench.score("log\n" + json.dumps({"predictions": preds})), 1.0)
+    phone = {r.id: r for r in rows if r.id.endswith("-12mp")}
+    assert len(phone) == len(renderer.CONDITIONS)
+    shadow = next(r for r in phone.values() if "shadow" in r.title)
+    assert shadow.peer == 1.0 and shadow.aimodel == 1.0 and shadow.met  # digit 3's miss is not among the first two
+    blue = next(r for r in phone.values() if "blue ink" in r.title)
+    assert blue.aimodel == 0.5 and not blue.met
+    assert "at 12 MP" in photo_bench.table(rows)
