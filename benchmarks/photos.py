@@ -7,7 +7,8 @@ dark ink on paper, as a phone would save it (JPEG), under one of :data:`CONDITIO
 
 Every photo starts from the same "ordinary" photo (:data:`BASE`: a digit across about
 40% of a 480×640 frame, black ink, even light with a slight vignette, mild noise and blur,
-JPEG quality 90); each condition changes what its name says:
+JPEG quality 90); each condition changes what its name says. ``render(..., phone=True)`` takes the
+same photo at a phone camera's 12 megapixels (the scene enlarged to 3000×4000, noise at that size):
 
 ========================  =====================================================================
 fill                      the digit fills most of a square frame (its box spans 80–90%)
@@ -66,18 +67,23 @@ CONDITIONS: dict[str, Style] = {
     "noise_blur": replace(BASE, noise=12.0, blur=1.6),
 }
 PAPER = (236, 233, 225)
+#: The longer side of a 12-megapixel phone photo (3000×4000), for ``render(..., phone=True)``.
+PHONE_SIDE = 4000
 #: Stroke width of the thin and thick pens, in MNIST pixels. MNIST's own strokes are about 2.5 px wide
 #: (median over 300 training digits of 4 × the mean distance of a stroke pixel to the stroke's edge).
 PEN_WIDTH = {"thin": 1.0, "thick": 5.0}
 
 
-def render(digit: np.ndarray, condition: str = "base", seed: int = 0, style: Optional[Style] = None) -> bytes:
+def render(digit: np.ndarray, condition: str = "base", seed: int = 0, style: Optional[Style] = None,
+           phone: bool = False) -> bytes:
     """One photo of ``digit`` (light-on-dark array, uint8) as JPEG bytes.
 
     Args:
         condition: a key of :data:`CONDITIONS`, or "base" for the ordinary photo.
         seed: drives every random choice (placement, light direction, noise...).
         style: instead of ``condition``, a :class:`Style` of one's own.
+        phone: the same photo at a phone camera's 12 megapixels (3000×4000 for the 480×640 frame,
+            3000×3000 for a square one): the scene enlarged, camera noise added at full size.
     """
     from PIL import Image
 
@@ -93,7 +99,16 @@ def render(digit: np.ndarray, condition: str = "base", seed: int = 0, style: Opt
         from PIL import ImageFilter
 
         img = img.filter(ImageFilter.GaussianBlur(st.blur))
-    arr = np.asarray(img, np.float32) + rng.normal(0.0, st.noise, (height, width, 3))
+    if phone:
+        # The same scene taken with a 12-megapixel camera: the lens's picture enlarged to the phone's
+        # frame (its longer side PHONE_SIDE pixels), with the sensor's noise per pixel at that size.
+        f = PHONE_SIDE / max(width, height)
+        width, height = round(width * f), round(height * f)
+        img = img.resize((width, height), Image.Resampling.BICUBIC)
+        noise = rng.standard_normal((height, width, 3), dtype=np.float32) * np.float32(st.noise)
+    else:
+        noise = rng.normal(0.0, st.noise, (height, width, 3))
+    arr = np.asarray(img, np.float32) + noise
     out = io.BytesIO()
     Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8)).save(out, "JPEG", quality=st.jpeg)
     return out.getvalue()

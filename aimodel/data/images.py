@@ -35,7 +35,8 @@ class ImageInfo(NamedTuple):
     plain: int = NOT_PLAIN
 
 
-def read_image(path: str | Path, channels: int, min_side: Optional[int] = None) -> np.ndarray:
+def read_image(path: str | Path, channels: int, min_side: Optional[int] = None,
+               max_side: Optional[int] = None) -> np.ndarray:
     """Decode any Pillow-readable file to float32 (H, W, channels), 0..255.
 
     EXIF rotation is applied; transparency is composited onto white paper.
@@ -45,15 +46,23 @@ def read_image(path: str | Path, channels: int, min_side: Optional[int] = None) 
             side: JPEGs at 1/2, 1/4 or 1/8 scale while decoding (``Image.draft``), other formats
             by an integer box reduction straight after, before any float copy is made. A 6000×6000
             photo for a digit model then costs a fraction of its full-size decode. None: full size.
+        max_side: shrink a larger image to this many pixels on its longer side (aspect kept): JPEGs
+            decoded at the smallest DCT scale that keeps the longer side ≥ ``max_side``, then an
+            area-averaging (BOX) resize of the 8-bit pixels. For an analysis that works at a fixed
+            resolution (photo preparation): a 12-megapixel photo costs about what an 800-pixel one does.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
-            if min_side is not None and img.format == "JPEG" and img.mode in ("L", "RGB"):
-                img.draft(img.mode, (min_side, min_side))  # DCT scaling, keeps both sides ≥ min_side
+            target = _fitted_size(img.size, max_side)
+            if img.format == "JPEG" and img.mode in ("L", "RGB"):
+                if target is not None:
+                    img.draft(img.mode, target)  # DCT scaling, keeps both sides ≥ the target's
+                elif min_side is not None:
+                    img.draft(img.mode, (min_side, min_side))  # DCT scaling, keeps both sides ≥ min_side
             img.load()
-            img = _reduced(img, min_side)
+            img = _reduced(img, min_side) if target is None else _fitted(img, target)
             img = ImageOps.exif_transpose(img)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
@@ -83,6 +92,29 @@ def _reduced(img, min_side: Optional[int]):
     if img.mode == "P":  # a reduction averages colours: a palette index cannot be averaged
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     return img.reduce(factor)
+
+
+def _fitted_size(size: tuple[int, int], max_side: Optional[int]) -> Optional[tuple[int, int]]:
+    """(width, height) of ``size`` scaled so its longer side is ``max_side``; None when it is no larger."""
+    if max_side is None or max(size) <= max_side:
+        return None
+    f = max_side / max(size)
+    return max(1, round(size[0] * f)), max(1, round(size[1] * f))
+
+
+def _fitted(img, target: tuple[int, int]):
+    """``img`` (decoded, possibly DCT-reduced) area-averaged to ``target`` (width, height), 8-bit modes kept."""
+    if img.size == target:
+        return img
+    if img.mode == "P":  # averaging needs colours, not palette indices
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode.startswith("I;16"):
+        img = img.convert("I")  # read_image scales 16-bit levels to 8 bits afterwards
+    elif img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK"):
+        img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+    from PIL import Image
+
+    return img.resize(target, Image.Resampling.BOX)
 
 
 def resize_image(arr: np.ndarray, height: int, width: int) -> np.ndarray:
