@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from benchmarks import photo_folder
 from benchmarks.export_figures import exports
 from benchmarks.figure_base import CNN_CONFIG, Context, Figure, pngs, ratio, spread
 from benchmarks.harness import OUT, ROOT, Proc, alternate, median
@@ -399,4 +400,5 @@ FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "photos": photos,
     "export": exports,
     "tables": tables,
+    "photo_folder": lambda ctx: photo_folder.figure(ctx),
 }
