@@ -254,3 +254,50 @@ def is_text_codec(info: codecs.CodecInfo) -> bool:
     Python offers no public test. A codec without it counts as text, as Python does.
     """
     return bool(getattr(info, "_is_text_encoding", True))
+
+
+def trace_test_function_in_background(model, dataset):
+    """Trace ``model``'s Keras test function for ``dataset`` in a daemon thread; returns the thread or None.
+
+    Keras traces the function ``evaluate`` (and ``fit``'s validation) calls the first time it is called,
+    at the end of the first epoch: on the seed model at 64×64 that trace took as long as a steady
+    epoch's training (docs/speed.md). Tracing is Python (it holds the GIL), training runs in
+    TensorFlow's C++ (it releases it), so tracing while the first epoch trains overlaps the two.
+    Keras keeps the ``tf.function`` inside a closure of ``model.test_function`` (TF backend,
+    ``TensorFlowTrainer._make_function``); it is traced for an iterator of ``dataset``'s element
+    spec, the call ``evaluate`` makes with the cached validation iterator, which then reuses the
+    trace. ``model.test_function`` is wrapped to wait for the thread before its first call, so two
+    threads never trace it at once. Anything unexpected (another backend, a Keras that builds the
+    function otherwise): nothing is started and Keras traces as before.
+    """
+    import threading
+
+    import tensorflow as tf
+
+    if getattr(model, "test_function", None) is not None or not hasattr(model, "make_test_function"):
+        return None
+    model.make_test_function()
+    function = model.test_function
+    inner = [c.cell_contents for c in (getattr(function, "__closure__", None) or ())
+             if isinstance(c.cell_contents, tf.types.experimental.PolymorphicFunction)]
+    if function is None or len(inner) != 1:
+        return None
+    spec = tf.data.IteratorSpec(dataset.element_spec)
+
+    def trace() -> None:
+        try:
+            inner[0].get_concrete_function(spec)
+        except Exception:  # noqa: BLE001 - Keras traces it again on the first call
+            pass
+
+    thread = threading.Thread(target=trace, name="aimodel-trace-test", daemon=True)
+
+    def first_call(iterator):
+        thread.join()
+        if model.test_function is first_call:
+            model.test_function = function
+        return function(iterator)
+
+    model.test_function = first_call
+    thread.start()
+    return thread

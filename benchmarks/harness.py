@@ -109,6 +109,8 @@ def machine(cpus: list[int]) -> dict:
         "pinned_cpus": cpus,
         "memory_gb": _memory_gb(),
         "os": f"{platform.system()} {platform.release()}",
+        **_instruction_sets(),
+        "physical_cores_used": _physical_cores(cpus),
         "python": platform.python_version(),
     }
     out = subprocess.run(
@@ -118,6 +120,25 @@ def machine(cpus: list[int]) -> dict:
     if out.returncode == 0 and out.stdout.split():
         info["tensorflow"], info["keras"], info["aimodel"] = out.stdout.split()[-3:]
     return info
+
+
+def _instruction_sets() -> dict:
+    """The vector instruction sets that decide the compute path (figure 1), and oneDNN's cap if one is set."""
+    from aimodel.hardware import cpu_flags, has_bf16, onednn_isa_cap
+
+    flags = cpu_flags()
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+    return {"instruction_sets": [f for f in wanted if f in flags], "onednn_max_cpu_isa": onednn_isa_cap(),
+            "bf16": has_bf16(flags)}
+
+
+def _physical_cores(cpus: list[int]) -> int | None:
+    """How many physical cores the pinned CPUs are (two hyperthreads of one core count once)."""
+    try:
+        return len({Path(f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list").read_text().strip()
+                    for c in cpus})
+    except OSError:
+        return None
 
 
 def load_average() -> list[float]:

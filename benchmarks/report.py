@@ -60,7 +60,10 @@ def render(figures: list[Figure], meta: dict) -> str:
         f"{meta['settings']['reps']} repetitions; figures are medians, ratios are aimodel ÷ peer.",
         "",
         f"- Machine: {m['cpu_model']}, {m['cores_used']} of {m['cores_online']} cores used "
-        f"(pinned to CPUs {m['pinned_cpus']}), {m['memory_gb']} GB RAM, {m['os']}",
+        f"(pinned to CPUs {m['pinned_cpus']}; {m.get('physical_cores_used', '?')} physical), {m['memory_gb']} GB RAM, {m['os']}",
+        f"- Instruction sets: {', '.join(m.get('instruction_sets') or ['?'])}"
+        + (f"; oneDNN capped at ONEDNN_MAX_CPU_ISA={m['onednn_max_cpu_isa']}" if m.get("onednn_max_cpu_isa") else "")
+        + f"; bf16 in hardware: {'yes' if m.get('bf16') else 'no'} (what `precision: auto` follows)",
         f"- Software: Python {m['python']}, TensorFlow {m.get('tensorflow', '?')}, Keras {m.get('keras', '?')}, "
         f"aimodel {m.get('aimodel', '?')}",
         f"- Data: {meta['data']}",

@@ -66,6 +66,27 @@ def test_background_checkpoint_holds_the_snapshot_not_the_later_weights(tmp_path
     assert (tmp_path / "metrics.csv").read_text().split() == ["epoch", "1", "2"]
 
 
+def test_the_shadow_loads_only_after_the_first_training_call(tmp_path):
+    model = _model()
+    committed = []
+    writer = CheckpointWriter(tmp_path, committed.append)
+    writer.start(model)  # before the first epoch: the shadow is saved, not loaded yet
+    assert writer._thread is None and writer._deferred is not None
+    folder = writer._deferred[2]
+    writer.begin()  # after the first training call (the graph is traced): the writer thread loads it
+    assert writer._thread is not None and writer._deferred is None
+    _step(model, 1)
+    writer.save(model, Snapshot.take(model), _state(1), {"epoch": 1})
+    writer.close()
+    assert [s.epoch for s in committed] == [1] and writer._shadow is not None  # written in the background
+    assert not folder.exists()
+    unused = CheckpointWriter(tmp_path / "b", committed.append)
+    unused.start(model)
+    folder = unused._deferred[2]
+    unused.close()  # training ended before its first call: the saved shadow is removed
+    assert not folder.exists() and unused._thread is None
+
+
 def test_without_a_matching_shadow_checkpoints_are_saved_on_the_training_thread(tmp_path, monkeypatch, caplog):
     def refuse(self, path):
         raise RuntimeError("no shadow today")

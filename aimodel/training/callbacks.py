@@ -237,6 +237,7 @@ class RunCallback(keras.callbacks.Callback):
         logs = logs or {}
         if _is_bad(logs.get("loss")):
             raise NonFiniteLoss(self._epoch, batch + 1, float(logs["loss"]))
+        self.writer.begin()  # the first call has traced the graph: the shadow may load now
         self.reporter.batch_end(self._epoch, batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -16,8 +16,9 @@ most two snapshots exist at a time, and nothing is skipped).
 
 The shadow is the model as training starts, saved once to a temporary file by
 the training thread (:meth:`CheckpointWriter.start`) and loaded back, in safe
-mode, by the writer thread while the first epoch trains (so its cost falls in
-the epoch that traces the graph anyway). If the shadow does not match the model
+mode, by the writer thread while the first epoch trains, from the end of its
+first training call (:meth:`CheckpointWriter.begin`): loading is Python, and
+started earlier it slowed the trace of the training graph. If the shadow does not match the model
 variable for variable, every epoch is saved on the training thread instead, as
 before, and the log says so.
 """
@@ -101,6 +102,8 @@ class CheckpointWriter:
         self._error: Optional[BaseException] = None
         self._cv = threading.Condition()
         self._thread: Optional[threading.Thread] = None
+        #: the shadow's model, file and folder, saved before the first epoch and loaded after its first call
+        self._deferred: Optional[tuple] = None
         #: seconds the training thread spent waiting for the writer (reported in train.log)
         self.waited = 0.0
         #: the first checkpoint of a session is loaded back (safe mode) and compared before it is kept
@@ -112,7 +115,7 @@ class CheckpointWriter:
 
     def start(self, model) -> None:
         """Before the first epoch: hand the writer thread a copy of the model to load as its shadow."""
-        if not self.background or self._thread is not None:
+        if not self.background or self._thread is not None or self._deferred is not None:
             return
         model.optimizer.build(model.trainable_variables)  # the copy must hold the optimizer's variables
         folder = Path(tempfile.mkdtemp(prefix="aimodel-shadow-"))
@@ -123,11 +126,23 @@ class CheckpointWriter:
             shutil.rmtree(folder, ignore_errors=True)
             log.info("no early shadow model (%s: %s)", type(exc).__name__, exc)
             return
-        self._start(model, folder / "model.keras", cleanup=folder)
+        self._deferred = (model, folder / "model.keras", folder)
+
+    def begin(self) -> None:
+        """After the first training call: load the shadow in the writer thread from now on.
+
+        Loading it (a safe-mode ``load_model``, Python that holds the GIL) while the first call traces the
+        training graph (Python too) slowed that trace; once the call runs in TensorFlow's C++ the two overlap.
+        """
+        if self._deferred is not None:
+            model, path, cleanup = self._deferred
+            self._deferred = None
+            self._start(model, path, cleanup=cleanup)
 
     def save(self, model, snapshot: Snapshot, state: ckpt.RunState, row: dict) -> None:
         """Checkpoint the epoch of ``state`` from ``snapshot`` (taken when the epoch ended)."""
         self._raise_error()
+        self.begin()
         t0 = time.perf_counter()
         with self._cv:
             while (self._loading or self._pending is not None) and self._error is None:
@@ -165,6 +180,9 @@ class CheckpointWriter:
                 self._cv.notify_all()
             if self._thread is not None:
                 self._thread.join()
+            if self._deferred is not None:  # training ended before its first call: no shadow was loaded
+                shutil.rmtree(self._deferred[2], ignore_errors=True)
+                self._deferred = None
 
     def _raise_error(self) -> None:
         if self._error is not None:

@@ -144,7 +144,8 @@ class TrainingConfig(Section):
         "float32",
         description="Compute dtype: mixed_bfloat16 (CPUs with bf16, TPUs, recent GPUs) or "
         "mixed_float16 (GPUs; adds loss scaling). Variables stay float32. auto: mixed_bfloat16 on a CPU "
-        "with bf16 instructions (AVX512_BF16, AMX) and no GPU, else float32; the run's config.yaml "
+        "with bf16 instructions (AVX512_BF16, AMX; not when ONEDNN_MAX_CPU_ISA caps oneDNN below them) and no "
+        "GPU, else float32; the run's config.yaml "
         "records the choice. Exports always compute in float32.",
     )
     steps_per_execution: int = Field(

@@ -545,8 +545,32 @@ def _train_epochs(f: _Fitting) -> None:
             # pretrained backbones train in two phases (head, then fine-tuning): see training/phases.py
             phases.fit(model, f.cfg, f.prepared.steps_per_epoch, lambda start, end: model.fit(
                 train_ds, validation_data=val_ds, epochs=end, initial_epoch=start,
-                callbacks=[f.callback], class_weight=f.class_weight, shuffle=False, verbose=0,
+                callbacks=[f.callback, *_trace_validation_early(val_ds)], class_weight=f.class_weight,
+                shuffle=False, verbose=0,
             ), f.initial_epoch, t.epochs, stopped=lambda: f.callback.stopped_epoch is not None, note=f.train_log.write)
+
+
+def _trace_validation_early(val_ds) -> list:
+    """A callback that traces the validation function while the first epoch trains (none without validation).
+
+    Started after the first training call returns, so the training function (traced first) has built the
+    compiled loss and metrics the validation step reuses; see ``compat.trace_test_function_in_background``.
+    """
+    if val_ds is None:
+        return []
+    import keras
+
+    from aimodel.compat import trace_test_function_in_background
+
+    class TraceValidation(keras.callbacks.Callback):
+        started = False
+
+        def on_train_batch_end(self, batch, logs=None):
+            if not self.started:
+                self.started = True
+                trace_test_function_in_background(self.model, val_ds)
+
+    return [TraceValidation()]
 
 
 def _finish_fit(f: _Fitting) -> TrainResult:
