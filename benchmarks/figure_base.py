@@ -104,3 +104,13 @@ def cnn_run(ctx: Context) -> Path:
     ctx.aimodel(*args, name="aimodel-cnn-export")
     ctx.state["cnn_run"] = run
     return run
+
+
+def seeded_module(ctx: Context, module: str, label: str) -> tuple[dict, list[int]]:
+    """Run ``python -m benchmarks.<module> --seeds 1..reps --json FILE`` in one pinned process; (its JSON, seeds)."""
+    seeds = list(range(1, max(ctx.reps, 1) + 1))
+    out = OUT / f"{module}.json"
+    out.unlink(missing_ok=True)
+    ctx.runner.run([PYTHON, "-m", f"benchmarks.{module}", "--seeds", ",".join(map(str, seeds)), "--json", str(out)],
+                   label).check()
+    return json.loads(out.read_text()), seeds

@@ -124,14 +124,9 @@ def figures(results: dict, seeds: list[int]) -> list:
 
 def figure(ctx) -> list:
     """Group ``tables`` of ``make bench``: ``main`` in one pinned process, seeds 1 to ``ctx.reps``."""
-    from benchmarks.harness import OUT, PYTHON
+    from benchmarks.figure_base import seeded_module
 
-    seeds = list(range(1, max(ctx.reps, 1) + 1))
-    out = OUT / "tables_real.json"
-    out.unlink(missing_ok=True)
-    ctx.runner.run([PYTHON, "-m", "benchmarks.tables_real", "--seeds", ",".join(map(str, seeds)), "--json", str(out)],
-                   "tables-real").check()
-    return figures(json.loads(out.read_text()), seeds)
+    return figures(*seeded_module(ctx, "tables_real", "tables-real"))
 
 
 if __name__ == "__main__":

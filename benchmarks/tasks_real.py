@@ -183,14 +183,9 @@ def figures(results: dict, seeds: list[int]) -> list:
 
 def figure(ctx) -> list:
     """Group ``tasks`` of ``make bench``: ``main`` in one pinned process, seeds 1 to ``ctx.reps``."""
-    from benchmarks.harness import OUT, PYTHON
+    from benchmarks.figure_base import seeded_module
 
-    seeds = list(range(1, max(ctx.reps, 1) + 1))
-    out = OUT / "tasks_real.json"
-    out.unlink(missing_ok=True)
-    ctx.runner.run([PYTHON, "-m", "benchmarks.tasks_real", "--seeds", ",".join(map(str, seeds)), "--json", str(out)],
-                   "tasks-real").check()
-    return figures(json.loads(out.read_text()), seeds)
+    return figures(*seeded_module(ctx, "tasks_real", "tasks-real"))
 
 
 if __name__ == "__main__":
