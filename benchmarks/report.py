@@ -41,6 +41,8 @@ def _fmt(value, unit: str) -> str:
         return f"{value * 100:.2f}%"
     if unit == "s":
         return f"{value:.2f} s"
+    if abs(value) < 100:  # errors and F1 scores (figures 14a-14c): 4 significant digits, not a rounded count
+        return f"{value:.4g} {unit}"
     return f"{value:,.0f} {unit}"
 
 
