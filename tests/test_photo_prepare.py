@@ -150,3 +150,13 @@ def test_photo_bench_scores_the_12mp_variants_against_the_same_digits_at_usual_s
     blue = next(r for r in phone.values() if "blue ink" in r.title)
     assert blue.aimodel == 0.5 and not blue.met
     assert "at 12 MP" in photo_bench.table(rows)
+
+
+def test_the_dilation_equals_scipys():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        mask = rng.uniform(size=(h, w)) > rng.uniform(0.7, 0.99)
+        for iterations in (1, 2, 5):
+            np.testing.assert_array_equal(images._dilate(mask, iterations),
+                                          ndimage.binary_dilation(mask, iterations=iterations))

@@ -220,7 +220,7 @@ def _digit(ink: np.ndarray) -> Optional[np.ndarray]:
     strong = level > 0.5
     # Pieces a few pixels apart are one mark: a pencil or a dry pen leaves gaps in a stroke.
     join = max(2, round(0.01 * max(ink.shape)))
-    labels, n = ndimage.label(ndimage.binary_dilation(strong, iterations=join), structure=np.ones((3, 3)))
+    labels, n = ndimage.label(_dilate(strong, join), structure=np.ones((3, 3)))
     labels[~strong] = 0
     if not n:
         return None
@@ -249,11 +249,25 @@ def _digit(ink: np.ndarray) -> Optional[np.ndarray]:
     wanted[index[keep]] = True
     chosen = wanted[labels]  # a lookup table: np.isin sorts
     # the faint rims of the kept strokes stay; other marks go
-    chosen = ndimage.binary_dilation(chosen, iterations=2)
+    chosen = _dilate(chosen, 2)
     rows, cols = np.nonzero(chosen & (level > 0.5))
     level = np.where(chosen, level, 0.0)
     pad = 2
     return level[max(rows.min() - pad, 0):rows.max() + 1 + pad, max(cols.min() - pad, 0):cols.max() + 1 + pad]
+
+
+def _dilate(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """``mask`` grown by ``iterations`` steps of the 4-neighbour cross: scipy's ``binary_dilation(mask,
+    iterations=...)`` bit for bit, as a few in-place ORs of shifted views (scipy's costs ten times more here)."""
+    grown = mask.copy()
+    for _ in range(iterations):
+        step = grown.copy()
+        step[1:] |= grown[:-1]
+        step[:-1] |= grown[1:]
+        step[:, 1:] |= grown[:, :-1]
+        step[:, :-1] |= grown[:, 1:]
+        grown = step
+    return grown
 
 
 def _fit(digit: np.ndarray, box: int, stroke_width: Optional[float]) -> np.ndarray:
