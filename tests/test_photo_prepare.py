@@ -160,3 +160,31 @@ def test_the_dilation_equals_scipys():
         for iterations in (1, 2, 5):
             np.testing.assert_array_equal(images._dilate(mask, iterations),
                                           ndimage.binary_dilation(mask, iterations=iterations))
+
+
+#: what the shortcuts for small photos (issue 31, 200×200 uploads) replaced, as settings of the module
+EXACT = {"BASIN_SIDE": 128}
+
+
+@pytest.mark.parametrize("condition", ["serve", "fill", "shadow", "pencil", "thick_pen", "small_offcentre"])
+def test_the_fast_preparation_gives_the_exact_ones_input(monkeypatch, condition):
+    """The shortcuts for small photos against the settings they replaced, on rendered photos (the 200×200
+    uploads of benchmarks/serve_load.py and the photo benchmark's conditions)."""
+    from dataclasses import replace
+
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    style = replace(renderer.BASE, frame=(200, 200), height=0.6) if condition == "serve" else None
+    fast, exact = [], []
+    for k in range(4):
+        digit = np.asarray(Image.fromarray((d.images[k] * 255 / 16).astype(np.uint8)).resize((28, 28), Image.BICUBIC))
+        data = renderer.render(digit, condition if style is None else "base", seed=k, style=style)
+        fast.append(images.prepare_image(io.BytesIO(data), MNIST_SPEC)[..., 0])
+        with monkeypatch.context() as m:
+            for name, value in EXACT.items():
+                m.setattr(images, name, value)
+            exact.append(images.prepare_image(io.BytesIO(data), MNIST_SPEC)[..., 0])
+    for a, b in zip(fast, exact):
+        assert np.abs(a - b).mean() <= (PEN_TOLERANCE if condition == "thick_pen" else TOLERANCE)
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.97
