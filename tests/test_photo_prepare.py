@@ -163,7 +163,7 @@ def test_the_dilation_equals_scipys():
 
 
 #: what the shortcuts for small photos (issue 31, 200×200 uploads) replaced, as settings of the module
-EXACT = {"BASIN_SIDE": 128}
+EXACT = {"BASIN_SIDE": 128, "POLARITY_SIDE": images.WORK_SIDE}
 
 
 @pytest.mark.parametrize("condition", ["serve", "fill", "shadow", "pencil", "thick_pen", "small_offcentre"])
@@ -188,3 +188,14 @@ def test_the_fast_preparation_gives_the_exact_ones_input(monkeypatch, condition)
     for a, b in zip(fast, exact):
         assert np.abs(a - b).mean() <= (PEN_TOLERANCE if condition == "thick_pen" else TOLERANCE)
         assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.97
+
+
+@pytest.mark.parametrize("condition", ["base", "shadow", "thin_pen", "pencil"])
+def test_the_polarity_check_at_low_resolution_reads_ink_and_chalk(condition):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for k in range(3):
+        digit = np.asarray(Image.fromarray((d.images[k] * 255 / 16).astype(np.uint8)).resize((28, 28), Image.BICUBIC))
+        gray = read_image(io.BytesIO(renderer.render(digit, condition, seed=k)), 1)[..., 0]
+        assert images._dark_marks(gray) and not images._dark_marks(255.0 - gray)  # ink on paper; chalk on a board
