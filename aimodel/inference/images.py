@@ -50,6 +50,8 @@ BASIN_SIDE = 64
 #: The ink-polarity check looks at the photo at most this many pixels wide (area-averaged, which also
 #: removes the camera's noise); WORK_SIDE gave the same verdicts at four times the cost (docs/speed.md).
 POLARITY_SIDE = 100
+#: The digit step measures the paper's noise and the ink's peak on every this-many-th pixel and row.
+STATS_STEP = 2
 #: Stroke widths kept as they are, as multiples of the training data's median (``InputSpec.stroke_width``).
 PEN_RANGE = (0.75, 1.4)
 #: Without ``content_fraction`` in the spec: MNIST's 20 of 28 pixels.
@@ -217,8 +219,12 @@ def _digit(ink: np.ndarray) -> Optional[np.ndarray]:
     """The digit's ink (0..1), cropped to it, everything else removed; None when there is none."""
     from scipy import ndimage
 
-    median, peak = (float(v) for v in np.percentile(ink, [50, 99.9]))  # one partition for both
-    noise = 1.4826 * float(np.median(np.abs(ink - median)))
+    # The paper's level and noise and the ink's peak from every STATS_STEP-th pixel of every STATS_STEP-th
+    # row (a quarter of the partitioning work), unless that leaves too few pixels for the 99.9th percentile.
+    step = STATS_STEP if ink.size >= 10000 * STATS_STEP ** 2 else 1
+    sample = ink[::step, ::step]
+    median, peak = (float(v) for v in np.percentile(sample, [50, 99.9]))  # one partition for both
+    noise = 1.4826 * float(np.median(np.abs(sample - median)))
     floor = median + 4.0 * noise + 0.02
     if peak <= floor + 0.05:
         peak = float(ink.max())
