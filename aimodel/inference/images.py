@@ -234,6 +234,14 @@ def _digit(ink: np.ndarray) -> Optional[np.ndarray]:
     strong = level > 0.5
     # Pieces a few pixels apart are one mark: a pencil or a dry pen leaves gaps in a stroke.
     join = max(2, round(0.01 * max(ink.shape)))
+    h, w = ink.shape
+    # Everything below happens within join + 4 pixels of a strong one: cut to that box first.
+    rows, cols = np.flatnonzero(strong.any(axis=1)), np.flatnonzero(strong.any(axis=0))
+    if not len(rows):
+        return None
+    top0, left0 = max(rows[0] - join - 4, 0), max(cols[0] - join - 4, 0)
+    cut = (slice(top0, min(rows[-1] + join + 5, h)), slice(left0, min(cols[-1] + join + 5, w)))
+    level, strong = level[cut], strong[cut]
     labels, n = ndimage.label(_dilate(strong, join), structure=np.ones((3, 3)))
     labels[~strong] = 0
     if not n:
@@ -241,8 +249,10 @@ def _digit(ink: np.ndarray) -> Optional[np.ndarray]:
     index = np.arange(1, n + 1)
     mass = ndimage.sum_labels(level, labels, index)
     boxes = ndimage.find_objects(labels)
-    h, w = ink.shape
-    edge = np.array([b[0].start == 0 or b[1].start == 0 or b[0].stop == h or b[1].stop == w for b in boxes])
+    bottom0, right0 = cut[0].stop - top0, cut[1].stop - left0  # the photo's last row and column, in the cut
+    edge = np.array([(b[0].start == 0 and top0 == 0) or (b[1].start == 0 and left0 == 0)
+                     or (b[0].stop == bottom0 and cut[0].stop == h) or (b[1].stop == right0 and cut[1].stop == w)
+                     for b in boxes])
     # The frame's edges (a table, the page's border) touch the photo's border; the digit does not,
     # unless nothing else of some size is there (a digit cropped tightly, and a speck of dust).
     inside = np.where(~edge & (mass >= 0.05 * mass.max()))[0]
