@@ -150,3 +150,58 @@ def test_photo_bench_scores_the_12mp_variants_against_the_same_digits_at_usual_s
     blue = next(r for r in phone.values() if "blue ink" in r.title)
     assert blue.aimodel == 0.5 and not blue.met
     assert "at 12 MP" in photo_bench.table(rows)
+
+
+def test_the_dilation_equals_scipys():
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        mask = rng.uniform(size=(h, w)) > rng.uniform(0.7, 0.99)
+        for iterations in (1, 2, 5):
+            np.testing.assert_array_equal(images._dilate(mask, iterations),
+                                          ndimage.binary_dilation(mask, iterations=iterations))
+
+
+#: what the shortcuts for small photos (issue 31, 200×200 uploads) replaced, as settings of the module
+EXACT = {"BASIN_SIDE": 128, "POLARITY_SIDE": images.WORK_SIDE, "STATS_STEP": 1}
+
+
+@pytest.mark.parametrize("condition", ["serve", "fill", "shadow", "pencil", "thick_pen", "small_offcentre"])
+def test_the_fast_preparation_gives_the_exact_ones_input(monkeypatch, condition):
+    """The shortcuts for small photos against the settings they replaced, on rendered photos (the 200×200
+    uploads of benchmarks/serve_load.py and the photo benchmark's conditions)."""
+    from dataclasses import replace
+
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    style = replace(renderer.BASE, frame=(200, 200), height=0.6) if condition == "serve" else None
+    fast, exact = [], []
+    for k in range(4):
+        digit = np.asarray(Image.fromarray((d.images[k] * 255 / 16).astype(np.uint8)).resize((28, 28), Image.BICUBIC))
+        data = renderer.render(digit, condition if style is None else "base", seed=k, style=style)
+        fast.append(images.prepare_image(io.BytesIO(data), MNIST_SPEC)[..., 0])
+        with monkeypatch.context() as m:
+            for name, value in EXACT.items():
+                m.setattr(images, name, value)
+            exact.append(images.prepare_image(io.BytesIO(data), MNIST_SPEC)[..., 0])
+    for a, b in zip(fast, exact):
+        assert np.abs(a - b).mean() <= (PEN_TOLERANCE if condition == "thick_pen" else TOLERANCE)
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.97
+
+
+@pytest.mark.parametrize("condition", ["base", "shadow", "thin_pen", "pencil", "blue_ink"])
+def test_the_polarity_check_at_low_resolution_gives_the_full_checks_verdicts(monkeypatch, condition):
+    """Ink on paper reads as ink; the same photo inverted (chalk on a board) as the check at WORK_SIDE reads it
+    (a shadow's hard edge can make an inverted photo ambiguous to both)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for k in range(3):
+        digit = np.asarray(Image.fromarray((d.images[k] * 255 / 16).astype(np.uint8)).resize((28, 28), Image.BICUBIC))
+        gray = read_image(io.BytesIO(renderer.render(digit, condition, seed=k)), 1)[..., 0]
+        fast = [images._dark_marks(gray), images._dark_marks(255.0 - gray)]
+        monkeypatch.setattr(images, "POLARITY_SIDE", images.WORK_SIDE)
+        assert fast == [images._dark_marks(gray), images._dark_marks(255.0 - gray)]
+        monkeypatch.undo()
+        assert fast[0] and (condition == "shadow" or not fast[1])
