@@ -278,15 +278,14 @@ def trace_test_function_in_background(model, dataset):
         return None
     model.make_test_function()
     function = model.test_function
-    inner = [c.cell_contents for c in (getattr(function, "__closure__", None) or ())
-             if isinstance(c.cell_contents, tf.types.experimental.PolymorphicFunction)]
-    if function is None or len(inner) != 1:
+    inner = _traced_function(function)
+    if inner is None:
         return None
     spec = tf.data.IteratorSpec(dataset.element_spec)
 
     def trace() -> None:
         try:
-            inner[0].get_concrete_function(spec)
+            inner.get_concrete_function(spec)
         except Exception:  # noqa: BLE001 - Keras traces it again on the first call
             pass
 
@@ -301,3 +300,42 @@ def trace_test_function_in_background(model, dataset):
     model.test_function = first_call
     thread.start()
     return thread
+
+
+def _traced_function(function):
+    """The ``tf.function`` inside a Keras train or test function (TF backend), or None."""
+    import tensorflow as tf
+
+    inner = [c.cell_contents for c in (getattr(function, "__closure__", None) or ())
+             if isinstance(c.cell_contents, tf.types.experimental.PolymorphicFunction)]
+    return inner[0] if function is not None and len(inner) == 1 else None
+
+
+def trace_fit_functions(model, batch, train_spec, val_spec=None) -> bool:
+    """Build and trace what ``fit`` would in its first call, now: True when both are traced.
+
+    ``batch`` is any ``(x, y)`` batch of the training data's shapes (zeros will do): the compiled
+    model's optimizer and metric variables are created from it as ``fit`` does
+    (:func:`symbolic_build`). Then Keras' train function (and test function, with ``val_spec``) is
+    made and its inner ``tf.function`` traced for an iterator of ``train_spec`` (``val_spec``), the
+    element spec of the dataset ``fit`` will get; ``fit`` keeps a function already made
+    (``make_train_function`` without ``force``) and the traced signature matches, so its first call
+    only runs. The runner does this while a thread decodes the image cache (tracing is Python,
+    decoding TensorFlow's C++; see ``training.runner._prepare``). When a function cannot be found or
+    traced it is dropped, and Keras makes and traces it in ``fit`` as before.
+    """
+    import tensorflow as tf
+
+    symbolic_build(model, batch)
+    kinds = [("train", train_spec)] + ([("test", val_spec)] if val_spec is not None else [])
+    for kind, spec in kinds:
+        getattr(model, f"make_{kind}_function")()
+        inner = _traced_function(getattr(model, f"{kind}_function"))
+        try:
+            if inner is None:
+                raise LookupError(f"no tf.function in Keras' {kind} function")
+            inner.get_concrete_function(tf.data.IteratorSpec(spec))
+        except Exception:  # noqa: BLE001 - Keras makes and traces it in fit
+            setattr(model, f"{kind}_function", None)
+            return False
+    return True

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,7 @@ class ImageFiles:
         self.plain = np.zeros(len(paths), np.int8) if plain is None else np.asarray(plain, np.int8)
         #: decoded pixels once :meth:`fill` ran (an array in memory, or a read-only memory map)
         self.pixels: Optional[np.ndarray] = None
+        self._filling = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -117,16 +119,17 @@ class ImageFiles:
         file list, sizes, modification times and the sample shape), so later runs
         read pixels from disk instead of decoding again.
         """
-        if self.pixels is not None or not self.cache:
-            return 0.0
-        start = time.perf_counter()
-        if self.cache == "memory":
-            out = np.empty(self.shape, np.uint8)
-            self._decode_into(out)
-            self.pixels = out
-        else:
-            self.pixels = self._file_cache(Path(self.cache))
-        return time.perf_counter() - start
+        with self._filling:  # the runner may fill in a thread while the model is built (training.runner)
+            if self.pixels is not None or not self.cache:
+                return 0.0
+            start = time.perf_counter()
+            if self.cache == "memory":
+                out = np.empty(self.shape, np.uint8)
+                self._decode_into(out)
+                self.pixels = out
+            else:
+                self.pixels = self._file_cache(Path(self.cache))
+            return time.perf_counter() - start
 
     def _decode_into(self, out: np.ndarray) -> None:
         from aimodel.data.decoding import decoded_batches

@@ -159,6 +159,16 @@ def make_inputs(split: Split, batch_size: int = 256):
     return ds.map(lambda idx: gather(idx)[0], num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def element_spec(split: Split, *, one_hot: Optional[int] = None):
+    """The element spec of ``make_dataset(split, ..., one_hot=one_hot)`` once its image cache is filled,
+    without decoding anything: that of a one-sample stand-in of the same shapes and label type."""
+    import numpy as np
+
+    if split.streamed:
+        split = Split(np.zeros((1, *split.x.sample_shape), np.uint8), split.y[:1])
+    return make_dataset(split.take(np.arange(min(1, len(split)))), 1, one_hot=one_hot).element_spec
+
+
 def _decodes_files(split: Split) -> bool:
     """True for a folder split that decodes its files every epoch (no cache)."""
     if not split.streamed:

@@ -92,7 +92,7 @@ def train(
     cfg = resolved_config(cfg)  # precision: auto → what this machine runs fastest, written to config.yaml
     with _global_settings(cfg):
         dist = _distribution(cfg, "train\n" + dump_config(cfg))
-        prepared = _prepare(cfg, bundle, dist)
+        prepared = _prepare(cfg, bundle, dist, trace_early=True)
         with _worker_dir(dist) as scratch:
             # Only the chief (rank 0) writes the run directory; the other workers write theirs into a
             # temporary directory that goes when training ends (their decisions match the chief's).
@@ -350,10 +350,15 @@ def _copy_for_worker(path: Path, scratch: Path, dist) -> Path:
     return scratch
 
 
-def _prepare(cfg: Config, bundle=None, dist=None) -> _Prepared:
-    """Load data (unless given), build the model and compile it (before any file is written)."""
+def _prepare(cfg: Config, bundle=None, dist=None, trace_early: bool = False) -> _Prepared:
+    """Load data (unless given), build the model and compile it (before any file is written).
+
+    ``trace_early`` (a new run): where :func:`early_trace.can_trace_early` allows, an image folder's
+    cache is decoded in a thread while the model is built and its training graph traced.
+    """
     from aimodel.data import load_data
     from aimodel.models.factory import build_model
+    from aimodel.training import early_trace
     from aimodel.training.distribute import Distribution
     from aimodel.data.pipeline import steps_per_epoch
     from aimodel.training.optim import compile_model, uses_one_hot
@@ -365,7 +370,9 @@ def _prepare(cfg: Config, bundle=None, dist=None) -> _Prepared:
             # Each worker decodes only the files of its own share of every batch.
             dataset = dataset.model_copy(update={"cache": "none"})
         bundle = load_data(dataset, cfg.seed, cfg.task)
-    data_note = _fill_image_caches(bundle)  # before the model: standardization statistics read the cache too
+    early = trace_early and early_trace.can_trace_early(cfg, bundle, dist)
+    # Otherwise filled before the model: standardization statistics read the cache, for one.
+    fill = early_trace.CacheFill(bundle, background=early)
     workers = dist.replicas if dist.mode == "multi_worker" else 1
     steps = steps_per_epoch(len(bundle.train), cfg.training.batch_size, workers)
     with dist.scope():  # variables (model, optimizer, metrics) are created where the strategy wants them
@@ -379,6 +386,9 @@ def _prepare(cfg: Config, bundle=None, dist=None) -> _Prepared:
         if dist.mode == "multi_worker":
             one_hot = bundle.num_classes if uses_one_hot(cfg.training) else None
             _build_for_loop(model, bundle, cfg.training.batch_size // dist.replicas, one_hot)
+    if fill.background:
+        early_trace.trace(model, cfg, bundle)
+    data_note = fill.note()
     monitor, es_monitor = cfg.training.monitors(bundle.val is not None)
     return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps, monitor=monitor, es_monitor=es_monitor,
                      data_note=data_note, dist=dist)
@@ -392,18 +402,6 @@ def _build_for_loop(model, bundle, batch_size: int, one_hot: Optional[int]) -> N
 
     batch = next(iter(make_dataset(bundle.train, max(1, min(batch_size, len(bundle.train))), one_hot=one_hot)))
     symbolic_build(model, batch)
-
-
-def _fill_image_caches(bundle) -> Optional[str]:
-    """Decode an image folder's training and validation files into their cache now, timed."""
-    note = bundle.notes.get("image_cache")
-    if not note:
-        return None
-    splits = [s for s in (bundle.train, bundle.val) if s is not None and s.streamed]
-    seconds = sum(s.x.fill() for s in splits)
-    if note["mode"] == "stream":
-        return f"images: {note['decision']}"
-    return f"images: {note['decision']}; {sum(len(s) for s in splits):,} images ready in {seconds:.1f} s"
 
 
 # --- fit --------------------------------------------------------------------------------------
