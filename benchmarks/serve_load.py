@@ -227,9 +227,20 @@ async def _load(url: str, images, clients: int, seconds: float) -> dict:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of a process and its live child processes (the server's photo
+    preparation workers; Linux /proc)."""
+    total, parents = 0.0, {pid}
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a process that ended meanwhile
+                pass
+    while parents:
+        total += sum((int(stats[p][11]) + int(stats[p][12])) for p in parents if p in stats)
+        parents = {p for p, f in stats.items() if int(f[1]) in parents}
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu_seconds() -> float:
