@@ -17,6 +17,8 @@ import numpy as np
 from benchmarks.harness import AIMODEL, OUT, PYTHON, ROOT, Proc, Runner
 
 CNN_CONFIG = "configs/mnist_cnn.yaml"
+#: fp32 peak of the 2 AVX-512 cores the figures run on, FLOP/s (docs/speed.md, "The compute path")
+PEAK_FLOPS = 190e9
 
 
 @dataclass
