@@ -28,13 +28,12 @@ import json
 import os
 from pathlib import Path
 
-from benchmarks.figure_base import PEAK_FLOPS
+from benchmarks.figure_base import PEAK_FLOPS, SEED_HAND_FLOPS, Context, Figure, run_figures
+from benchmarks.harness import OUT, PYTHON, median
 
 ROOT = Path(__file__).resolve().parents[1]
 #: training FLOPs per sample ≈ this × forward FLOPs (forward, gradients of the activations, of the weights)
 TRAIN_FACTOR = 3
-#: the seed model's training FLOPs per sample as counted by hand (docs/speed.md, "The compute path")
-SEED_HAND_FLOPS = 5.3e6
 #: the image configs shipped in configs/ (every other config there reads text, tables or series)
 CONFIGS = ("mnist_seed", "mnist_cnn", "fashion_mnist_cnn", "cifar10_cnn", "image_folder", "mnist_rnn", "mnist_vit")
 #: configs without a fixed input shape: the one the figure trains them on (a synthetic folder)
@@ -123,6 +122,127 @@ def config_flops(name: str) -> dict:
     train = TRAIN_FACTOR * counted["forward_flops"]
     return {**counted, "input_shape": list(bundle.spec.shape), "params": int(model.count_params()),
             "train_flops": train, "limit_samples_per_s": round(PEAK_FLOPS / train, 1)}
+
+
+# --- the figure: each config trained briefly by `aimodel train` on data of its input shape -------------
+
+#: config -> (data it trains on, training samples, epochs); samples/s is summary.json's (epochs 2 on)
+RUNS = {
+    "mnist_seed": ("mnist", 8000, 4),
+    "mnist_cnn": ("mnist", 2000, 3),
+    "fashion_mnist_cnn": ("mnist", 2000, 3),
+    "cifar10_cnn": ("rgb32", 2000, 3),
+    "image_folder": ("folder", 1200, 3),
+    "mnist_rnn": ("mnist", 8000, 3),
+    "mnist_vit": ("mnist", 8000, 3),
+}
+
+
+def _npz(ctx: Context, kind: str, n: int) -> Path:
+    """``n`` training images of the benchmark MNIST npz (synthetic 28×28 if it is not MNIST), or synthetic
+    32×32 RGB ones; a quarter as many test images. Labels 0..9."""
+    import numpy as np
+
+    path = OUT / f"share_{kind}_{n}.npz"
+    if path.is_file():
+        return path
+    with np.load(ctx.npz) as d:
+        x, y, xt, yt = (d[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    if kind != "mnist" or x.shape[1:] != (28, 28):
+        shape = (28, 28) if kind == "mnist" else (32, 32, 3)
+        rng = np.random.default_rng(0)
+        x, xt = (rng.integers(0, 256, (m, *shape), dtype=np.uint8) for m in (n, n // 4))
+        y, yt = (np.arange(m, dtype=np.uint8) % FOLDER_CLASSES for m in (n, n // 4))
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, x_train=x[:n], y_train=y[:n], x_test=xt[:n // 4], y_test=yt[:n // 4])
+    os.replace(tmp, path)
+    return path
+
+
+def _folder(n: int) -> Path:
+    """``n`` synthetic PNGs of :data:`FOLDER_SHAPE` in :data:`FOLDER_CLASSES` class folders."""
+    import numpy as np
+    from PIL import Image
+
+    root = OUT / f"share_folder_{n}"
+    done = root / ".complete"
+    if not done.is_file():
+        rng = np.random.default_rng(0)
+        for i in range(n):
+            label = root / str(i % FOLDER_CLASSES)
+            label.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, FOLDER_SHAPE, dtype=np.uint8)).save(label / f"{i:05d}.png")
+        done.touch()
+    return root
+
+
+def _data_args(ctx: Context, name: str) -> list[str]:
+    kind, n, _ = RUNS[name]
+    if kind == "folder":
+        return ["--set", f"dataset.path={_folder(n)}"]
+    source = "mnist" if name.startswith("mnist") else "npz"  # fashion and CIFAR read the same layout as an npz
+    return ["--set", f"dataset.name={source}", "--set", f"dataset.path={_npz(ctx, kind, n)}"]
+
+
+def _train(ctx: Context, name: str, rep: int) -> dict:
+
+    run = ctx.run_dir(f"share-{name}-{rep}")
+    p = ctx.aimodel("train", f"configs/{name}.yaml", *_data_args(ctx, name),
+                    "--set", f"training.epochs={RUNS[name][2]}", "--run-dir", str(run), name=f"share-{name}-{rep}")
+    import yaml
+
+    precision = yaml.safe_load((run / "config.yaml").read_text())["training"]["precision"]  # auto, resolved
+    return {**p.summary(), **run_figures(run, p), "precision": precision}
+
+
+def figure(ctx: Context) -> list[Figure]:
+    """Figure 1c: one row, the median share over the configs; the per-config table in its details."""
+    out = OUT / "compute_share_flops.json"
+    out.unlink(missing_ok=True)
+    ctx.runner.run([PYTHON, "-m", "benchmarks.compute_share", "--json", str(out)], "compute-share-flops").check()
+    counts = json.loads(out.read_text())
+    per_config, rows = {}, []
+    for name in CONFIGS:
+        runs = [_train(ctx, name, rep) for rep in range(min(max(ctx.reps, 1), 2))]
+        sps = median(r["samples_per_s"] for r in runs)
+        c = counts[name]
+        share = round(sps / c["limit_samples_per_s"], 3) if sps else None
+        per_config[name] = {**c, "samples_per_s": sps, "share": share, "trained_on": RUNS[name], "runs": runs}
+        rows.append([f"configs/{name}.yaml", "×".join(map(str, c["input_shape"])),
+                     f"{c['forward_flops'] / 1e6:.2f}", f"{c['train_flops'] / 1e6:.1f}",
+                     f"{c['limit_samples_per_s']:,.0f}", f"{sps:,.0f}" if sps else "—",
+                     f"{share:.1%}" if share is not None else "—", runs[0]["precision"], _trained_on(name)])
+    seed = counts["mnist_seed"]["train_flops"]
+    shares = [v["share"] for v in per_config.values() if v["share"] is not None]
+    columns = ["config", "input", "forward MFLOP", f"training MFLOP ({TRAIN_FACTOR}×)", "limit samples/s",
+               "samples/s", "share", "precision", "trained on (epochs)"]
+    return [Figure("1c", f"Training throughput as a share of the fp32 compute limit: median of {len(CONFIGS)} "
+                         "shipped image configs (table below)", "report (no target set)", median(shares), None,
+                   "share", status="measured",
+                   details={"runs": per_config, "spread": [min(shares), max(shares)] if shares else None,
+                            "seed_train_mflop": {"measured": round(seed / 1e6, 2),
+                                                 "by_hand": SEED_HAND_FLOPS / 1e6,
+                                                 "difference": f"{seed / SEED_HAND_FLOPS - 1:+.1%}"},
+                            "table": {"columns": columns, "rows": rows}},
+                   note=_NOTE.format(peak=PEAK_FLOPS / 1e9, factor=TRAIN_FACTOR, seed=seed / 1e6,
+                                     hand=SEED_HAND_FLOPS / 1e6, diff=seed / SEED_HAND_FLOPS - 1))]
+
+
+def _trained_on(name: str) -> str:
+    kind, n, epochs = RUNS[name]
+    what = {"mnist": "MNIST", "rgb32": "synthetic 32×32 RGB npz", "folder": "synthetic 32×32 RGB PNG folder"}[kind]
+    return f"{n:,} {what} ({epochs})"
+
+
+_NOTE = ("Share = samples/s ÷ ({peak:.0f} GFLOP/s ÷ training FLOPs per sample). Forward FLOPs counted by "
+         "TensorFlow's profiler on each config's model as aimodel's factory builds it (inference graph, one "
+         "sample; recurrent layers unrolled, attention einsums counted from their shapes); training taken as "
+         "{factor}× forward, the optimizer left out (benchmarks/compute_share.py, docs/speed.md). The seed model "
+         "counts {seed:.2f} MFLOP per training sample against {hand:.1f} by hand ({diff:+.1%}: the profiler also "
+         "counts bias adds, the pixel rescaling, pooling and softmax). samples/s from each run's summary.json "
+         "(epochs 2 on, validation and checkpoints included; short runs on small data, so start-up of tf.data "
+         "and validation weigh more than in a full run). A config with precision: auto trains in mixed_bfloat16 on "
+         "a CPU with bf16 instructions (the precision column), still measured against the fp32 limit.")
 
 
 def main(argv=None) -> int:

@@ -48,3 +48,17 @@ def test_attention_einsums_are_counted():
     # plus the four projections (query, key, value, output) of dim × dim weights per token
     projections = 4 * tokens * 2 * dim * dim
     assert counted["forward_flops"] == pytest.approx(projections + counted["einsum_flops"], rel=0.05)
+
+
+def test_results_md_shows_a_figures_table_and_keeps_it_out_of_the_notes():
+    from benchmarks import report
+    from benchmarks.figure_base import Figure
+
+    table = {"columns": ["config", "share"], "rows": [["configs/a.yaml", "51.6%"], ["configs/b.yaml", "17.7%"]]}
+    fig = Figure("1c", "Share of the compute limit", "report", 0.4, None, "share", status="measured",
+                 details={"table": table, "spread": [0.177, 0.516]})
+    lines = report._tables([fig])
+    assert "## 1c. Share of the compute limit" in lines
+    assert "| config | share |" in lines and "| configs/b.yaml | 17.7% |" in lines
+    assert report._short(fig.details) == {"spread": [0.177, 0.516]}
+    assert report._fmt(0.4, "share") == "40.0% of limit"
