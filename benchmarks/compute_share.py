@@ -16,7 +16,9 @@ update (a few operations per weight, per batch) is left out. The compute limit o
 ``PEAK_FLOPS / (3 × forward FLOPs)`` samples/s, and its share is the measured samples/s
 (``aimodel train``'s summary.json, epochs 2 on, validation and checkpoints included) over that.
 
-    PYTHONPATH=. python -m benchmarks.compute_share --json /tmp/flops.json   # the FLOP counts alone
+    PYTHONPATH=. python -m benchmarks.compute_share [--matmul] [--json FILE]   # the FLOP counts alone
+
+``--matmul`` also times a 2048² fp32 matmul: what these cores deliver beside the nominal ``PEAK_FLOPS``.
 
 In ``make bench`` this is group ``compute_share`` (figure 1c, informational: no target).
 """

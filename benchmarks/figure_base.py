@@ -1,5 +1,6 @@
 """What every figure module shares: the :class:`Figure` row, the :class:`Context` of one
-benchmark invocation, and small helpers (ratios, spreads, the held-out PNGs, figure 3's CNN run, a run directory's throughput).
+benchmark invocation, and small helpers (ratios, spreads, the held-out PNGs, figure 3's CNN run,
+a run directory's throughput).
 
 It sits below the figure modules (:mod:`benchmarks.figures`, :mod:`benchmarks.export_figures`,
 :mod:`benchmarks.photo_bench`), so none of them imports another to reach these.
