@@ -1,5 +1,6 @@
 """What every figure module shares: the :class:`Figure` row, the :class:`Context` of one
-benchmark invocation, and small helpers (ratios, spreads, the held-out PNGs, figure 3's CNN run).
+benchmark invocation, and small helpers (ratios, spreads, the held-out PNGs, figure 3's CNN run,
+a run directory's throughput).
 
 It sits below the figure modules (:mod:`benchmarks.figures`, :mod:`benchmarks.export_figures`,
 :mod:`benchmarks.photo_bench`), so none of them imports another to reach these.
@@ -14,9 +15,13 @@ from typing import Optional
 
 import numpy as np
 
-from benchmarks.harness import AIMODEL, OUT, PYTHON, ROOT, Proc, Runner
+from benchmarks.harness import AIMODEL, OUT, PYTHON, ROOT, Proc, Runner, median
 
 CNN_CONFIG = "configs/mnist_cnn.yaml"
+#: fp32 peak of the 2 AVX-512 cores the figures run on, FLOP/s (docs/speed.md, "The compute path")
+PEAK_FLOPS = 190e9
+#: the seed model's training FLOPs per sample as counted by hand (issue 16); figure 1c measures them
+SEED_HAND_FLOPS = 5.3e6
 
 
 @dataclass
@@ -114,3 +119,18 @@ def seeded_module(ctx: Context, module: str, label: str) -> tuple[dict, list[int
     ctx.runner.run([PYTHON, "-m", f"benchmarks.{module}", "--seeds", ",".join(map(str, seeds)), "--json", str(out)],
                    label).check()
     return json.loads(out.read_text()), seeds
+
+
+def run_figures(run: Path, p: Proc) -> dict:
+    """Throughput and epoch times of one aimodel run directory, and its start-up before epoch 1."""
+    import csv
+    import re
+
+    summary = json.loads((run / "summary.json").read_text())
+    with open(run / "metrics.csv", newline="") as f:
+        seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
+    loop = summary.get("wall_seconds") or 0.0
+    ready = re.search(r"images ready in ([0-9.]+) s", (run / "train.log").read_text())
+    return {"samples_per_s": summary["samples_per_second"], "epoch_seconds": [round(x, 3) for x in seconds],
+            "first_epoch_s": round(seconds[0], 3), "steady_epoch_s": round(median(seconds[1:]) or seconds[0], 3),
+            "startup_s": round(p.wall - loop, 2), **({"cache_fill_s": float(ready.group(1))} if ready else {})}

@@ -8,7 +8,6 @@ a number; adding it later means filling in its function.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Callable
 
@@ -16,28 +15,15 @@ import numpy as np
 
 from benchmarks import photo_folder
 from benchmarks.export_figures import exports
-from benchmarks.figure_base import CNN_CONFIG, Context, Figure, pngs, ratio, spread
-from benchmarks.harness import OUT, ROOT, Proc, alternate, median
+from benchmarks.figure_base import (CNN_CONFIG, PEAK_FLOPS, SEED_HAND_FLOPS, Context, Figure, pngs, ratio,
+                                   run_figures, spread)
+from benchmarks.harness import OUT, ROOT, alternate, median
 
 SEED_CONFIG = "configs/mnist_seed.yaml"
 QUICKSTART_CONFIG = "configs/quickstart.yaml"
-SEED_LIMIT = 35_000  # samples/s: 5.3 MFLOP per training sample at ~190 GFLOP/s fp32 (issue 16)
+SEED_LIMIT = int(PEAK_FLOPS / SEED_HAND_FLOPS) // 1000 * 1000  # samples/s, rounded down: 35,000
 CNN_BUDGET_S = 180.0
 PEER_EPOCHS = 10  # the classic example's epoch count; figure 3 compares at this many
-
-
-def _run_figures(run: Path, p: Proc) -> dict:
-    """Throughput and epoch times of one aimodel run directory, and its start-up before epoch 1."""
-    import csv
-
-    summary = json.loads((run / "summary.json").read_text())
-    with open(run / "metrics.csv", newline="") as f:
-        seconds = [float(r["seconds"]) for r in csv.DictReader(f)]
-    loop = summary.get("wall_seconds") or 0.0
-    ready = re.search(r"images ready in ([0-9.]+) s", (run / "train.log").read_text())
-    return {"samples_per_s": summary["samples_per_second"], "epoch_seconds": [round(x, 3) for x in seconds],
-            "first_epoch_s": round(seconds[0], 3), "steady_epoch_s": round(median(seconds[1:]) or seconds[0], 3),
-            "startup_s": round(p.wall - loop, 2), **({"cache_fill_s": float(ready.group(1))} if ready else {})}
 
 
 # --- figures 1 and 2: the seed model, trained by both --------------------------------------------
@@ -59,7 +45,7 @@ def seed_training(ctx: Context) -> list[Figure]:
         p = ctx.aimodel("train", SEED_CONFIG, "--set", f"dataset.path={npz}", "--set", f"seed={42 + rep}",
                         "--set", f"training.epochs={ctx.epochs}", "--run-dir", str(run),
                         name=f"aimodel-seed-{rep}")
-        return {**p.summary(), **_run_figures(run, p), "run_dir": str(run.relative_to(ROOT))}
+        return {**p.summary(), **run_figures(run, p), "run_dir": str(run.relative_to(ROOT))}
 
     res = alternate(ctx.reps, {"peer": None, "aimodel": None}, one)
     # Accuracy afterwards, untimed: the final (last-epoch) model, as the peer reports it.
@@ -78,7 +64,8 @@ def seed_training(ctx: Context) -> list[Figure]:
                          "share_of_compute_limit": round(sps["aimodel"] / SEED_LIMIT, 3) if sps["aimodel"] else None},
                 note=f"aimodel's samples/s include validation and the epoch checkpoints (written in the background); "
                      f"the compute limit of this model on 2 AVX-512 cores is about {SEED_LIMIT:,} samples/s "
-                     "(5.3 MFLOP per training sample at about 190 GFLOP/s fp32), see docs/speed.md.")
+                     f"({SEED_HAND_FLOPS / 1e6} MFLOP per training sample at about {PEAK_FLOPS / 1e9:.0f} GFLOP/s "
+                     "fp32), see docs/speed.md; figure 1c counts the FLOPs of this and the other image configs.")
     f1.met = f1.ratio is not None and f1.ratio >= 2.0
     diff = (acc["aimodel"] - acc["peer"]) * 100
     # Two standard errors of the difference of two accuracies near 98%, each on 2,000 images.
@@ -92,6 +79,13 @@ def seed_training(ctx: Context) -> list[Figure]:
                 details={"spread": {k: spread([r["wall_s"] for r in v]) for k, v in res.items()}})
     f2.met = f2.ratio is not None and f2.ratio <= 1.0
     return [f1, f1b, f2]
+
+
+def compute_share(ctx: Context) -> list[Figure]:
+    """``benchmarks/compute_share.py``: every shipped image config's samples/s as a share of its compute limit."""
+    from benchmarks import compute_share as bench
+
+    return bench.figure(ctx)
 
 
 # --- figure 3: accuracy of the stronger config ---------------------------------------------------
@@ -227,7 +221,7 @@ def folder(ctx: Context) -> list[Figure]:
         run = ctx.run_dir(f"folder-{side}-{rep}")
         p = ctx.aimodel("train", SEED_CONFIG, *args, "--set", f"training.epochs={epochs}", "--run-dir", str(run),
                         name=f"{side}-{rep}")
-        return {**p.summary(), **_run_figures(run, p)}
+        return {**p.summary(), **run_figures(run, p)}
 
     res = alternate(ctx.reps, sources, one)
     ctx.state["folder_runs"] = res
@@ -305,7 +299,7 @@ def quickstart(ctx: Context) -> list[Figure]:
     def one(side, _, rep):
         run = ctx.run_dir(f"quickstart-{rep}")
         p = ctx.aimodel("train", QUICKSTART_CONFIG, "--run-dir", str(run), name=f"quickstart-{rep}")
-        return {**p.summary(), **_run_figures(run, p)}
+        return {**p.summary(), **run_figures(run, p)}
 
     res = alternate(ctx.reps, {"aimodel": None}, one)["aimodel"]
     sps = median(r["samples_per_s"] for r in res)
@@ -363,7 +357,7 @@ def distributed(ctx: Context) -> list[Figure]:
             return {**p.summary(), **p.bench_line()}
         p = ctx.aimodel("train", SEED_CONFIG, "--set", f"dataset.path={npz}", "--set", f"training.epochs={epochs}",
                         "--run-dir", str(run), name=f"one-process-{rep}")
-        return {**p.summary(), **_run_figures(run, p)}
+        return {**p.summary(), **run_figures(run, p)}
 
     res = alternate(min(ctx.reps, 2), {"one": None, "two": None}, one)
     two, single = (median(r["samples_per_s"] for r in res[k]) for k in ("two", "one"))
@@ -428,7 +422,7 @@ def small_photo_folder(ctx: Context) -> list[Figure]:
                         "--set", f"seed={42 + rep}", "--run-dir", str(run), name=f"aimodel-photofolder-{rep}")
         metrics = (run / "metrics.csv").read_text().splitlines()
         last = dict(zip(metrics[0].split(","), metrics[-1].split(",")))
-        return {**p.summary(), **_run_figures(run, p), "val_accuracy": round(float(last.get("val_accuracy", 0)), 4),
+        return {**p.summary(), **run_figures(run, p), "val_accuracy": round(float(last.get("val_accuracy", 0)), 4),
                 "run_dir": str(run.relative_to(ROOT))}
 
     res = alternate(ctx.reps, {"peer": None, "aimodel": None}, one)
@@ -455,6 +449,7 @@ def small_photo_folder(ctx: Context) -> list[Figure]:
 
 FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "seed": seed_training,
+    "compute_share": compute_share,
     "cnn": cnn_accuracy,
     "startup": startup,
     "batch": batch_predict,

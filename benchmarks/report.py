@@ -39,6 +39,8 @@ def _fmt(value, unit: str) -> str:
         return "—"
     if unit == "accuracy":
         return f"{value * 100:.2f}%"
+    if unit == "share":  # a fraction of a limit (figure 1c)
+        return f"{value * 100:.1f}% of limit"
     if unit == "s":
         return f"{value:.2f} s"
     if abs(value) < 100:  # errors and F1 scores (figures 14a-14c): 4 significant digits, not a rounded count
@@ -94,15 +96,29 @@ def render(figures: list[Figure], meta: dict) -> str:
             text.append("Details: `" + json.dumps(_short(f.details)) + "`")
         if text:
             lines.append(f"- **{f.id}.** " + " ".join(text))
+    lines += _tables(figures)
     lines += ["", "Peers: `benchmarks/peer_seed_script.py` (the classic Keras MNIST example), "
               "`benchmarks/peer_predict_one.py`, `benchmarks/peer_predict_loop.py`. "
               "Per-run figures are in `benchmarks/results.json`; logs of every command in `benchmarks/out/logs/`.", ""]
     return "\n".join(lines)
 
 
+def _tables(figures: list[Figure]) -> list[str]:
+    """A section per figure whose details hold ``table: {"columns": [...], "rows": [[...], ...]}``."""
+    lines = []
+    for f in figures:
+        table = f.details.get("table") if f.details else None
+        if not table:
+            continue
+        lines += ["", f"## {f.id}. {f.title}", "", "| " + " | ".join(table["columns"]) + " |",
+                  "|" + "---|" * len(table["columns"])]
+        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table["rows"]]
+    return lines
+
+
 def _short(details: dict) -> dict:
-    """Details without the per-run lists (those are in the JSON)."""
-    return {k: v for k, v in details.items() if k != "runs"}
+    """Details without the per-run lists (those are in the JSON) and without a table shown as one."""
+    return {k: v for k, v in details.items() if k not in ("runs", "table")}
 
 
 def write(figures: list[Figure], meta: dict, folder: Path) -> tuple[Path, Path]:
