@@ -163,7 +163,7 @@ def test_the_dilation_equals_scipys():
 
 
 #: what the shortcuts for small photos (issue 31, 200×200 uploads) replaced, as settings of the module
-EXACT = {"BASIN_SIDE": 128, "POLARITY_SIDE": images.WORK_SIDE, "STATS_STEP": 1}
+EXACT = {"BASIN_SIDE": 128, "POLARITY_SIDE": images.WORK_SIDE, "STATS_STEP": 1, "PAPER_SIDE": images.WORK_SIDE}
 
 
 @pytest.mark.parametrize("condition", ["serve", "fill", "shadow", "pencil", "thick_pen", "small_offcentre"])

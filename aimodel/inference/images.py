@@ -47,6 +47,10 @@ DETAIL = 4
 #: The basins of the paper estimate are filled at most this many pixels wide (it is smooth); 128 gave
 #: the same prepared inputs within 0.2 grey levels on average at 8 times the cost (docs/speed.md).
 BASIN_SIDE = 64
+#: The paper estimate (a closing a fifth of the photo wide, then its basins filled) is computed with the
+#: photo area-averaged to at most this many pixels wide, and enlarged back: it is smooth by construction
+#: (docs/speed.md, "Small photos").
+PAPER_SIDE = 100
 #: The ink-polarity check looks at the photo at most this many pixels wide (area-averaged, which also
 #: removes the camera's noise); WORK_SIDE gave the same verdicts at four times the cost (docs/speed.md).
 POLARITY_SIDE = 100
@@ -166,10 +170,14 @@ def _relative_ink(view: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
     smooth = ndimage.gaussian_filter(view, 1.0)  # camera noise would bias the closing upwards
+    h, w = smooth.shape
+    small = _shrink(smooth, PAPER_SIDE)
     # A closing a fifth of the photo wide removes strokes but keeps shadows and the light's changes,
     # which are larger than strokes.
-    paper = ndimage.grey_closing(smooth, size=(max(9, int(min(view.shape) / 5) | 1),) * 2)
+    paper = ndimage.grey_closing(small, size=(max(9, int(min(view.shape) / 5) | 1) * small.shape[0] // h | 1,) * 2)
     paper = np.maximum(paper, _fill_basins(paper))
+    if paper.shape != (h, w):
+        paper = _resize(paper, h, w)
     return np.clip(1.0 - smooth / np.maximum(paper, 1.0), 0.0, 1.0)
 
 
