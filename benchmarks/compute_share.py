@@ -214,9 +214,10 @@ def figure(ctx: Context) -> list[Figure]:
         rows.append(_row(name, per_config[name]))
     seed = counts["mnist_seed"]["train_flops"]
     shares = [v["share"] for v in per_config.values() if v["share"] is not None]
-    columns = ["config", "input", "forward MFLOP", f"training MFLOP ({TRAIN_FACTOR}×)", "limit samples/s",
-               "samples/s", "share", "precision", "trained on (epochs)"]
     gflops = round(matmul / 1e9, 1) if matmul else None
+    columns = ["config", "input", "forward MFLOP", f"training MFLOP ({TRAIN_FACTOR}×)",
+               f"limit samples/s (at {gflops or 0:.0f} GFLOP/s)", "samples/s", "share", "precision",
+               "trained on (epochs)"]
     return [Figure("1c", f"Training throughput as a share of the compute limit (measured fp32 matmul rate): median "
                          f"of {len(CONFIGS)} shipped image configs (table below)", "report (no target set)",
                    median(shares), None, "share", status="measured",
