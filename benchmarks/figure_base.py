@@ -1,6 +1,6 @@
 """What every figure module shares: the :class:`Figure` row, the :class:`Context` of one
 benchmark invocation, and small helpers (ratios, spreads, the held-out PNGs, figure 3's CNN run,
-a run directory's throughput).
+a run directory's throughput, the measured compute limit that figures 1 and 1c share).
 
 It sits below the figure modules (:mod:`benchmarks.figures`, :mod:`benchmarks.export_figures`,
 :mod:`benchmarks.photo_bench`), so none of them imports another to reach these.
@@ -18,10 +18,6 @@ import numpy as np
 from benchmarks.harness import AIMODEL, OUT, PYTHON, ROOT, Proc, Runner, median
 
 CNN_CONFIG = "configs/mnist_cnn.yaml"
-#: fp32 peak of the 2 AVX-512 cores the figures run on, FLOP/s (docs/speed.md, "The compute path")
-PEAK_FLOPS = 190e9
-#: the seed model's training FLOPs per sample as counted by hand (issue 16); figure 1c measures them
-SEED_HAND_FLOPS = 5.3e6
 
 
 @dataclass
@@ -71,6 +67,43 @@ class Context:
         out = self.aimodel("evaluate", str(model_path), "--json", name="evaluate").output
         report = json.loads(out[out.index("{"):])
         return float(report["accuracy"])
+
+
+def share(samples_per_s, train_flops, matmul_flops_per_s):
+    """Training throughput as a share of the compute limit, rounded to 3 places; None when a number is missing.
+
+    The limit is the measured fp32 matmul rate over the training FLOPs of one sample, so the share is
+    ``samples_per_s × train_flops / matmul_flops_per_s`` (docs/speed.md, "The compute path").
+    """
+    if not samples_per_s or not train_flops or not matmul_flops_per_s:
+        return None
+    return round(samples_per_s * train_flops / matmul_flops_per_s, 3)
+
+
+def limit_samples_per_s(train_flops, matmul_flops_per_s):
+    """The compute limit in samples/s: the measured fp32 matmul FLOP/s over the training FLOPs per sample."""
+    if not train_flops or not matmul_flops_per_s:
+        return None
+    return round(matmul_flops_per_s / train_flops, 1)
+
+
+def compute_limit(ctx: Context) -> dict:
+    """The FLOP counts of the shipped image configs and this bench run's fp32 matmul rate, measured once.
+
+    Runs ``python -m benchmarks.compute_share --matmul --json FILE`` in one pinned process the first time
+    (the fastest 0.5 s window of a 2048² fp32 matmul over 3 s: the fastest fp32 matmul these cores ran in
+    this bench run) and keeps its JSON in ``ctx.state["compute_limit"]``, so figures 1 and 1c divide by the
+    same measured rate: ``{"configs": {name: counts}, "matmul_flops_per_s": rate}``.
+    """
+    cached = ctx.state.get("compute_limit")
+    if cached is not None:
+        return cached
+    out = OUT / "compute_share_flops.json"
+    out.unlink(missing_ok=True)
+    ctx.runner.run([PYTHON, "-m", "benchmarks.compute_share", "--matmul", "--json", str(out)],
+                   "compute-limit").check()
+    ctx.state["compute_limit"] = json.loads(out.read_text())
+    return ctx.state["compute_limit"]
 
 
 def ratio(a, b):
