@@ -28,25 +28,41 @@ PEER_EPOCHS = 10  # the classic example's epoch count; figure 3 compares at this
 # --- figures 1 and 2: the seed model, trained by both --------------------------------------------
 
 
-def seed_training(ctx: Context) -> list[Figure]:
+#: oneDNN's cap that makes a CPU with bf16 instructions compute as one without (figure 1d)
+NO_BF16_CAP = "AVX512_CORE_VNNI"
+
+
+def _seed_pairs(ctx: Context, tag: str = "") -> dict:
+    """The seed model trained by the peer script and by aimodel, ``ctx.reps`` times each, alternating."""
     npz = str(ctx.npz)
 
     def one(side: str, _, rep: int) -> dict:
         if side == "peer":
-            p = ctx.python("peer_seed_script.py", npz, str(ctx.epochs), name=f"peer-seed-{rep}")
+            p = ctx.python("peer_seed_script.py", npz, str(ctx.epochs), name=f"peer-seed{tag}-{rep}")
             b = p.bench_line()
             secs = b["epoch_seconds"][1:] or b["epoch_seconds"]
             return {**p.summary(), "samples_per_s": round(b["train_samples"] * len(secs) / sum(secs), 1),
                     "epoch_seconds": [round(s, 3) for s in b["epoch_seconds"]],
                     "test_accuracy": round(b["test_accuracy"], 4)}
-        run = ctx.run_dir(f"seed-{rep}")
+        run = ctx.run_dir(f"seed{tag}-{rep}")
         # A new seed per repetition, so aimodel's accuracy varies from run to run as the peer's does.
         p = ctx.aimodel("train", SEED_CONFIG, "--set", f"dataset.path={npz}", "--set", f"seed={42 + rep}",
                         "--set", f"training.epochs={ctx.epochs}", "--run-dir", str(run),
-                        name=f"aimodel-seed-{rep}")
+                        name=f"aimodel-seed{tag}-{rep}")
         return {**p.summary(), **run_figures(run, p), "run_dir": str(run.relative_to(ROOT))}
 
-    res = alternate(ctx.reps, {"peer": None, "aimodel": None}, one)
+    return alternate(ctx.reps, {"peer": None, "aimodel": None}, one)
+
+
+def seed_target() -> float:
+    """Figure 1's target on this CPU (issue 31): 2.5× with bf16 instructions in use, 2.0× without."""
+    from aimodel.hardware import has_bf16
+
+    return 2.5 if has_bf16() else 2.0
+
+
+def seed_training(ctx: Context) -> list[Figure]:
+    res = _seed_pairs(ctx)
     # Accuracy afterwards, untimed: the final (last-epoch) model, as the peer reports it.
     for r in res["aimodel"]:
         r["test_accuracy"] = round(ctx.test_accuracy(ROOT / r["run_dir"] / "last.keras"), 4)
@@ -58,13 +74,14 @@ def seed_training(ctx: Context) -> list[Figure]:
     acc = {k: median(r["test_accuracy"] for r in v) for k, v in res.items()}
     ctx.state["seed_runs"] = res
     limit, limit_note = seed_share(ctx, sps["aimodel"])
-    f1 = Figure("1", f"Training throughput, steady state (epochs 2–{ctx.epochs})", "≥ 2.0×",
+    target = seed_target()
+    f1 = Figure("1", f"Training throughput, steady state (epochs 2–{ctx.epochs})", f"≥ {target:.1f}×",
                 sps["aimodel"], sps["peer"], "samples/s", ratio(sps["aimodel"], sps["peer"]),
                 details={"runs": res, "fastest_run": {k: max(r["samples_per_s"] for r in v) for k, v in res.items()},
                          **limit},
                 note="aimodel's samples/s include validation and the epoch checkpoints (written in the background); "
                      + limit_note)
-    f1.met = f1.ratio is not None and f1.ratio >= 2.0
+    f1.met = f1.ratio is not None and f1.ratio >= target
     diff = (acc["aimodel"] - acc["peer"]) * 100
     # Two standard errors of the difference of two accuracies near 98%, each on 2,000 images.
     f1b = Figure("1b", f"Test accuracy after {ctx.epochs} epochs, same model (final epoch)",
@@ -77,6 +94,36 @@ def seed_training(ctx: Context) -> list[Figure]:
                 details={"spread": {k: spread([r["wall_s"] for r in v]) for k, v in res.items()}})
     f2.met = f2.ratio is not None and f2.ratio <= 1.0
     return [f1, f1b, f2]
+
+
+def seed_without_bf16(ctx: Context) -> list[Figure]:
+    """Figure 1d: figure 1 again with oneDNN capped below bf16 (``ONEDNN_MAX_CPU_ISA``), both sides: how the
+    seed model fares on a CPU without bf16 instructions when the bench machine has them (issue 31)."""
+    from aimodel.hardware import has_bf16
+
+    if not has_bf16():
+        return [Figure("1d", "Training throughput without bf16 instructions", "≥ 2.0×", status="skipped",
+                       note="this CPU has no bf16 instructions in use: figure 1 is that case (target 2.0×).")]
+    env = ctx.runner.env
+    saved = env.get("ONEDNN_MAX_CPU_ISA")
+    env["ONEDNN_MAX_CPU_ISA"] = NO_BF16_CAP
+    try:
+        res = _seed_pairs(ctx, "-nobf16")
+    finally:
+        if saved is None:
+            env.pop("ONEDNN_MAX_CPU_ISA", None)
+        else:
+            env["ONEDNN_MAX_CPU_ISA"] = saved
+    sps = {k: median(r["samples_per_s"] for r in v) for k, v in res.items()}
+    f = Figure("1d", f"Training throughput without bf16 (oneDNN capped at {NO_BF16_CAP}, both sides), steady "
+                     f"state (epochs 2–{ctx.epochs})", "≥ 2.0×", sps["aimodel"], sps["peer"], "samples/s",
+               ratio(sps["aimodel"], sps["peer"]), details={"runs": res},
+               note=f"Emulates a CPU with AVX-512 and VNNI but no AVX512_BF16 (an Intel Xeon of issue 31) on this one: "
+                    f"ONEDNN_MAX_CPU_ISA={NO_BF16_CAP} for both processes; precision: auto then picks float32 "
+                    "(aimodel.hardware.has_bf16 reads the cap). TensorFlow's own (non-oneDNN) kernels still run as "
+                    "on this CPU, so this approximates, not reproduces, such a host.")
+    f.met = f.ratio is not None and f.ratio >= 2.0
+    return [f]
 
 
 def seed_share(ctx: Context, samples_per_s) -> tuple[dict, str]:
@@ -473,6 +520,7 @@ def small_photo_folder(ctx: Context) -> list[Figure]:
 
 FIGURES: dict[str, Callable[[Context], list[Figure]]] = {
     "seed": seed_training,
+    "seed_nobf16": seed_without_bf16,
     "compute_share": compute_share,
     "cnn": cnn_accuracy,
     "startup": startup,

@@ -84,3 +84,20 @@ def test_tables_rows_are_means_over_the_seeds_with_a_one_point_target():
     md = report.render([close, behind], meta)
     assert "| 13a | " in md and "| 97.50% | 98.00% | — | within 1 point of the baseline or better | met |" in md
     assert "| 96.00% | 98.00% | — |" in md and "**not met**" in md
+
+
+def test_figure_1s_target_follows_the_cpus_bf16(monkeypatch):
+    """Issue 31: ≥ 2.5× where bf16 instructions are in use, ≥ 2.0× without (a capped oneDNN counts as without)."""
+    from aimodel import hardware
+    from benchmarks import figures
+
+    monkeypatch.setattr(hardware, "cpu_flags", lambda *a: {"avx512f", "avx512_bf16"})
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    assert figures.seed_target() == 2.5
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", figures.NO_BF16_CAP)
+    assert figures.seed_target() == 2.0
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setattr(hardware, "cpu_flags", lambda *a: {"avx512f", "avx512_vnni"})
+    assert figures.seed_target() == 2.0
+    assert "seed_nobf16" in figures.FIGURES
