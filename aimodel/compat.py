@@ -338,4 +338,20 @@ def trace_fit_functions(model, batch, train_spec, val_spec=None) -> bool:
         except Exception:  # noqa: BLE001 - Keras makes and traces it in fit
             setattr(model, f"{kind}_function", None)
             return False
+    if val_spec is not None:
+        _run_test_function_once(model, val_spec)
     return True
+
+
+def _run_test_function_once(model, spec) -> None:
+    """Run the traced test function on one batch of zeros, so its first execution (TensorFlow optimizes a
+    graph when it first runs it) is not in the first epoch either. It changes only the compiled metrics'
+    totals, which are reset here (and by ``fit`` at every epoch, by ``evaluate`` when it starts)."""
+    import tensorflow as tf
+
+    zeros = tf.nest.map_structure(lambda s: tf.zeros([1, *s.shape[1:]], s.dtype), spec)
+    dataset = tf.data.Dataset.from_tensor_slices(zeros).batch(1)
+    if dataset.element_spec != spec:
+        return
+    model.test_function(iter(dataset))
+    model.reset_metrics()
