@@ -52,8 +52,16 @@ def test_a_new_image_folder_run_starts_its_first_epoch_traced(tmp_path, monkeypa
         return calls[-1]
 
     monkeypatch.setattr(early_trace, "trace", trace)
+    from aimodel.training import checkpoint_writer
+
+    preloads = []
+    real_preload = checkpoint_writer.preload_shadow
+    monkeypatch.setattr(checkpoint_writer, "preload_shadow", lambda m: preloads.append(real_preload(m)) or preloads[-1])
     early = train(cfg, run_dir=tmp_path / "early")
     assert calls == [True]  # traced beside the fill
+    # the checkpoint writer's shadow was loaded beside the fill too, and wrote every epoch in the background
+    assert len(preloads) == 1 and preloads[0] is not None and not preloads[0].folder.exists()
+    assert "in the background" in (tmp_path / "early" / "train.log").read_text()
     for kind in ("train", "test"):
         # fit used the early trace: one trace of each function in the whole run
         assert _traced_function(getattr(early.model, f"{kind}_function")).experimental_get_tracing_count() == 1

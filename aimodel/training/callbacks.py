@@ -155,7 +155,8 @@ class RunCallback(keras.callbacks.Callback):
     """
 
     def __init__(self, session: Session, training, reporter: Reporter, order=None,
-                 log: Optional[TrainLog] = None, tensorboard=None, background_checkpoints: bool = True):
+                 log: Optional[TrainLog] = None, tensorboard=None, background_checkpoints: bool = True,
+                 shadow=None):
         super().__init__()
         self.tensorboard = tensorboard
         self.s = session
@@ -184,6 +185,8 @@ class RunCallback(keras.callbacks.Callback):
         self.state: Optional[ckpt.RunState] = session.state
         if session.state is not None:
             self._load(session.state)
+        #: the shadow model the runner started loading before training (checkpoint_writer.ShadowPreload), or None
+        self.shadow = shadow
         self.writer = CheckpointWriter(session.run_dir, self._committed, background=background_checkpoints,
                                        last_good=session.state.epoch if session.state is not None else None)
         self._epoch_starts: list[float] = []
@@ -222,7 +225,8 @@ class RunCallback(keras.callbacks.Callback):
     # -- Keras hooks ---------------------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        self.writer.start(self.model)
+        self.writer.start(self.model, self.shadow)
+        self.shadow = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1

@@ -78,6 +78,53 @@ class _Job:
     row: dict
 
 
+class ShadowPreload:
+    """The writer's shadow model, saved now and loaded in a thread, before the writer exists.
+
+    A new run on an image folder makes it while the image cache is still decoding
+    (:mod:`aimodel.training.early_trace`), so the load (a safe-mode ``load_model``, Python) overlaps the
+    decoding instead of the first epoch. :meth:`CheckpointWriter.start` adopts it.
+    """
+
+    def __init__(self, model):
+        model.optimizer.build(model.trainable_variables)  # the copy must hold the optimizer's variables
+        self.folder = Path(tempfile.mkdtemp(prefix="aimodel-shadow-"))
+        try:
+            self.print = ckpt.ModelPrint.take(model)  # what the file must hold when it is loaded back
+            model.save(self.folder / "model.keras")
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+        self._shadow = None
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._load, name="aimodel-shadow-load", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            self._shadow = ckpt.verify_model_file(self.folder / "model.keras", None, expected=self.print, compile=True)
+        except BaseException as exc:  # noqa: BLE001 - raised where the shadow is used (the writer's thread)
+            self._error = exc
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def result(self):
+        """The loaded shadow model (waits for the load); raises what the load raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._shadow
+
+
+def preload_shadow(model) -> Optional[ShadowPreload]:
+    """A :class:`ShadowPreload` of ``model``, or None when it cannot be saved (the writer then does as before)."""
+    try:
+        return ShadowPreload(model)
+    except Exception as exc:  # noqa: BLE001 - the shadow is an optimization
+        log.info("no early shadow model (%s: %s)", type(exc).__name__, exc)
+        return None
+
+
 class CheckpointWriter:
     """Writes and commits epoch checkpoints, in the background once a shadow model exists.
 
@@ -113,9 +160,14 @@ class CheckpointWriter:
 
     # -- training thread ---------------------------------------------------------------------------
 
-    def start(self, model) -> None:
-        """Before the first epoch: hand the writer thread a copy of the model to load as its shadow."""
+    def start(self, model, preload: Optional[ShadowPreload] = None) -> None:
+        """Before the first epoch: hand the writer thread a copy of the model to load as its shadow
+        (or ``preload``, one loading already: the writer thread starts with it now)."""
         if not self.background or self._thread is not None or self._deferred is not None:
+            return
+        if preload is not None:
+            self._print = preload.print
+            self._start(model, preload)
             return
         model.optimizer.build(model.trainable_variables)  # the copy must hold the optimizer's variables
         folder = Path(tempfile.mkdtemp(prefix="aimodel-shadow-"))
@@ -192,7 +244,7 @@ class CheckpointWriter:
 
     # -- writer thread -----------------------------------------------------------------------------
 
-    def _start(self, model, first_file: Path, cleanup: Optional[Path] = None) -> None:
+    def _start(self, model, first_file, cleanup: Optional[Path] = None) -> None:
         self._signature = _signature(_variables(model))
         self._loading = True
         self._thread = threading.Thread(target=self._run, args=(first_file, cleanup), name="aimodel-checkpoints",
@@ -230,10 +282,12 @@ class CheckpointWriter:
                     self._busy = False
                     self._cv.notify_all()
 
-    def _load_shadow(self, path: Path) -> None:
+    def _load_shadow(self, path) -> None:
         import keras
 
-        if self._print is not None:
+        if isinstance(path, ShadowPreload):
+            shadow = path.result()
+        elif self._print is not None:
             # Loaded as evaluate and predict load a file (safe mode), weights and vocabularies compared:
             # this verifies what every checkpoint of the session will be, so the first is not reloaded.
             shadow = ckpt.verify_model_file(path, None, expected=self._print, compile=True)

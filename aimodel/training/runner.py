@@ -252,6 +252,8 @@ class _Prepared:
     data_note: Optional[str] = None
     #: the strategy it trains under (training.distribute)
     dist: Any = None
+    #: the checkpoint writer's shadow model, loading already (a new run traced early; see early_trace)
+    shadow: Any = None
 
 
 @contextlib.contextmanager
@@ -386,12 +388,15 @@ def _prepare(cfg: Config, bundle=None, dist=None, trace_early: bool = False) -> 
         if dist.mode == "multi_worker":
             one_hot = bundle.num_classes if uses_one_hot(cfg.training) else None
             _build_for_loop(model, bundle, cfg.training.batch_size // dist.replicas, one_hot)
-    if fill.background:
-        early_trace.trace(model, cfg, bundle)
+    shadow = None
+    if fill.background and early_trace.trace(model, cfg, bundle) and phases.background_checkpoints(cfg):
+        from aimodel.training.checkpoint_writer import preload_shadow
+
+        shadow = preload_shadow(model)  # loads beside the rest of the decoding, not in epoch 1
     data_note = fill.note()
     monitor, es_monitor = cfg.training.monitors(bundle.val is not None)
     return _Prepared(bundle=bundle, model=model, steps_per_epoch=steps, monitor=monitor, es_monitor=es_monitor,
-                     data_note=data_note, dist=dist)
+                     data_note=data_note, dist=dist, shadow=shadow)
 
 
 def _build_for_loop(model, bundle, batch_size: int, one_hot: Optional[int]) -> None:
@@ -454,7 +459,7 @@ def _setup_fit(cfg: Config, prepared: _Prepared, path: Path, state: Optional[ckp
                       rank=dist.rank)
     tensorboard = TensorBoardWriter(path) if t.tensorboard else None
     callback = RunCallback(session, t, reporter, order=order, log=train_log, tensorboard=tensorboard,
-                           background_checkpoints=phases.background_checkpoints(cfg))
+                           background_checkpoints=phases.background_checkpoints(cfg), shadow=prepared.shadow)
     if state is None:
         train_log.write(f"training {path}: {t.epochs} epochs × {steps} steps, seed {cfg.seed}, "
                         f"{len(bundle.train)} training samples")
