@@ -108,7 +108,7 @@ def _tables(figures: list[Figure]) -> list[str]:
     lines = []
     for f in figures:
         table = f.details.get("table") if f.details else None
-        if not table:
+        if not _is_table(table):
             continue
         lines += ["", f"## {f.id}. {f.title}", "", "| " + " | ".join(table["columns"]) + " |",
                   "|" + "---|" * len(table["columns"])]
@@ -116,9 +116,14 @@ def _tables(figures: list[Figure]) -> list[str]:
     return lines
 
 
+def _is_table(value) -> bool:
+    """A table :func:`_tables` renders (figure 1c's); other figures' ``table`` details (7a's list) are data."""
+    return isinstance(value, dict) and "columns" in value and "rows" in value
+
+
 def _short(details: dict) -> dict:
     """Details without the per-run lists (those are in the JSON) and without a table shown as one."""
-    return {k: v for k, v in details.items() if k not in ("runs", "table")}
+    return {k: v for k, v in details.items() if k != "runs" and not (k == "table" and _is_table(v))}
 
 
 def write(figures: list[Figure], meta: dict, folder: Path) -> tuple[Path, Path]:

@@ -150,3 +150,14 @@ def test_figure_1c_row_shows_the_limit_and_one_share():
     result = _config_result(counts, 33_333.3, RATE, [{"precision": "mixed_bfloat16"}])
     assert result["limit_samples_per_s"] == round(RATE / 3e6, 1) and result["share"] == 0.5
     assert _row("mnist_seed", result)[2:8] == ["1.00", "3.0", "66,667", "33,333", "50.0%", "mixed_bfloat16"]
+
+
+def test_results_md_renders_a_figure_whose_table_detail_is_a_list():
+    """Figure 7a keeps a list under details["table"]: it stays data in the notes, not a section (the full
+    bench of 2026-12-02 stopped at this)."""
+    from benchmarks.figure_base import Figure
+    from benchmarks.report import _short, _tables
+
+    f = Figure("7a", "export sizes", "report", details={"table": [{"format": "tflite", "bytes": 10}]})
+    assert _tables([f]) == []
+    assert _short(f.details) == {"table": [{"format": "tflite", "bytes": 10}]}
