@@ -87,14 +87,7 @@ class ShadowPreload:
     """
 
     def __init__(self, model):
-        model.optimizer.build(model.trainable_variables)  # the copy must hold the optimizer's variables
-        self.folder = Path(tempfile.mkdtemp(prefix="aimodel-shadow-"))
-        try:
-            self.print = ckpt.ModelPrint.take(model)  # what the file must hold when it is loaded back
-            model.save(self.folder / "model.keras")
-        except BaseException:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            raise
+        self.folder, self.print = _saved_copy(model)
         self._shadow = None
         self._error: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._load, name="aimodel-shadow-load", daemon=True)
@@ -114,6 +107,20 @@ class ShadowPreload:
         if self._error is not None:
             raise self._error
         return self._shadow
+
+
+def _saved_copy(model) -> tuple[Path, ckpt.ModelPrint]:
+    """``model`` saved to ``FOLDER/model.keras`` in a new temporary folder, and what loading it back must
+    give; the folder is removed again if saving fails."""
+    model.optimizer.build(model.trainable_variables)  # the copy must hold the optimizer's variables
+    folder = Path(tempfile.mkdtemp(prefix="aimodel-shadow-"))
+    try:
+        model_print = ckpt.ModelPrint.take(model)  # what the file must hold when it is loaded back
+        model.save(folder / "model.keras")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder, model_print
 
 
 def preload_shadow(model) -> Optional[ShadowPreload]:
@@ -169,13 +176,9 @@ class CheckpointWriter:
             self._print = preload.print
             self._start(model, preload)
             return
-        model.optimizer.build(model.trainable_variables)  # the copy must hold the optimizer's variables
-        folder = Path(tempfile.mkdtemp(prefix="aimodel-shadow-"))
         try:
-            self._print = ckpt.ModelPrint.take(model)  # what the file must hold when it is loaded back
-            model.save(folder / "model.keras")
+            folder, self._print = _saved_copy(model)
         except Exception as exc:  # no shadow: the first epoch's checkpoint will serve instead
-            shutil.rmtree(folder, ignore_errors=True)
             log.info("no early shadow model (%s: %s)", type(exc).__name__, exc)
             return
         self._deferred = (model, folder / "model.keras", folder)
