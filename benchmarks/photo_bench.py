@@ -131,10 +131,35 @@ def _phone_rows(results: dict) -> list[Figure]:
 
 
 def figure(ctx: Context) -> list[Figure]:
-    """Figure 12's rows, with figure 3's model (or a new run of configs/mnist_cnn.yaml)."""
+    """Figure 12's rows, with figure 3's model (or a new run of configs/mnist_cnn.yaml), and 12's phone rate."""
     run = cnn_run(ctx)
     results, wall = measure(ctx.runner, run, ctx.npz, ctx.photos)
-    return figures(results, wall, ctx.test_accuracy(run))
+    return [*figures(results, wall, ctx.test_accuracy(run)), phone_rate(ctx.runner, run)]
+
+
+#: 12-megapixel photos in the phone-rate figure (issue 31: "photos/s for aimodel predict on 100 such files")
+RATE_N = 100
+
+
+def phone_rate(runner: Runner, run: Path) -> Figure:
+    """Figure 12-rate: ``aimodel predict`` on RATE_N 12-MP JPEGs of the photo set, one process, against the
+    same command on one of them: photos/s once started = (RATE_N - 1) ÷ the difference of the wall times."""
+    folder = OUT / "photos"
+    files = sorted(str(f) for f in folder.glob("*_12mp/*.jpg"))[:RATE_N]
+    if len(files) < RATE_N:
+        return Figure("12-rate", "`aimodel predict` on 12-MP phone photos", "report", status="skipped",
+                      note=f"only {len(files)} 12-MP photos in {folder}")
+    many = runner.run([AIMODEL, "predict", *files, "--model", str(run), "--json"], "photos-12mp-predict").check()
+    one = runner.run([AIMODEL, "predict", files[0], "--model", str(run), "--json"], "photos-12mp-predict-one").check()
+    rate = (RATE_N - 1) / (many.wall - one.wall) if many.wall > one.wall else None
+    return Figure("12-rate", f"`aimodel predict` on {RATE_N} 12-MP phone photos (3000×4000 JPEGs), once started",
+                  "report (≤ 0.15 s per photo prepared: issue 31)", round(rate, 2) if rate else None,
+                  None, "photos/s", status="measured",
+                  details={"wall_s": {"many": round(many.wall, 2), "one": round(one.wall, 2)},
+                           "whole_process_photos_per_s": round(RATE_N / many.wall, 2)},
+                  note=f"({RATE_N} − 1) ÷ (wall of {RATE_N} files − wall of 1): the rate once TensorFlow and the "
+                       f"model are loaded; whole_process_photos_per_s is {RATE_N} ÷ the whole command's wall time, "
+                       "start-up included. Preparation and the model's call together, one process on 2 cores.")
 
 
 def table(rows: list[Figure]) -> str:
