@@ -15,13 +15,14 @@ models with aimodel's custom layers (ViT, Transformer): they are registered with
 Keras as soon as Keras is imported (:mod:`aimodel.keras_hook`).
 """
 
-from aimodel import keras_hook
+from aimodel import hardware, keras_hook
 
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "load_config", "train", "resume", "evaluate", "predict", "load_model"]
 
 keras_hook.install()
+hardware.prefer_onednn()  # before TensorFlow loads: its oneDNN kernels on CPUs where it leaves them off
 
 
 def __getattr__(name):

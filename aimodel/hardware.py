@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Mapping, MutableMapping, Optional
 
 
 def usable_cores() -> int:
@@ -25,15 +26,15 @@ ISA_CAPS_WITHOUT_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VN
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    """The CPU's feature flags (Linux; an empty set elsewhere or when unreadable)."""
+    """The CPU's feature flags (Linux; an empty set elsewhere or when unreadable): the first CPU's line."""
     try:
-        text = cpuinfo.read_text(errors="replace")
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return set(value.split())
     except OSError:
-        return set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return set(value.split())
+        pass
     return set()
 
 
@@ -52,3 +53,54 @@ def has_bf16(flags: Optional[Iterable[str]] = None, env: Optional[Mapping[str, s
     """
     flags = cpu_flags() if flags is None else set(flags)
     return any(f in flags for f in BF16_FLAGS) and onednn_isa_cap(env) not in ISA_CAPS_WITHOUT_BF16
+
+
+#: TensorFlow's switch for its oneDNN kernels (convolutions, matmuls, pooling and their gradients JIT-compiled
+#: for the CPU's vector width; TensorFlow's own kernels are built for generic x86-64, without AVX2).
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+
+#: /proc/cpuinfo flags without which oneDNN's kernels are not turned on here: its fp32 kernels want AVX2 and FMA.
+ONEDNN_NEEDS = frozenset({"avx2", "fma"})
+
+#: Whether :func:`prefer_onednn` set ``TF_ENABLE_ONEDNN_OPTS`` in this process (a benchmark's peer is started
+#: without it, as a user's own script would be).
+onednn_set_here = False
+
+
+def onednn_choice(flags: Optional[Iterable[str]] = None, env: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The value aimodel gives ``TF_ENABLE_ONEDNN_OPTS`` before TensorFlow starts, or None to leave it alone.
+
+    TensorFlow 2.21 turns its oneDNN kernels on by itself only on x86 CPUs with AVX-512 VNNI, AVX512_BF16,
+    AVX-VNNI or AMX; on one with AVX2 and FMA but none of those (AMD Zen 2/3, Intel before Cascade Lake) it
+    leaves them off and runs its generic kernels, about half as fast for the seed model (docs/speed.md, "A CPU
+    without AVX-512"). So: "1" on any CPU with AVX2 and FMA (a no-op where TensorFlow would turn them on
+    anyway); None when the environment already says (the user's ``TF_ENABLE_ONEDNN_OPTS=0`` stands) or the CPU
+    lacks AVX2 (ARM, old x86, no /proc/cpuinfo).
+    """
+    env = os.environ if env is None else env
+    if ONEDNN_ENV in env:
+        return None
+    flags = cpu_flags() if flags is None else set(flags)
+    return "1" if ONEDNN_NEEDS <= flags else None
+
+
+def prefer_onednn(env: Optional[MutableMapping[str, str]] = None, flags: Optional[Iterable[str]] = None,
+                  loaded: Optional[Mapping[str, object]] = None) -> bool:
+    """Set ``TF_ENABLE_ONEDNN_OPTS`` as :func:`onednn_choice` says, unless TensorFlow is already imported
+    (it reads the variable once, when it loads: then this process keeps TensorFlow's own choice).
+
+    Called when ``aimodel`` is imported, so every entry point (the CLI, ``serve``'s workers, multi-worker
+    processes, library use) gets it before its first TensorFlow import. Returns whether it set the variable.
+    ``loaded``: the modules already imported (default ``sys.modules``).
+    """
+    global onednn_set_here
+    env = os.environ if env is None else env
+    if "tensorflow" in (sys.modules if loaded is None else loaded):
+        return False
+    value = onednn_choice(flags, env)
+    if value is None:
+        return False
+    env[ONEDNN_ENV] = value
+    if env is os.environ:
+        onednn_set_here = True
+    return True

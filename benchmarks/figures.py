@@ -411,6 +411,12 @@ def serve_load(ctx: Context) -> list[Figure]:
                            met=s["photo_target_met"],
                            note=f"server CPU per request: photo {photo['server_cpu_ms_per_request']} ms, "
                                 f"PNG {b['server_cpu_ms_per_request']} ms; photo accuracy {photo['accuracy']}."))
+    phone = s.get("batching_phone")
+    if phone:
+        rows.append(Figure("8e", f"`aimodel serve` 12-MP phone photo uploads (3000×4000 JPEGs, {bench.PHONE_CLIENTS} "
+                                 "clients, same batching server)", "report", phone["requests_per_s"], None, "photos/s",
+                           note=f"server CPU {phone['server_cpu_ms_per_request']} ms per photo; p50 {phone['p50_ms']} ms; "
+                                f"errors {phone['errors']}; accuracy {phone['accuracy']}."))
     return rows
 
 

@@ -47,13 +47,28 @@ class Proc:
         return {"wall_s": round(self.wall, 3), "max_rss_mb": round(self.max_rss_mb, 1)}
 
 
+def start_environ() -> dict:
+    """The environment ``make bench`` was started with: what a user's shell gives both sides.
+
+    Importing ``aimodel`` (this process does, for machine facts) may set ``TF_ENABLE_ONEDNN_OPTS``
+    (:func:`aimodel.hardware.prefer_onednn`); that is aimodel's own doing, so it is taken out here: each
+    aimodel process sets it again itself, and a peer script runs with TensorFlow's default, as it would for a user.
+    """
+    from aimodel import hardware
+
+    env = dict(os.environ)
+    if hardware.onednn_set_here:
+        env.pop(hardware.ONEDNN_ENV, None)
+    return env
+
+
 class Runner:
     """Runs commands pinned to the same CPUs, with the same environment, one at a time."""
 
     def __init__(self, cores: int):
         available = sorted(os.sched_getaffinity(0))
         self.cpus = available[:cores] if cores > 0 else available
-        self.env = dict(os.environ)
+        self.env = start_environ()
         # Both sides get the same environment: no TF start-up log lines, no GPU.
         self.env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1")
         self.log = OUT / "logs"
@@ -113,13 +128,23 @@ def machine(cpus: list[int]) -> dict:
         "physical_cores_used": _physical_cores(cpus),
         "python": platform.python_version(),
     }
+    env = {**start_environ(), "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run(
-        [PYTHON, "-c", "import tensorflow as tf, keras, aimodel; print(tf.__version__, keras.__version__, aimodel.__version__)"],
-        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        [PYTHON, "-c", "import aimodel, tensorflow as tf, keras; print(tf.__version__, keras.__version__, aimodel.__version__)"],
+        capture_output=True, text=True, env=env,
     )
     if out.returncode == 0 and out.stdout.split():
         info["tensorflow"], info["keras"], info["aimodel"] = out.stdout.split()[-3:]
+    info["onednn"] = {side: _onednn_on(env, first) for side, first in (("aimodel", "import aimodel; "), ("peer", ""))}
     return info
+
+
+def _onednn_on(env: dict, first: str) -> bool | None:
+    """Whether TensorFlow's oneDNN kernels are on in a process that runs ``first`` before importing it."""
+    out = subprocess.run([PYTHON, "-c", first + "from tensorflow.python.util import _pywrap_util_port as p; "
+                          "print(p.IsMklEnabled())"], capture_output=True, text=True, env=env)
+    words = out.stdout.split()
+    return words[-1] == "True" if out.returncode == 0 and words else None
 
 
 def _instruction_sets() -> dict:

@@ -54,6 +54,17 @@ def _verdict(fig: Figure) -> str:
     return "met" if fig.met else "**not met**"
 
 
+def _onednn_note(onednn: dict | None) -> str:
+    """Whether TensorFlow's oneDNN kernels ran on each side (aimodel turns them on where TensorFlow would not)."""
+    if not onednn:
+        return ""
+    word = {True: "on", False: "off", None: "?"}
+    note = f"; TensorFlow's oneDNN kernels: aimodel {word[onednn.get('aimodel')]}, peer scripts {word[onednn.get('peer')]}"
+    if onednn.get("aimodel") and onednn.get("peer") is False:
+        note += " (TensorFlow's default on this CPU; aimodel sets TF_ENABLE_ONEDNN_OPTS=1, docs/speed.md)"
+    return note
+
+
 def render(figures: list[Figure], meta: dict) -> str:
     m = meta["machine"]
     lines = [
@@ -67,7 +78,8 @@ def render(figures: list[Figure], meta: dict) -> str:
         f"(pinned to CPUs {m['pinned_cpus']}; {m.get('physical_cores_used', '?')} physical), {m['memory_gb']} GB RAM, {m['os']}",
         f"- Instruction sets: {', '.join(m.get('instruction_sets') or ['?'])}"
         + (f"; oneDNN capped at ONEDNN_MAX_CPU_ISA={m['onednn_max_cpu_isa']}" if m.get("onednn_max_cpu_isa") else "")
-        + f"; bf16 in hardware: {'yes' if m.get('bf16') else 'no'} (what `precision: auto` follows)",
+        + f"; bf16 in hardware: {'yes' if m.get('bf16') else 'no'} (what `precision: auto` follows)"
+        + _onednn_note(m.get("onednn")),
         f"- Software: Python {m['python']}, TensorFlow {m.get('tensorflow', '?')}, Keras {m.get('keras', '?')}, "
         f"aimodel {m.get('aimodel', '?')}",
         f"- Data: {meta['data']}",

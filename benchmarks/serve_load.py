@@ -39,6 +39,9 @@ N_IMAGES = 512
 #: 200×200 JPEG photos of digits (benchmarks/photos.py) posted in a second load on the batching server.
 N_PHOTOS = 128
 PHOTO_SIDE = 200
+#: 12-megapixel phone photos (3000×4000 JPEGs) posted in a third load on the batching server (issue 31:
+#: "report photos/s for serve"): fewer files and clients, each upload being a few MB.
+N_PHONE, PHONE_CLIENTS = 16, 4
 
 
 def train_model(npz: Path, epochs: int) -> Path:
@@ -85,6 +88,15 @@ def test_photos(npz: Path, n: int) -> list[tuple[str, bytes, int]]:
     with np.load(npz) as d:
         x, y = d["x_test"][:n], d["y_test"][:n]
     return [(f"{i:04d}.jpg", photos.render(x[i], style=style, seed=i), int(y[i])) for i in range(len(x))]
+
+
+def test_phone_photos(npz: Path, n: int) -> list[tuple[str, bytes, int]]:
+    """The first ``n`` held-out digits as 12-megapixel phone photos (benchmarks/photos.py, ``phone=True``)."""
+    from benchmarks import photos
+
+    with np.load(npz) as d:
+        x, y = d["x_test"][:n], d["y_test"][:n]
+    return [(f"{i:04d}_12mp.jpg", photos.render(x[i], seed=i, phone=True), int(y[i])) for i in range(len(x))]
 
 
 def _free_port() -> int:
@@ -303,11 +315,14 @@ def _timed_load(served: "Served", images, clients: int, seconds: float) -> dict:
     return load
 
 
-def measure(run: Path, images, clients: int, seconds: float, reps: int, log_dir: Path, photos=()) -> dict:
-    """Every server setting ``reps`` times, alternating which goes first; with ``photos``, the batching
-    server also answers a load of photo uploads after its PNG load (results under ``batching_photos``)."""
+def measure(run: Path, images, clients: int, seconds: float, reps: int, log_dir: Path, photos=(),
+            phone=()) -> dict:
+    """Every server setting ``reps`` times, alternating which goes first; with ``photos`` (``phone``), the
+    batching server also answers a load of photo (12-MP photo) uploads after its PNG load (results under
+    ``batching_photos`` and ``batching_phone``)."""
     results: dict[str, list] = {k: [] for k in SETTINGS}
     photo_results: list[dict] = []
+    phone_results: list[dict] = []
     for rep in range(reps):
         order = list(SETTINGS) if rep % 2 == 0 else list(SETTINGS)[::-1]
         for key in order:
@@ -321,6 +336,10 @@ def measure(run: Path, images, clients: int, seconds: float, reps: int, log_dir:
                 if photos and key == "batching":  # the same server, right after its PNG load
                     print(f"[serve] {key} rep {rep}: {len(photos)} {PHOTO_SIDE}×{PHOTO_SIDE} JPEG photos ...", flush=True)
                     photo_results.append(_timed_load(served, photos, clients, seconds))
+                if phone and key == "batching":
+                    print(f"[serve] {key} rep {rep}: {len(phone)} 12-MP JPEG photos, {PHONE_CLIENTS} clients ...",
+                          flush=True)
+                    phone_results.append(_timed_load(served, phone, PHONE_CLIENTS, seconds))
             finally:
                 rc = served.stop()
             entry = {"cold_start_s": round(cold, 2), "idle_p50_ms": round(float(np.median(idle)) * 1000, 1),
@@ -331,6 +350,8 @@ def measure(run: Path, images, clients: int, seconds: float, reps: int, log_dir:
             results[key].append(entry)
     if photo_results:
         results["batching_photos"] = photo_results
+    if phone_results:
+        results["batching_phone"] = phone_results
     return results
 
 
@@ -385,7 +406,7 @@ def render(summary: dict, meta: dict) -> str:
         def fmt_(v, fmt=fmt):
             return "—" if v is None else fmt.format(int(v) if fmt == "{:d}" else v)
         lines.append(f"| {label} | {fmt_(b[key])} | {fmt_(one[key])} |")
-    lines += _photo_lines(summary)
+    lines += _photo_lines(summary) + _phone_lines(summary)
     verdict = "met" if summary["target_met"] else "**not met**"
     alone = summary.get("model_alone") or {}
     lines += ["", f"Throughput ratio batching ÷ max-batch 1: **{summary['throughput_ratio']}×** "
@@ -397,6 +418,18 @@ def render(summary: dict, meta: dict) -> str:
     lines += ["", "The load generator writes prepared requests on kept-alive connections (asyncio streams) so that "
                   "it takes little of the CPU the server is measured on; its CPU per request is in the table.", ""]
     return "\n".join(lines)
+
+
+def _phone_lines(summary: dict) -> list[str]:
+    """The 12-MP photo load of the batching server."""
+    phone = summary.get("batching_phone")
+    if not phone:
+        return []
+    return ["", f"12-megapixel phone photos (3000×4000 JPEGs of the first {N_PHONE} digits, benchmarks/photos.py "
+                f"`phone=True`, {PHONE_CLIENTS} clients), the same server after its photo load: "
+                f"**{phone['requests_per_s']:,.1f} photos/s**, p50 / p99 {phone['p50_ms']:.0f} / {phone['p99_ms']:.0f} ms, "
+                f"server CPU {phone['server_cpu_ms_per_request']:.1f} ms per photo, {phone['errors']} errors, "
+                f"accuracy {phone['accuracy']:.2%}."]
 
 
 def _photo_lines(summary: dict) -> list[str]:
@@ -426,9 +459,10 @@ def run(npz: Path, described: str, epochs: int, clients: int, seconds: float, re
     run_dir = model or train_model(npz, epochs)
     images = test_pngs(npz, N_IMAGES)
     photos = test_photos(npz, N_PHOTOS) if with_photos else ()
+    phone = test_phone_photos(npz, N_PHONE) if with_photos else ()
     log_dir = OUT / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    results = measure(run_dir, images, clients, seconds, reps, log_dir, photos)
+    results = measure(run_dir, images, clients, seconds, reps, log_dir, photos, phone)
     summary = summarize(results)
     summary["model_alone"] = model_alone(run_dir)
     meta = {"started": started, "load_start": load_start, "load_end": load_average(), "epochs": epochs,

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The child: one variant, in-process, printing one RESULT line.
 CHILD = r'''
 import json, sys, time, warnings
+import aimodel as api  # first, as in the CLI: it may turn TensorFlow's oneDNN kernels on before they load
 import keras
-import aimodel as api
 from aimodel.data.pipeline import EpochOrder, make_dataset
 from aimodel.training import runner
 from aimodel.training.optim import uses_one_hot

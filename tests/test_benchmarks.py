@@ -65,6 +65,30 @@ def test_report_shows_unmet_and_unmeasured_targets():
     assert "Tried:" in md
 
 
+def test_report_says_where_the_onednn_kernels_ran():
+    meta = {"machine": {"cpu_model": "X", "cores_used": 2, "cores_online": 2, "pinned_cpus": [0, 1],
+                        "memory_gb": 8, "os": "Linux", "python": "3.11", "instruction_sets": ["avx2"],
+                        "onednn": {"aimodel": True, "peer": False}},
+            "settings": {"reps": 1}, "data": "d", "started": "now", "seconds": 1.0, "load_start": [], "load_end": []}
+    md = report.render([], meta)
+    assert "oneDNN kernels: aimodel on, peer scripts off (TensorFlow's default on this CPU" in md
+    meta["machine"]["onednn"] = {"aimodel": True, "peer": True}
+    md = report.render([], meta)
+    assert "aimodel on, peer scripts on" in md and "TensorFlow's default on this CPU" not in md
+
+
+def test_peer_scripts_start_without_aimodels_onednn_setting(monkeypatch):
+    """What aimodel set in this process is not handed to a peer; what the user set is."""
+    from aimodel import hardware
+    from benchmarks.harness import start_environ
+
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    monkeypatch.setattr(hardware, "onednn_set_here", True)
+    assert "TF_ENABLE_ONEDNN_OPTS" not in start_environ()
+    monkeypatch.setattr(hardware, "onednn_set_here", False)  # the user's own setting: both sides get it
+    assert start_environ()["TF_ENABLE_ONEDNN_OPTS"] == "1"
+
+
 def test_tables_rows_are_means_over_the_seeds_with_a_one_point_target():
     from benchmarks import tables_real
     from benchmarks.figures import FIGURES

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
+
 from aimodel.hardware import cpu_flags, has_bf16, onednn_isa_cap
 from aimodel.training.precision import resolve
 
@@ -53,3 +59,50 @@ def test_precision_auto_reads_the_environment_by_default(monkeypatch):
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
     monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
     assert resolve("auto", 0, AMD_BF16) == "mixed_bfloat16"
+
+
+# --- TensorFlow's oneDNN kernels: on wherever the CPU has AVX2 and FMA --------------------------------------
+
+ZEN3 = {"sse4_2", "avx", "avx2", "fma"}  # AMD EPYC Zen 3: no AVX-512, so TensorFlow leaves oneDNN off
+
+
+def test_onednn_is_chosen_on_cpus_with_avx2_and_fma():
+    from aimodel.hardware import onednn_choice
+
+    assert onednn_choice(ZEN3, env={}) == "1"
+    assert onednn_choice(AMD_BF16 | {"avx2", "fma"}, env={}) == "1"  # TensorFlow's own default there: the same
+    assert onednn_choice({"avx", "sse4_2"}, env={}) is None  # no AVX2: left to TensorFlow
+    assert onednn_choice({"fp", "asimd", "bf16"}, env={}) is None  # ARM
+    assert onednn_choice(set(), env={}) is None  # no /proc/cpuinfo
+    assert onednn_choice(ZEN3, env={"TF_ENABLE_ONEDNN_OPTS": "0"}) is None  # the user's choice stands
+    assert onednn_choice(ZEN3, env={"TF_ENABLE_ONEDNN_OPTS": ""}) is None
+
+
+def test_prefer_onednn_sets_the_variable_only_before_tensorflow_loads():
+    from aimodel.hardware import prefer_onednn
+
+    env: dict = {}
+    assert prefer_onednn(env, ZEN3, loaded={}) and env == {"TF_ENABLE_ONEDNN_OPTS": "1"}
+    env = {}
+    assert not prefer_onednn(env, ZEN3, loaded={"tensorflow": object()}) and env == {}  # too late: TF read it
+    env = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert not prefer_onednn(env, ZEN3, loaded={}) and env == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    env = {}
+    assert not prefer_onednn(env, {"avx"}, loaded={}) and env == {}
+
+
+@pytest.mark.subprocess
+def test_importing_aimodel_first_turns_tensorflows_onednn_kernels_on():
+    """Through a real process: TensorFlow reports its oneDNN kernels on after ``import aimodel`` on any CPU
+    with AVX2 and FMA, and the user's ``TF_ENABLE_ONEDNN_OPTS=0`` still turns them off."""
+    if not {"avx2", "fma"} <= cpu_flags():
+        pytest.skip("this CPU has no AVX2/FMA: aimodel leaves oneDNN to TensorFlow")
+    probe = ("import aimodel, os; from tensorflow.python.util import _pywrap_util_port as p; "
+             "print(p.IsMklEnabled(), os.environ.get('TF_ENABLE_ONEDNN_OPTS'))")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    on = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert on.stdout.split()[-2:] == ["True", "1"]
+    off = subprocess.run([sys.executable, "-c", probe], env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"},
+                         capture_output=True, text=True, check=True)
+    assert off.stdout.split()[-2:] == ["False", "0"]

@@ -36,6 +36,20 @@ def test_render_names_the_settings_and_the_verdict():
     assert "4,500 images/s in batches of 64" in text and "Busy machine" not in text
 
 
+def test_render_reports_the_12mp_photo_load_when_measured():
+    results = {"batching": [_entry(1000, 100, batch=30)], "max_batch_1": [_entry(250, 200)],
+               "batching_phone": [_entry(20.0, 400, batch=2), _entry(24.0, 380, batch=2), _entry(22.0, 390, batch=2)]}
+    s = serve_load.summarize(results)
+    assert s["batching_phone"]["requests_per_s"] == 22.0  # the median of its repetitions
+    meta = {"epochs": 3, "data": "MNIST", "clients": 64, "seconds": 20, "reps": 3, "started": "today",
+            "load_start": [1.0, 1, 1], "load_end": [1.0, 1, 1],
+            "machine": {"cpu_model": "cpu", "cores_online": 2, "memory_gb": 8, "os": "Linux"}}
+    text = serve_load.render(s, meta)
+    assert "**22.0 photos/s**" in text and "12-megapixel" in text
+    del results["batching_phone"]
+    assert "12-megapixel" not in serve_load.render(serve_load.summarize(results), meta)
+
+
 def test_exchange_reads_one_answer_off_a_kept_alive_connection():
     async def go():
         reader = asyncio.StreamReader()
