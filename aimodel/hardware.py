@@ -104,3 +104,18 @@ def prefer_onednn(env: Optional[MutableMapping[str, str]] = None, flags: Optiona
     if env is os.environ:
         onednn_set_here = True
     return True
+
+
+#: /proc/cpuinfo flags of x86 CPUs with 8-bit dot-product instructions (VNNI, AMX): onnxruntime's int8 kernels
+#: accumulate exactly there; without them (AVX2, AVX-512 before Cascade Lake) they use ``vpmaddubsw``, whose
+#: 16-bit sums saturate for signed int8 activations.
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def int8_saturates(flags: Optional[Iterable[str]] = None) -> bool:
+    """Whether onnxruntime's signed-int8 (S8S8) kernels may saturate on this CPU: x86 without VNNI or AMX.
+
+    onnxruntime's quantization guide advises U8U8 (or 7-bit weights) on such CPUs; ARM and VNNI CPUs keep S8S8.
+    """
+    flags = cpu_flags() if flags is None else set(flags)
+    return "sse2" in flags and not any(f in flags for f in VNNI_FLAGS)

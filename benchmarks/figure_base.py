@@ -50,8 +50,8 @@ class Context:
     def aimodel(self, *args: str, name: str) -> Proc:
         return self.runner.run([AIMODEL, *args], name).check()
 
-    def python(self, script: str, *args: str, name: str) -> Proc:
-        return self.runner.run([PYTHON, str(ROOT / "benchmarks" / script), *args], name).check()
+    def python(self, script: str, *args: str, name: str, extra_env: dict | None = None) -> Proc:
+        return self.runner.run([PYTHON, str(ROOT / "benchmarks" / script), *args], name, extra_env).check()
 
     def run_dir(self, name: str) -> Path:
         path = OUT / "runs" / name

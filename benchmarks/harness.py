@@ -76,13 +76,14 @@ class Runner:
         self.log.mkdir(parents=True)
         self.count = 0
 
-    def run(self, cmd: list[str], name: str) -> Proc:
+    def run(self, cmd: list[str], name: str, extra_env: dict | None = None) -> Proc:
         self.count += 1
         log = self.log / f"{self.count:03d}-{name}.log"
         cpus = self.cpus
+        env = {**self.env, **(extra_env or {})}
         with open(log, "w+", encoding="utf-8") as f:
             start = time.perf_counter()
-            p = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=f, stderr=subprocess.STDOUT,
+            p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT,
                                  preexec_fn=lambda: os.sched_setaffinity(0, cpus))
             _, status, usage = os.wait4(p.pid, 0)
             wall = time.perf_counter() - start

@@ -63,7 +63,7 @@ def test_precision_auto_reads_the_environment_by_default(monkeypatch):
 
 # --- TensorFlow's oneDNN kernels: on wherever the CPU has AVX2 and FMA --------------------------------------
 
-ZEN3 = {"sse4_2", "avx", "avx2", "fma"}  # AMD EPYC Zen 3: no AVX-512, so TensorFlow leaves oneDNN off
+ZEN3 = {"sse2", "sse4_2", "avx", "avx2", "fma"}  # AMD EPYC Zen 3: no AVX-512, so TensorFlow leaves oneDNN off
 
 
 def test_onednn_is_chosen_on_cpus_with_avx2_and_fma():
@@ -106,3 +106,12 @@ def test_importing_aimodel_first_turns_tensorflows_onednn_kernels_on():
     off = subprocess.run([sys.executable, "-c", probe], env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"},
                          capture_output=True, text=True, check=True)
     assert off.stdout.split()[-2:] == ["False", "0"]
+
+
+def test_int8_saturation_is_expected_on_x86_without_vnni():
+    from aimodel.hardware import int8_saturates
+
+    assert int8_saturates(ZEN3 | {"sse2"})  # AVX2 only: onnxruntime's S8S8 kernels use vpmaddubsw
+    assert not int8_saturates(INTEL_VNNI | {"sse2"})
+    assert not int8_saturates({"sse2", "avx2", "avx_vnni"})
+    assert not int8_saturates({"fp", "asimd"})  # ARM

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from aimodel.errors import ExportError, StorageError, storage_error
+from aimodel.hardware import int8_saturates
 from aimodel.export.graph import InferenceGraph, write_saved_model
 from aimodel.inference.exported import captured, require
 
@@ -202,8 +203,10 @@ def quantize_onnx(source: Path, quantization: str, path: Path, work: Path,
                 else:
                     if not calibration:
                         raise ExportError("--quantize int8 needs calibration samples (--calibration N, N ≥ 1)")
+                    # Signed int8 saturates in onnxruntime's kernels on x86 without VNNI (AVX2 CPUs): unsigned there.
+                    kind = QuantType.QUInt8 if int8_saturates() else QuantType.QInt8
                     quantize_static(str(prepared), str(path), _reader(calibration), quant_format=QuantFormat.QDQ,
-                                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
+                                    activation_type=kind, weight_type=kind, per_channel=True)
             error = None
         except ExportError:
             raise
