@@ -205,3 +205,94 @@ def test_the_polarity_check_at_low_resolution_gives_the_full_checks_verdicts(mon
         assert fast == [images._dark_marks(gray), images._dark_marks(255.0 - gray)]
         monkeypatch.undo()
         assert fast[0] and (condition == "shadow" or not fast[1])
+
+
+# --- the small-photo shortcuts of issue 31 (200×200 uploads to serve): each equals what it replaced ---
+
+
+def test_percentiles_equal_numpys():
+    rng = np.random.default_rng(4)
+    for n in (1, 2, 3, 10, 999, 10000):
+        a = rng.normal(0, 1, n).astype(np.float32)
+        qs = (0.1, 50, 99.9)
+        np.testing.assert_allclose(images._percentiles(a, qs), np.percentile(a, qs), rtol=1e-6, atol=1e-6)
+    plateau = np.zeros((100, 100), np.float32)
+    plateau[:3] = 1.0
+    assert images._percentiles(plateau, (50, 99.9)) == pytest.approx(list(np.percentile(plateau, [50, 99.9])))
+
+
+def test_shrink_by_a_whole_factor_equals_pillows_box():
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    for shape, side in (((200, 200), 100), ((300, 150), 100), ((400, 200), 100), ((200, 100), 100)):
+        a = rng.uniform(0, 255, shape).astype(np.float32)
+        h, w = shape
+        f = side / max(h, w)
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        box = np.asarray(Image.fromarray(a, "F").resize(size, Image.Resampling.BOX))
+        np.testing.assert_allclose(images._shrink(a, side), box, atol=1e-3)
+
+
+def test_resize_float_equals_pillows_array_round_trip():
+    from PIL import Image
+
+    from aimodel.data.images import resize_float
+
+    a = np.random.default_rng(6).uniform(0, 1, (64, 48)).astype(np.float32)
+    for size in ((100, 80), (20, 30), (64, 48)):
+        want = np.asarray(Image.fromarray(a, "F").resize((size[1], size[0]),
+                          Image.Resampling.BOX if size[1] < 48 else Image.Resampling.BICUBIC))
+        np.testing.assert_array_equal(resize_float(a, *size), want)
+    view = np.asfortranarray(a)[::2]  # any layout goes in
+    np.testing.assert_array_equal(resize_float(view, 16, 12), resize_float(np.ascontiguousarray(view), 16, 12))
+
+
+def test_centre_of_mass_placement_matches_scipys_centre():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        digit = rng.uniform(0, 1, tuple(int(v) for v in rng.integers(5, 21, 2))).astype(np.float32)
+        digit[rng.uniform(size=digit.shape) < 0.5] = 0
+        placed = images._centre_of_mass(digit, 28, 28, (14.0, 14.0))
+        cy, cx = ndimage.center_of_mass(placed)
+        assert abs(cy - 14.0) <= 0.5 + 1e-6 and abs(cx - 14.0) <= 0.5 + 1e-6
+        assert placed.sum() == pytest.approx(float(digit.sum()), rel=1e-5)
+    assert not images._centre_of_mass(np.zeros((5, 5), np.float32), 28, 28, (14.0, 14.0)).any()
+
+
+def test_eight_bit_reading_gives_the_float_readings_pixels(tmp_path):
+    rng = np.random.default_rng(8)
+    rgba = rng.integers(0, 256, (40, 30, 4), dtype=np.uint8)
+    png = tmp_path / "clear.png"
+    Image.fromarray(rgba, "RGBA").save(png)  # transparency: composited onto white paper either way
+    jpg = tmp_path / "photo.jpg"
+    jpg.write_bytes(_jpeg(rgba[..., :3], exif_orientation=6))
+    for path in (png, jpg):
+        for channels in (1, 3):
+            eight = read_image(path, channels, dtype=np.uint8)
+            assert eight.dtype == np.uint8
+            np.testing.assert_array_equal(eight.astype(np.float32), read_image(path, channels))
+    assert read_image(jpg, 3, dtype=np.uint8).shape == (30, 40, 3)  # the EXIF rotation applied in place
+
+
+def test_a_200_pixel_upload_is_prepared_as_from_float_pixels(tmp_path):
+    """The serve benchmark's photos: the recipe on 8-bit pixels (channel minima and sums before any float
+    copy) gives what it gives on the same pixels as floats."""
+    from benchmarks import serve_load
+
+    photos = serve_load.test_photos(_mnist_like_npz(tmp_path), 6)
+    for _, data, _ in photos:
+        fast = images.prepare_image(io.BytesIO(data), MNIST_SPEC)[..., 0]
+        full = images._strokes_recipe(read_image(io.BytesIO(data), 3), MNIST_SPEC, "auto")
+        np.testing.assert_allclose(fast, full, atol=0.05)
+
+
+def _mnist_like_npz(tmp_path):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = np.stack([np.asarray(Image.fromarray((im * 255 / 16).astype(np.uint8)).resize((28, 28), Image.BICUBIC))
+                  for im in d.images[:6]])
+    path = tmp_path / "digits.npz"
+    np.savez(path, x_test=x, y_test=d.target[:6])
+    return path

@@ -36,8 +36,8 @@ class ImageInfo(NamedTuple):
 
 
 def read_image(path: str | Path, channels: int, min_side: Optional[int] = None,
-               max_side: Optional[int] = None) -> np.ndarray:
-    """Decode any Pillow-readable file to float32 (H, W, channels), 0..255.
+               max_side: Optional[int] = None, dtype=np.float32) -> np.ndarray:
+    """Decode any Pillow-readable file to float32 (H, W, channels), 0..255 (``dtype=np.uint8``: the 8-bit pixels).
 
     EXIF rotation is applied; transparency is composited onto white paper.
 
@@ -63,13 +63,22 @@ def read_image(path: str | Path, channels: int, min_side: Optional[int] = None,
                     img.draft(img.mode, (min_side, min_side))  # DCT scaling, keeps both sides ≥ min_side
             img.load()
             img = _reduced(img, min_side) if target is None else _fitted(img, target)
-            img = ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)  # no copy for the usual photo without a rotation
+            arr = _pixels(img, channels, dtype)  # before the file's image is closed (that frees its pixels)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, not an image") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _pixels(img, channels: int, dtype) -> np.ndarray:
+    """A decoded image's pixels as (H, W) or (H, W, 3) ``dtype``: 16-bit levels scaled to 8 bits,
+    transparency composited onto white paper."""
+    from PIL import Image
+
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float32)
         img = Image.fromarray(np.clip(arr / max(arr.max(), 1) * 255, 0, 255).astype(np.uint8))
@@ -77,9 +86,8 @@ def read_image(path: str | Path, channels: int, min_side: Optional[int] = None,
         rgba = img.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(paper, rgba)
-    img = img.convert("L" if channels == 1 else "RGB")
-    arr = np.asarray(img, dtype=np.float32)
-    return arr[..., None] if arr.ndim == 2 else arr
+    mode = "L" if channels == 1 else "RGB"
+    return np.asarray(img if img.mode == mode else img.convert(mode), dtype=dtype)
 
 
 def _reduced(img, min_side: Optional[int]):
@@ -127,6 +135,19 @@ def resize_image(arr: np.ndarray, height: int, width: int) -> np.ndarray:
     # BOX averages when shrinking (like the 4×4 pooling that made sklearn's digits).
     img = img.resize((width, height), Image.Resampling.BOX if img.width > width else Image.Resampling.BICUBIC)
     return np.asarray(img, dtype=np.float32).reshape(height, width, channels)
+
+
+def resize_float(arr: np.ndarray, height: int, width: int, method: Optional[int] = None) -> np.ndarray:
+    """A float (H, W) array resized by Pillow in its 32-bit float mode: area averaging (BOX) when it
+    shrinks, bicubic when it grows, unless ``method`` says. The pixels go in and out as raw buffers
+    (``Image.fromarray`` and ``np.asarray`` on an image cost more than the resize at 100 pixels)."""
+    from PIL import Image
+
+    arr = np.ascontiguousarray(arr, np.float32)
+    img = Image.frombuffer("F", (arr.shape[1], arr.shape[0]), arr, "raw", "F", 0, 1)
+    if method is None:
+        method = Image.Resampling.BOX if width < arr.shape[1] else Image.Resampling.BICUBIC
+    return np.frombuffer(img.resize((width, height), method).tobytes(), np.float32).reshape(height, width)
 
 
 def decode_file(path: str | Path, height: int, width: int, channels: int) -> np.ndarray:
@@ -265,8 +286,9 @@ def stroke_fraction(ink: np.ndarray, side: int) -> Optional[float]:
     scale = side / max(h, w)
     size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
     if size != (w, h):
-        ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(size, Image.Resampling.BICUBIC))
-    strokes = np.pad(ink > 0.5, 1)  # beyond the box is background: a stroke may touch its edge
+        ink = resize_float(ink, size[1], size[0], Image.Resampling.BICUBIC)
+    strokes = np.zeros((ink.shape[0] + 2, ink.shape[1] + 2), bool)  # beyond the box is background:
+    np.greater(ink, 0.5, out=strokes[1:-1, 1:-1])                     # a stroke may touch its edge
     if not strokes.any():
         return None
     return float(4.0 * ndimage.distance_transform_edt(strokes)[strokes].mean() / side)
