@@ -438,6 +438,14 @@ def serve_load(ctx: Context) -> list[Figure]:
                                  "clients, same batching server)", "report", phone["requests_per_s"], None, "photos/s",
                            note=f"server CPU {phone['server_cpu_ms_per_request']} ms per photo; p50 {phone['p50_ms']} ms; "
                                 f"errors {phone['errors']}; accuracy {phone['accuracy']}."))
+    prep = s.get("preparation") or {}
+    for key, label, what in (("photo", "8f", f"a {bench.PHOTO_SIDE}×{bench.PHOTO_SIDE} photo upload"),
+                             ("phone", "8g", "a 12-MP phone photo (3000×4000 JPEG)")):
+        if key in prep:
+            v = prep[key]
+            rows.append(Figure(label, f"Preparing {what} (decode + strokes recipe, CPU per photo, no server)",
+                               f"≤ {v['target_ms']:g} ms", v["ms"], None, "ms", met=v["met"],
+                               note=f"median of {v['photos']} photos × 3 passes in one process; p90 {v['p90_ms']} ms."))
     return rows
 
 

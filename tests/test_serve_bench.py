@@ -50,6 +50,32 @@ def test_render_reports_the_12mp_photo_load_when_measured():
     assert "12-megapixel" not in serve_load.render(serve_load.summarize(results), meta)
 
 
+def test_preparation_cpu_times_each_photo_and_judges_issue_31s_targets(tmp_path, monkeypatch):
+    import json
+
+    import numpy as np
+
+    from aimodel.data.spec import InputSpec
+
+    spec = InputSpec(kind="image", shape=(28, 28, 1), class_names=list("0123456789"), background="dark")
+    (tmp_path / "meta.json").write_text(json.dumps({"input": spec.to_json()}))
+    digits = np.zeros((2, 28, 28), np.uint8)
+    digits[:, 8:20, 12:16] = 255
+    np.savez(tmp_path / "d.npz", x_test=digits, y_test=np.array([1, 1]))
+    photos = serve_load.test_photos(tmp_path / "d.npz", 2)
+    prep = serve_load.preparation_cpu(tmp_path, photos, (), rounds=1)
+    assert set(prep) == {"photo"} and prep["photo"]["photos"] == 2 and prep["photo"]["ms"] > 0
+    assert prep["photo"]["met"] == (prep["photo"]["ms"] <= 5.0)
+    s = serve_load.summarize({"batching": [_entry(1000, 100, batch=30)], "max_batch_1": [_entry(250, 200)]})
+    s["preparation"] = {"photo": {"ms": 3.2, "p90_ms": 4.0, "photos": 2, "target_ms": 5.0, "met": True},
+                        "phone": {"ms": 160.0, "p90_ms": 170.0, "photos": 2, "target_ms": 150.0, "met": False}}
+    meta = {"epochs": 3, "data": "MNIST", "clients": 64, "seconds": 20, "reps": 1, "started": "today",
+            "load_start": [1.0, 1, 1], "load_end": [1.0, 1, 1],
+            "machine": {"cpu_model": "cpu", "cores_online": 2, "memory_gb": 8, "os": "Linux"}}
+    text = serve_load.render(s, meta)
+    assert "**3.2 ms**" in text and "target ≤ 5 ms: met" in text and "target ≤ 150 ms: **not met**" in text
+
+
 def test_exchange_reads_one_answer_off_a_kept_alive_connection():
     async def go():
         reader = asyncio.StreamReader()
