@@ -30,6 +30,10 @@ DRIVER = r'''
 import os, signal, sys
 fault = os.environ.get("AIMODEL_TEST_FAULT", "")
 kind, _, arg = fault.partition(":")
+if kind == "sigint_batch":
+    # Ctrl-C as in a terminal: a suite started as a background job (`make test &`, nohup) hands its children
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def die():
     os.kill(os.getpid(), signal.SIGKILL)

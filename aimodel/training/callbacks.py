@@ -119,8 +119,8 @@ def deferred_sigint():
 
     (kill -9 cannot be held; the commit order in checkpointing covers it.)
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield  # another thread cannot set handlers; an ignored Ctrl-C (a background job, nohup) stays ignored
         return
     pending: list = []
     previous = signal.signal(signal.SIGINT, lambda *a: pending.append(a))
