@@ -6,11 +6,21 @@ import argparse
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from benchmarks import data, report
 from benchmarks.figure_base import Context, Figure
 from benchmarks.figures import FIGURES
-from benchmarks.harness import ROOT, Runner, load_average, machine
+from benchmarks.harness import OUT, ROOT, Runner, load_average, machine
+
+
+#: Where a run of some groups writes its report unless --out says: benchmarks/results.md is the last full run's.
+PARTIAL = OUT / "partial"
+
+
+def results_folder(groups: list[str]) -> Path:
+    """benchmarks/ for a run of every group, PARTIAL for any other."""
+    return ROOT / "benchmarks" if set(groups) >= set(FIGURES) else PARTIAL
 
 
 def main(argv=None) -> int:
@@ -21,7 +31,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cnn-epochs", type=int, default=None, help="override configs/mnist_cnn.yaml's epochs")
     parser.add_argument("--photos", type=int, default=200, help="digits per photo condition, figure 12 (default 200)")
     parser.add_argument("--cores", type=int, default=2, help="pin every run to this many CPUs (0 = all; default 2)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks"), help="folder for results.md and results.json")
+    parser.add_argument("--out", default=None,
+                        help="folder for results.md and results.json (default: benchmarks/ for a run of every group, "
+                             f"{PARTIAL.relative_to(ROOT)}/ for an --only run, which must not replace the full run's)")
     args = parser.parse_args(argv)
     groups = [g.strip() for g in args.only.split(",") if g.strip()]
     unknown = [g for g in groups if g not in FIGURES]
@@ -53,7 +65,7 @@ def main(argv=None) -> int:
         "settings": {"reps": args.reps, "epochs": args.epochs, "cnn_epochs": args.cnn_epochs, "photos": args.photos,
                      "groups": groups},
     }
-    out = __import__("pathlib").Path(args.out)
+    out = Path(args.out) if args.out else results_folder(groups)
     out.mkdir(parents=True, exist_ok=True)
     md, js = report.write(figures, meta, out)
     print(f"[bench] wrote {md} and {js} in {meta['seconds']:.0f} s")

@@ -125,3 +125,13 @@ def test_figure_1s_target_follows_the_cpus_bf16(monkeypatch):
     monkeypatch.setattr(hardware, "cpu_flags", lambda *a: {"avx512f", "avx512_vnni"})
     assert figures.seed_target() == 2.0
     assert "seed_nobf16" in figures.FIGURES
+
+
+def test_a_run_of_some_groups_never_replaces_the_full_runs_report():
+    from benchmarks.__main__ import PARTIAL, results_folder
+    from benchmarks.figures import FIGURES
+    from benchmarks.harness import ROOT
+
+    assert results_folder(list(FIGURES)) == ROOT / "benchmarks"
+    assert results_folder(["seed", "serve"]) == PARTIAL
+    assert PARTIAL.is_relative_to(ROOT / "benchmarks" / "out")  # ignored by git
