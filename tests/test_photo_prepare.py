@@ -29,11 +29,12 @@ TOLERANCE = 3.0
 PEN_TOLERANCE = 12.0
 
 
-def _old_fill(small: np.ndarray) -> np.ndarray:
-    """The reconstruction as it was before issue 31 (scipy's grey_erosion per step)."""
+def _old_fill(small: np.ndarray, steps: int = 0) -> np.ndarray:
+    """The reconstruction as it was before issue 31 (scipy's grey_erosion per step, at most ``steps`` of them,
+    by default twice the sides' sum)."""
     marker = np.full_like(small, small.max())
     marker[0], marker[-1], marker[:, 0], marker[:, -1] = small[0], small[-1], small[:, 0], small[:, -1]
-    for _ in range(2 * sum(small.shape)):
+    for _ in range(steps or 2 * sum(small.shape)):
         grown = np.maximum(ndimage.grey_erosion(marker, size=(3, 3)), small)
         if np.array_equal(grown, marker):
             break
@@ -51,6 +52,20 @@ def test_reconstruction_equals_the_old_loop_on_random_images():
         elif i % 3 == 2:  # plateaus
             a = (np.round(a / 64) * 64).astype(np.float32)
         np.testing.assert_array_equal(images._reconstruct_from_border(a), _old_fill(a))
+
+
+def test_reconstruction_follows_a_winding_path_to_the_edge():
+    """A low corridor that reaches the edge only by winding (no straight way out, and longer than the old
+    loop's limit of steps): it is no basin and keeps its level, a pit on it is filled to that level."""
+    a = np.full((41, 41), 200.0, np.float32)
+    a[2:39:4, 2:39] = 50.0  # rungs, joined alternately at the right and left ends: one long zigzag
+    for k, row in enumerate(range(2, 35, 4)):
+        a[row:row + 5, 38 if k % 2 == 0 else 2] = 50.0
+    a[38, 38:] = 50.0  # the zigzag's only way out, at the bottom right
+    a[18, 20] = 10.0  # a pit on the corridor: filled to the corridor's level
+    out = images._reconstruct_from_border(a)
+    np.testing.assert_array_equal(out, _old_fill(a, steps=a.size))
+    assert out[2, 2] == 50.0 and out[18, 20] == 50.0 and out[4, 20] == 200.0
 
 
 def test_a_basin_is_filled_to_its_rim():
