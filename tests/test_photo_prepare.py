@@ -311,3 +311,10 @@ def _mnist_like_npz(tmp_path):
     path = tmp_path / "digits.npz"
     np.savez(path, x_test=x, y_test=d.target[:6])
     return path
+
+
+def test_closing_equals_scipys_grey_closing():
+    rng = np.random.default_rng(3)
+    for size in (3, 9, 21, 41):
+        a = ndimage.gaussian_filter(rng.uniform(0, 255, (int(rng.integers(20, 120)), 100)), 2).astype(np.float32)
+        np.testing.assert_array_equal(images._closing(a, size), ndimage.grey_closing(a, size=(size, size)))
