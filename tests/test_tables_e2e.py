@@ -71,6 +71,25 @@ def test_baseline_json_matches_scikit_learn_on_the_same_split(run):
     assert listed["baselines"] == record["baselines"] and listed["test_accuracy"] == record["model"]["accuracy"]
 
 
+def test_a_resumed_run_writes_baseline_json_for_its_final_model(run, tmp_path):
+    """A run stopped before its end (no baseline.json yet) and resumed, or one extended: baseline.json is
+    written for the model the run ends with, as evaluate scores it."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "baseline.json").unlink()
+    result = _invoke("train", "--resume", copy, "--set", "training.epochs=4")
+    assert result.exit_code == 0, result.output
+    assert "baseline: logistic regression" in result.output
+    record = json.loads((copy / "baseline.json").read_text())
+    evaluated = _invoke("evaluate", copy, "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.output)
+    assert record["samples"] == report["samples"]
+    assert record["model"]["accuracy"] == pytest.approx(report["accuracy"], abs=1e-6)
+
+
 def test_predict_and_evaluate_a_headerless_file_with_missing_cells(run, tmp_path):
     features = write_rows(tmp_path / "new.csv", ["?,0,NA", "180,30,yes", ",,"])  # no label column, no header
     got = json.loads(_invoke("predict", features, "--model", run, "--json").output)["predictions"]

@@ -217,8 +217,8 @@ def _resume_in(cfg: Config, path: Path, dist, overrides: tuple, reporter) -> Tra
             ckpt.remove_temporary_files(path)
         truncate_metrics(path, state.epoch if state else 0)
         result = _fit(cfg, prepared, path, state, summary, reporter or Reporter(), overrides=overrides)
-        if dist.is_chief:  # the best model may have changed: its thresholds are chosen again
-            _set_thresholds(cfg, prepared.bundle, result)
+        if dist.is_chief:  # the best model may have changed: its thresholds and baseline.json are made again
+            _after_training(cfg, prepared.bundle, result)
         return result
 
 
