@@ -104,7 +104,7 @@ def test_image_multilabel_streams_the_files_without_a_cache(image_csv, tmp_path)
     assert set(data["splits"]["train"]["per_label"]) == {"bright", "odd"}
 
 
-def test_image_classification_skips_bad_rows_and_lists_them(image_csv, tmp_path):
+def test_image_classification_skips_bad_rows_then_evaluates_another_csv_of_paths(image_csv, tmp_path):
     folder = image_csv.parent
     csv = folder / "with_bad.csv"  # beside the images its relative paths name
     (tmp_path / "broken.png").write_bytes(b"not a png")
@@ -119,6 +119,23 @@ def test_image_classification_skips_bad_rows_and_lists_them(image_csv, tmp_path)
     assert [(s["line"], s["reason"].split(" (")[0]) for s in data["skipped"]] == [
         (42, "no such file"), (43, "not an image Pillow can read"), (44, "no image path in the cell")]
     assert sum(s["samples"] for s in data["splits"].values()) == 40
+
+    # evaluate --data on another CSV of the same column: its paths read as predict reads the files
+    other = _write_images(tmp_path / "other", seed=5)
+    evaluated = _invoke("evaluate", run, "--data", other, "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads(evaluated.output)
+    rows = [line.split(",") for line in other.read_text().splitlines()[1:]]
+    files = [Path(f) if Path(f).is_absolute() else other.parent / f for f, *_ in rows]
+    predicted = _invoke("predict", *files, "--model", run, "--json")
+    assert predicted.exit_code == 0, predicted.output
+    labels = {p["input"]: p["label"] for p in json.loads(predicted.output)["predictions"]}
+    right = sum(labels[str(f)] == row[3] for f, row in zip(files, rows))
+    assert report["samples"] == 40 and report["accuracy"] == pytest.approx(right / 40)
+    (other.parent / "no_paths.csv").write_text("brightness,kind\n50,dark\n")
+    refused = _invoke("evaluate", run, "--data", other.parent / "no_paths.csv")
+    assert refused.exit_code == 1 and "no image column 'file'" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
 
 
 # --- text from a CSV column ---------------------------------------------------------------------

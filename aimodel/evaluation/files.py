@@ -2,8 +2,9 @@
 
 ``--data FOLDER``: ``FOLDER/<class name>/<files>`` (searched recursively; image
 files for image models, ``.txt`` for text models; classification only). ``--data FILE.csv``:
-one row per sample with the answer's column(s) (tabular and text models): a class, a label set
-(multilabel, ``dataset.label_separator``), or a number per regression target.
+one row per sample with the answer's column(s) (tabular and text models, and image models trained on
+a CSV's ``dataset.image_column``: the same column of image paths): a class, a label set (multilabel,
+``dataset.label_separator``), or a number per regression target.
 """
 
 from __future__ import annotations
@@ -107,8 +108,10 @@ def read_labelled_csv(path: Path, spec: InputSpec, input_dtypes: dict[str, str],
             Default: the training's column(s) (``spec.label_column``; every target), else ``label``.
     """
     what = f"--data {path}"
-    if spec.kind not in ("tabular", "text"):
-        raise DataError(f"{what}: CSV files hold tables or texts; this model takes {spec.kind} data")
+    if spec.kind not in ("tabular", "text") and not (spec.kind == "image" and spec.image_column):
+        raise DataError(f"{what}: CSV files hold tables, texts or the paths of images (a model trained with "
+                        f"dataset.image_column); this model takes {spec.kind} data from files: pass a folder of "
+                        "class folders")
     table = read_csv(path, None, *spec.text_encoding(), spec.csv_layout())
     fields, rows = table.header, table.records()
     columns = _label_columns(spec, label)
@@ -125,7 +128,9 @@ def read_labelled_csv(path: Path, spec: InputSpec, input_dtypes: dict[str, str],
                 if not any(cells.missing(row[c]) and not (no_label_is_empty and not row[c].strip()) for c in columns)]
         if not rows:
             raise DataError(f"{what}: the label column '{columns[0]}' is missing in every row")
-    if spec.kind == "text":
+    if spec.kind == "image":
+        items = _image_items(path, fields, rows, spec.image_column)
+    elif spec.kind == "text":
         column = text_column([f for f in fields if f not in columns], spec, None, path)
         items = [Item(f"{path}:{line}", value=(row.get(column) or "").strip()) for line, row in rows]
     else:
@@ -135,3 +140,19 @@ def read_labelled_csv(path: Path, spec: InputSpec, input_dtypes: dict[str, str],
         items = [Item(f"{path}:{line}", value=row) for line, row in rows]
     y = _answers(path, rows, columns, spec)
     return _prepare(items, spec, input_dtypes, what), y, [i.name for i in items]
+
+
+def _image_items(path: Path, fields: list[str], rows: list, column: str) -> list[Item]:
+    """The images a CSV's image column names (as in training: relative to the CSV's folder, or absolute),
+    named by their files."""
+    if column not in fields:
+        raise DataError(f"--data {path}: no image column '{column}' (the model was trained on the image paths "
+                        f"of dataset.image_column: {column}); the file has: {', '.join(fields)}")
+    items = []
+    for line, row in rows:
+        cell = (row.get(column) or "").strip()
+        if not cell:
+            raise DataError(f"{path}: line {line}, column '{column}': no image path in the cell")
+        file = path.parent / cell
+        items.append(Item(str(file), value=file))
+    return items
