@@ -56,6 +56,43 @@ def test_header_auto_numbers_are_data_and_names_are_a_header(tmp_path):
     assert forced.header == ["column_1", "column_2", "column_3"] and forced.rows == [["x", "y", "z"]]
 
 
+@pytest.mark.parametrize("lines, header", [
+    (["17.9, 10.3, ?, west, malignant", "20.5, ?, 132.9, east, benign", "19.6, 21.2, 130.0, west, benign"], False),
+    (["17.9,10.3,west,malignant", "20.5,17.7,east,benign", "19.6,21.2,west,benign"], False),  # a class recurs
+    (["1,,3", "4,5,6", "7,8,9"], False),  # an empty cell is missing, not a name
+    (["great film,pos", "dull,neg", "loved it,pos"], False),  # text: the class recurs below
+    (["region,glucose,outcome", "west,101.5,0", "east,140.2,1"], True),  # a word above numbers
+    (["0,1,2,target", "0.5,1.5,2.5,yes", "1.5,2.5,3.5,no"], True),  # numbers as names above a label
+    (["review,label", "great film,pos", "dull,neg"], True),
+    (["a,b", "1,2"], True), (["1,2", "3,4"], False),
+])
+def test_header_auto_compares_the_first_line_with_the_rows_below(tmp_path, lines, header):
+    table = read_csv(write_rows(tmp_path / "t.csv", lines), layout=CsvLayout(header="auto"))
+    assert table.has_header is header
+    assert len(table.rows) == len(lines) - header
+
+
+def test_a_headerless_training_file_keeps_its_column_names_for_one_row_files(tmp_path):
+    b = bundle(tmp_path, path=str(write_rows(tmp_path / "d.csv", rows())), label="column_4")
+    assert b.spec.file_columns == ["column_1", "column_2", "column_3", "column_4"]
+    one = read_csv(write_rows(tmp_path / "one.csv", ["?,31.0,no"]), layout=b.spec.csv_layout())
+    assert one.header == ["column_1", "column_2", "column_3"] and one.rows == [["?", "31.0", "no"]]
+
+
+def test_header_false_from_yaml_is_a_boolean_and_still_works(tmp_path):
+    path = write_rows(tmp_path / "d.csv", rows())
+    cfg = load_config(write_config(tmp_path / "c.yaml", dict(TINY, dataset={
+        "name": "csv", "path": str(path), "label": "column_4", "header": False})))
+    assert cfg.dataset.header == "false"
+    assert len(load_data(cfg.dataset, cfg.seed).train) > 0
+
+
+def test_a_repeated_name_in_a_detected_header_says_how_to_read_it_as_data(tmp_path):
+    with pytest.raises(DataError, match=r"appear more than once in the header \(if the first line is data, "
+                                        r"set dataset\.header: false\)"):
+        read_csv(write_rows(tmp_path / "t.csv", ["x,x,y", "1,2,3"]), layout=CsvLayout(header="auto"))
+
+
 def test_columns_name_a_headerless_file_and_a_file_with_that_header_or_without_the_label(tmp_path):
     layout = CsvLayout(header="auto", columns=COLUMNS, label="outcome")
     plain = read_csv(write_rows(tmp_path / "a.csv", ["yes,1,no,0", "1,2,yes,1"]), layout=layout)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from aimodel.compat import is_text_codec
+from aimodel.data.missing import MissingCells
 from aimodel.errors import DataError
 
 #: Every format Pillow decodes that aimodel reads as an image (training folders and predict alike).
@@ -162,15 +163,18 @@ class CsvLayout:
 
     Args:
         header: "true", "false" or "auto": with ``columns``, a first line is a header when every
-            field is one of those names; without, when any field is not a number.
+            field is one of those names; without, see :func:`looks_like_header`.
         columns: the names of a header-less file's columns, in order.
         label: the label column among ``columns``: a file without it (one field fewer, as predict
             gets) takes the other names.
+        missing: the cells that mean "missing" (``dataset.missing_values``; default
+            :data:`aimodel.data.missing.DEFAULT_MISSING`): such a cell is never a column name.
     """
 
     header: str = "true"
     columns: Optional[list[str]] = None
     label: Optional[Union[str, list[str]]] = None
+    missing: Optional[list[str]] = None
 
 
 def generated_names(n: int) -> list[str]:
@@ -186,12 +190,39 @@ def _number(value: str) -> bool:
         return False
 
 
-def _first_is_header(fields: list[str], layout: CsvLayout) -> bool:
+#: How many rows after the first one ``header: auto`` compares it with.
+SNIFF_ROWS = 200
+
+
+def looks_like_header(first: list[str], rows: list[list[str]], missing: Optional[list[str]] = None) -> bool:
+    """``header: auto`` without ``dataset.columns``: does the first line name the columns?
+
+    It is compared with the rows below it (up to :data:`SNIFF_ROWS`): a word above a column of numbers
+    is a name; a missing-value marker (``?``, ``NA``) is data, as is a word that recurs below it in its
+    column (a category, a class). Otherwise the line is a header when a field is neither a number nor
+    missing. A file of one line (predict's) has only the last rule.
+    """
+    cells = MissingCells(missing)
+    sample = [r for r in rows[:SNIFF_ROWS] if len(r) == len(first)]
+    below = [[r[j].strip() for r in sample] for j in range(len(first))]
+    word = [bool(f) and not cells.missing(f) and not _number(f) for f in first]
+    for is_word, column in zip(word, below):
+        values = [c for c in column if not cells.missing(c)]
+        if is_word and values and all(_number(c) for c in values):
+            return True
+    if sample and any(f and cells.missing(f) for f in first):
+        return False
+    if any(is_word and f in column for is_word, f, column in zip(word, first, below)):
+        return False
+    return any(word) if sample else not all(f and _number(f) for f in first)
+
+
+def _first_is_header(fields: list[str], rows: list[list[str]], layout: CsvLayout) -> bool:
     if layout.header != "auto":
         return layout.header == "true"
     if layout.columns:
         return all(f in layout.columns for f in fields)
-    return not all(f and _number(f) for f in fields)
+    return looks_like_header(fields, rows, layout.missing)
 
 
 def _names(fields: list[str], is_header: bool, layout: CsvLayout, name: str, line: int) -> list[str]:
@@ -250,27 +281,29 @@ def _parse_csv(f, name: str, delimiter: str, layout: Optional[CsvLayout] = None)
     layout = layout or CsvLayout()
     try:
         reader = csv.reader(f, delimiter=delimiter)
-        first = next((row for row in reader if row), None)
-        if first is None:
-            raise DataError(f"{name}: empty file (expected a header row)")
-        fields = [h.strip() for h in first]
-        is_header = _first_is_header(fields, layout)
-        header = _names(fields, is_header, layout, name, reader.line_num)
-        rows, lines = ([], []) if is_header else ([first], [reader.line_num])
-        what = "the header has" if is_header or not layout.columns else "dataset.columns names"
+        rows, lines = [], []
         for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise DataError(f"{name}: line {reader.line_num} has {len(row)} fields, {what} {len(header)}")
-            rows.append(row)
-            lines.append(reader.line_num)
+            if row:
+                rows.append(row)
+                lines.append(reader.line_num)
     except csv.Error as exc:
         raise DataError(f"{name}: not a readable CSV file ({exc})") from None
+    if not rows:
+        raise DataError(f"{name}: empty file (expected a header row)")
+    fields = [h.strip() for h in rows[0]]
+    is_header = _first_is_header(fields, rows[1:], layout)
+    header = _names(fields, is_header, layout, name, lines[0])
+    if is_header:
+        rows, lines = rows[1:], lines[1:]
+    what = "the header has" if is_header or not layout.columns else "dataset.columns names"
+    for row, line in zip(rows, lines):
+        if len(row) != len(header):
+            raise DataError(f"{name}: line {line} has {len(row)} fields, {what} {len(header)}")
     if not rows:
         raise DataError(f"{name}: has a header but no rows")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        where = "in the header" if is_header else "in dataset.columns"
+        where = ("in the header (if the first line is data, set dataset.header: false)" if is_header
+                 else "in dataset.columns")
         raise DataError(f"{name}: column name(s) {', '.join(dupes)} appear more than once {where}")
     return Table(header, rows, lines, has_header=is_header)

@@ -114,7 +114,8 @@ class InputSpec:
         from aimodel.data.files import CsvLayout
 
         # Runs from before dataset.header: a header row was required.
-        return CsvLayout(header=self.header or "true", columns=self.file_columns, label=self.label_column)
+        return CsvLayout(header=self.header or "true", columns=self.file_columns, label=self.label_column,
+                         missing=self.missing_values)
 
     def to_json(self) -> dict:
         return asdict(self)

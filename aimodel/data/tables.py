@@ -50,8 +50,9 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
         "cell means no label).")
     header: Literal["auto", "true", "false"] = Field(
         "auto", description="Whether the first line names the columns: true, false (it is data), or auto (with "
-        "dataset.columns: a header when every field is one of those names; without: data when every field is "
-        "a number, and the columns are then column_1, column_2, ...).",
+        "dataset.columns: a header when every field is one of those names; without: compared with the rows "
+        "below, a word above numbers is a name, a missing-value marker or a word that recurs in its column is "
+        "data; a data line's columns are column_1, column_2, ...).",
     )
     columns: Optional[list[str]] = Field(
         None, description="Names of a header-less file's columns, in order (the first line is then data). "
@@ -99,6 +100,12 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
 
     _abs = field_validator("path", "train_path", "test_path")(absolute_path)
 
+    @field_validator("header", mode="before")
+    @classmethod
+    def _yaml_bool(cls, value):
+        """YAML reads ``header: false`` (and ``--set dataset.header=false``) as a boolean."""
+        return str(value).lower() if isinstance(value, bool) else value
+
     @model_validator(mode="after")
     def _one_source(self):
         if (self.path is None) == (self.train_path is None):
@@ -137,7 +144,7 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
         return self
 
     def layout(self) -> CsvLayout:
-        return CsvLayout(header=self.header, columns=self.columns, label=self.label)
+        return CsvLayout(header=self.header, columns=self.columns, label=self.label, missing=self.missing_values)
 
     def label_columns(self) -> list[str]:
         """``dataset.label`` as a list (several columns only for task: regression)."""
@@ -294,10 +301,14 @@ def _features(path: Path, header, rows, features, kinds, cfg: CsvDataset, cells:
     return x
 
 
-def _csv_keys(cfg: CsvDataset, codes: list[str], task: str) -> dict:
-    """The InputSpec fields every CSV model keeps, so evaluate --data, predict and serve read files alike."""
+def _csv_keys(cfg: CsvDataset, codes: list[str], task: str, table) -> dict:
+    """The InputSpec fields every CSV model keeps, so evaluate --data, predict and serve read files alike.
+
+    A training file without a header keeps the names its columns got (``column_1`` ...): a one-row file
+    is then read as data, whatever its cells, and a file may leave out the label column."""
+    columns = cfg.columns if cfg.columns is not None or table.has_header else table.header
     return dict(label_column=cfg.label_columns()[0], encoding=cfg.encoding, encoding_errors=cfg.encoding_errors,
-                header=cfg.header, file_columns=cfg.columns, missing_values=list(cfg.missing_values),
+                header=cfg.header, file_columns=columns, missing_values=list(cfg.missing_values),
                 label_values=codes if cfg.class_names is not None and task == "classification" else None,
                 label_separator=cfg.label_separator if task == "multilabel" else None)
 
@@ -311,9 +322,10 @@ def _load_images(cfg: CsvDataset, seed: int, task: str):
     from aimodel.data.imagefiles import choose_cache, sample_shape
 
     cells = MissingCells(cfg.missing_values)
-    parts, dropped = [], 0
+    parts, tables, dropped = [], [], 0
     for file in [cfg.path or cfg.train_path] + ([cfg.test_path] if cfg.test_path is not None else []):
         table = _read(file, cfg)
+        tables.append(table)
         rows, labels, lines, n = _labelled(file, table, cfg, cells, task)
         dropped += n
         if task != "classification":  # a non-numeric target or a separator never used fails before any image is read
@@ -336,7 +348,7 @@ def _load_images(cfg: CsvDataset, seed: int, task: str):
     cache, cache_note = choose_cache(cfg.cache, len(train) * int(np.prod(shape)), cfg.cache_memory_mb)
     train.x.cache = test.x.cache = cache
     spec = InputSpec(kind="image", shape=shape, class_names=names, image_column=cfg.image_column,
-                     **_csv_keys(cfg, codes, task))
+                     **_csv_keys(cfg, codes, task, tables[0]))
     skipped = [s for _, found, _, _ in parts for s in found.skipped]
     notes = {"source": "csv", "files": [str(file) for file, *_ in parts], "dropped_rows": dropped,
              "skipped": skipped, "image_cache": cache_note, "modes": dict(train_rows.modes),
@@ -388,7 +400,7 @@ def load_csv(cfg: CsvDataset, seed: int, task: str = "classification"):
         test = table(cfg.test_path, test_table, test_rows, test_labels, test_lines)
     else:
         train, test = holdout_split(train.x, train.y, cfg.test_split, seed, "dataset.test_split", task)
-    csv_keys = _csv_keys(cfg, codes, task)
+    csv_keys = _csv_keys(cfg, codes, task, train_table)
     if cfg.text_column is not None:
         spec = InputSpec(kind="text", shape=(), class_names=names, max_tokens=cfg.max_tokens,
                          sequence_length=cfg.sequence_length, text_column=cfg.text_column, **csv_keys)
