@@ -7,8 +7,10 @@ import pytest
 
 from aimodel.config import load_config
 from aimodel.data import load_data
-from aimodel.data.files import CsvLayout, read_csv, read_csv_bytes
-from aimodel.errors import DataError
+from aimodel.data.files import CsvLayout, decimal_point, read_csv, read_csv_bytes
+from aimodel.errors import ConfigError, DataError
+from aimodel.inference.collect import Item
+from aimodel.inference.prepare import make_preparer
 from tests.conftest import TINY, write_config
 
 COLUMNS = ["glucose", "bmi", "smoker", "outcome"]
@@ -91,6 +93,54 @@ def test_a_repeated_name_in_a_detected_header_says_how_to_read_it_as_data(tmp_pa
     with pytest.raises(DataError, match=r"appear more than once in the header \(if the first line is data, "
                                         r"set dataset\.header: false\)"):
         read_csv(write_rows(tmp_path / "t.csv", ["x,x,y", "1,2,3"]), layout=CsvLayout(header="auto"))
+
+
+@pytest.mark.parametrize("cell, read", [("17,99", "17.99"), ("-0,5", "-0.5"), ("1.234,5", "1234.5"),
+                                        ("1.234", "1234"), ("2,5e3", "2.5e3"), (",5", ".5"), ("1.5", "1.5"),
+                                        ("west", "west"), ("1,2,3", "1,2,3"), ("12,5 kg", "12,5 kg")])
+def test_decimal_point_reads_a_decimal_comma_and_leaves_other_cells(cell, read):
+    assert decimal_point(cell) == read
+
+
+def euro_lines(n: int = 60) -> list[str]:
+    """';'-separated, decimal commas: what a spreadsheet writes in much of Europe."""
+    return [f"{100 + 40 * (i % 2) + (i % 5) * 0.25:.2f};{i % 3},5;{['ja', 'nein'][i % 2]};{i % 2}".replace(".", ",")
+            for i in range(n)]
+
+
+def test_a_semicolon_file_with_decimal_commas_reads_as_numbers_and_predict_reads_alike(tmp_path):
+    path = write_rows(tmp_path / "e.csv", euro_lines(), header="glucose;dose;smoker;outcome")
+    b = bundle(tmp_path, path=str(path), label="outcome", delimiter=";", decimal=",")
+    assert [c["type"] for c in b.spec.columns] == ["numeric", "numeric", "categorical"]
+    assert b.spec.delimiter == ";" and b.spec.decimal == ","
+    assert sorted(set(np.concatenate([b.train.x["dose"], b.test.x["dose"]]).tolist())) == [0.5, 1.5, 2.5]
+    one = read_csv(write_rows(tmp_path / "p.csv", ["1.140,25;2,5;ja"], header="glucose;dose;smoker"),
+                   layout=b.spec.csv_layout())
+    assert one.header == ["glucose", "dose", "smoker"] and one.rows == [["1140.25", "2.5", "ja"]]
+    upload = read_csv_bytes(b"glucose;dose;smoker\n99,5;1,5;nein\n", "upload.csv", layout=b.spec.csv_layout())
+    assert upload.rows == [["99.5", "1.5", "nein"]]  # serve's uploads
+    preparer = make_preparer(b.spec, {})  # a JSON string from a client: the same reading
+    assert preparer.prepare(Item("row", value={"glucose": "1.140,25", "dose": "2,5", "smoker": "ja"})) == \
+        {"glucose": 1140.25, "dose": 2.5, "smoker": "ja"}
+
+
+def test_decimal_commas_without_dataset_decimal_and_a_wrong_delimiter_get_one_line_messages(tmp_path):
+    path = write_rows(tmp_path / "e.csv", euro_lines(), header="glucose;dose;smoker;outcome")
+    with pytest.raises(DataError, match=r"column 'glucose' holds numbers with a decimal comma \(1[0-9]{2},[0-9]+\): "
+                                        r"set dataset\.decimal: ','"):
+        bundle(tmp_path, path=str(path), label="outcome", delimiter=";")
+    with pytest.raises(DataError, match=r"line 2 has 3 fields, the header has 1 \(its first line looks separated by "
+                                        r"';', not ','"):
+        bundle(tmp_path, path=str(path), label="outcome")
+    with pytest.raises(ConfigError, match=r"dataset\.decimal ',' needs another field separator"):
+        bundle(tmp_path, path=str(path), label="outcome", decimal=",")
+
+
+def test_a_tsv_file_needs_no_delimiter(tmp_path):
+    path = write_rows(tmp_path / "d.tsv", [r.replace(",", "\t") for r in rows()])
+    b = bundle(tmp_path, path=str(path), label="column_4")
+    assert b.spec.file_columns == ["column_1", "column_2", "column_3", "column_4"] and b.spec.delimiter is None
+    assert len(read_csv(write_rows(tmp_path / "p.tsv", ["120\t30\tno"]), layout=b.spec.csv_layout()).rows) == 1
 
 
 def test_columns_name_a_headerless_file_and_a_file_with_that_header_or_without_the_label(tmp_path):

@@ -372,7 +372,9 @@ def _format_error(err: dict, source: str, lines: dict, overridden: set) -> tuple
     else:
         msg = err["msg"]
         msg = msg.replace("Input should be", "expected").replace("Value error, ", "")
-        text = f"{msg[0].lower()}{msg[1:]}, got {_show(received)}"
+        text = f"{msg[0].lower()}{msg[1:]}"
+        if not (kind == "value_error" and isinstance(received, dict)):  # a section's own rule names its keys
+            text += f", got {_show(received)}"
 
     key_path = tuple(clean)
     if key_path in overridden or any(key_path[: len(o)] == o for o in overridden):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -169,12 +170,30 @@ class CsvLayout:
             gets) takes the other names.
         missing: the cells that mean "missing" (``dataset.missing_values``; default
             :data:`aimodel.data.missing.DEFAULT_MISSING`): such a cell is never a column name.
+        delimiter: the field separator (``dataset.delimiter``); None: a tab for ``.tsv`` files, else ``,``.
+        decimal: ``","`` (``dataset.decimal``): numbers written ``17,99`` or ``1.234,5`` are read as
+            ``17.99`` and ``1234.5`` (:func:`decimal_point`).
     """
 
     header: str = "true"
     columns: Optional[list[str]] = None
     label: Optional[Union[str, list[str]]] = None
     missing: Optional[list[str]] = None
+    delimiter: Optional[str] = None
+    decimal: str = "."
+
+
+#: A number written with a decimal comma (``17,99``, ``-0,5``, ``1.234,5``, ``2,5e3``) or with ``.``
+#: grouping thousands (``1.234``).
+DECIMAL_COMMA = re.compile(r"[-+]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+(?:[eE][-+]?\d+)?|[-+]?\d{1,3}(?:\.\d{3})+")
+
+
+def decimal_point(cell: str) -> str:
+    """A cell written with a decimal comma as Python reads numbers (``1.234,5`` -> ``1234.5``); others as they are."""
+    text = cell.strip()
+    if DECIMAL_COMMA.fullmatch(text):
+        return text.replace(".", "").replace(",", ".")
+    return cell
 
 
 def generated_names(n: int) -> list[str]:
@@ -261,20 +280,32 @@ def read_csv(path: Path, delimiter: Optional[str] = None, encoding: str = "utf-8
     """
     path = Path(path)
     text = decode_text(_read_bytes(path, "a CSV file"), path, encoding, errors)
-    return _parse_csv(io.StringIO(text, newline=""), str(path), _delimiter(path.name, delimiter), layout)
+    return _parse_csv(io.StringIO(text, newline=""), str(path), table_delimiter(path.name, delimiter, layout), layout)
 
 
 def read_csv_bytes(data: bytes, name: str, delimiter: Optional[str] = None, encoding: str = "utf-8",
                    errors: str = "strict", layout: Optional[CsvLayout] = None) -> Table:
     """Read CSV content that arrived without a file (an upload named ``name``), exactly as :func:`read_csv`."""
     text = decode_text(data, Path(name), encoding, errors)
-    return _parse_csv(io.StringIO(text, newline=""), name, _delimiter(name, delimiter), layout)
+    return _parse_csv(io.StringIO(text, newline=""), name, table_delimiter(name, delimiter, layout), layout)
 
 
-def _delimiter(name: str, delimiter: Optional[str]) -> str:
+def table_delimiter(name: str, delimiter: Optional[str] = None, layout: Optional[CsvLayout] = None) -> str:
+    """The field separator of the file ``name``: ``delimiter``, else the layout's, else a tab for ``.tsv``, else ``,``."""
+    if delimiter is None and layout is not None:
+        delimiter = layout.delimiter
     if delimiter is not None:
         return delimiter
     return "\t" if name.lower().endswith(".tsv") else ","
+
+
+def _other_separator(first: list[str], delimiter: str) -> str:
+    """A hint for a file whose first line is one field holding another separator."""
+    if len(first) != 1:
+        return ""
+    found = [c for c in (";", "\t", "|", ",") if c != delimiter and c in first[0]]
+    return (f" (its first line looks separated by {found[0]!r}, not {delimiter!r}: dataset.delimiter)"
+            if found else "")
 
 
 def _parse_csv(f, name: str, delimiter: str, layout: Optional[CsvLayout] = None) -> Table:
@@ -290,6 +321,8 @@ def _parse_csv(f, name: str, delimiter: str, layout: Optional[CsvLayout] = None)
         raise DataError(f"{name}: not a readable CSV file ({exc})") from None
     if not rows:
         raise DataError(f"{name}: empty file (expected a header row)")
+    if layout.decimal == ",":
+        rows = [[decimal_point(cell) for cell in row] for row in rows]
     fields = [h.strip() for h in rows[0]]
     is_header = _first_is_header(fields, rows[1:], layout)
     header = _names(fields, is_header, layout, name, lines[0])
@@ -298,7 +331,8 @@ def _parse_csv(f, name: str, delimiter: str, layout: Optional[CsvLayout] = None)
     what = "the header has" if is_header or not layout.columns else "dataset.columns names"
     for row, line in zip(rows, lines):
         if len(row) != len(header):
-            raise DataError(f"{name}: line {line} has {len(row)} fields, {what} {len(header)}")
+            raise DataError(f"{name}: line {line} has {len(row)} fields, {what} {len(header)}"
+                            f"{_other_separator(fields, delimiter)}")
     if not rows:
         raise DataError(f"{name}: has a header but no rows")
     dupes = sorted({h for h in header if header.count(h) > 1})

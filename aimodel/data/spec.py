@@ -75,6 +75,9 @@ class InputSpec:
     #: included), so evaluate --data, predict and serve read header-less files the same way.
     header: Optional[str] = None
     file_columns: Optional[list[str]] = None
+    #: CSV sources: ``dataset.delimiter`` (None: by the file's suffix) and ``dataset.decimal`` (None: ".").
+    delimiter: Optional[str] = None
+    decimal: Optional[str] = None
     #: CSV sources: the cells that mean "missing" (``dataset.missing_values``). None (older runs): none.
     missing_values: Optional[list[str]] = None
     #: Tabular: how the model fills a missing numeric cell (``dataset.impute``: median, mean, zero).
@@ -115,7 +118,7 @@ class InputSpec:
 
         # Runs from before dataset.header: a header row was required.
         return CsvLayout(header=self.header or "true", columns=self.file_columns, label=self.label_column,
-                         missing=self.missing_values)
+                         missing=self.missing_values, delimiter=self.delimiter, decimal=self.decimal or ".")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -168,6 +171,8 @@ _OPTIONAL = {
     "encoding": (lambda v: isinstance(v, str) and v != "", "a codec name or auto"),
     "encoding_errors": (lambda v: v in ("strict", "replace"), '"strict" or "replace"'),
     "header": (lambda v: v in ("auto", "true", "false"), '"auto", "true" or "false"'),
+    "delimiter": (lambda v: isinstance(v, str) and len(v) == 1, "one character"),
+    "decimal": (lambda v: v in (".", ","), '"." or ","'),
     "file_columns": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of column names"),
     "missing_values": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of strings"),
     "impute": (lambda v: v in ("median", "mean", "zero"), '"median", "mean" or "zero"'),

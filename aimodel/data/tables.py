@@ -21,7 +21,7 @@ from typing import ClassVar, Literal, Optional, Union
 from pydantic import Field, FilePath, field_validator, model_validator
 
 from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, holdout_split
-from aimodel.data.files import CsvLayout, UndecodableText, read_csv
+from aimodel.data.files import DECIMAL_COMMA, CsvLayout, UndecodableText, read_csv, table_delimiter
 from aimodel.data.missing import DEFAULT_MISSING, MissingCells
 from aimodel.data.npz import absolute_path
 from aimodel.data.spec import InputSpec
@@ -96,7 +96,12 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
         "listed in data.json).")
     test_split: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction held out as the test split (seeded; "
                               "stratified by class for classification).")
-    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
+    delimiter: Optional[str] = Field(
+        None, min_length=1, max_length=1, description="Field separator; default: a tab for .tsv files, else ','. "
+        "Saved with the model: evaluate --data, predict and serve read files with it.")
+    decimal: Literal[".", ","] = Field(
+        ".", description="The decimal mark of the numbers: ',' reads 17,99 as 17.99 and 1.234,5 as 1234.5 (needs "
+        "another delimiter, e.g. ';'). Saved with the model.")
 
     _abs = field_validator("path", "train_path", "test_path")(absolute_path)
 
@@ -112,6 +117,8 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
             raise ValueError("give either dataset.path (one file) or dataset.train_path (with optional test_path)")
         if self.test_path is not None and self.train_path is None:
             raise ValueError("dataset.test_path needs dataset.train_path (use train_path instead of path)")
+        if self.decimal == "," and self.separator() == ",":
+            raise ValueError("dataset.decimal ',' needs another field separator: set dataset.delimiter (e.g. ';')")
         if self.text_column is not None and (self.features or self.categorical):
             raise ValueError("dataset.text_column classifies text; it cannot be combined with "
                              "dataset.features or dataset.categorical")
@@ -144,7 +151,12 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
         return self
 
     def layout(self) -> CsvLayout:
-        return CsvLayout(header=self.header, columns=self.columns, label=self.label, missing=self.missing_values)
+        return CsvLayout(header=self.header, columns=self.columns, label=self.label, missing=self.missing_values,
+                         delimiter=self.delimiter, decimal=self.decimal)
+
+    def separator(self) -> str:
+        """The training file's field separator (``delimiter``, or what its suffix implies)."""
+        return table_delimiter(str(self.path or self.train_path), self.delimiter)
 
     def label_columns(self) -> list[str]:
         """``dataset.label`` as a list (several columns only for task: regression)."""
@@ -201,7 +213,7 @@ def _named(codes: list[str], given) -> list[str]:
 
 def _read(path: Path, cfg: CsvDataset):
     try:
-        return read_csv(path, cfg.delimiter, cfg.encoding, cfg.encoding_errors, cfg.layout())
+        return read_csv(path, None, cfg.encoding, cfg.encoding_errors, cfg.layout())
     except UndecodableText as exc:
         raise DataError(f"{exc}; {UndecodableText.HINT}") from None
 
@@ -268,10 +280,21 @@ def _kinds(path: Path, header, rows, features: list[str], cfg: CsvDataset, cells
         if not values:
             raise DataError(f"{path}: column '{col}' is missing in every row (leave it out with dataset.features)")
         numeric = col not in cfg.categorical and all(_is_number(v) for v in values)
+        if not numeric and col not in cfg.categorical and cfg.separator() != ",":
+            _refuse_decimal_commas(path, col, values)
         if col in cfg.zero_means_missing and not numeric:
             raise DataError(f"dataset.zero_means_missing: '{col}' is not a numeric column")
         kinds[col] = "numeric" if numeric else "categorical"
     return kinds
+
+
+def _refuse_decimal_commas(path: Path, col: str, values: list[str]) -> None:
+    """A column of numbers written with a decimal comma would silently become hundreds of categories."""
+    commas = [v for v in values if "," in v]
+    if commas and all(DECIMAL_COMMA.fullmatch(v) or _is_number(v) for v in values):
+        raise DataError(f"{path}: column '{col}' holds numbers with a decimal comma ({commas[0]}): set "
+                        "dataset.decimal: ',' (or list the column in dataset.categorical to keep its values as "
+                        "categories)")
 
 
 def _features(path: Path, header, rows, features, kinds, cfg: CsvDataset, cells: MissingCells, lines: list[int]):
@@ -309,6 +332,7 @@ def _csv_keys(cfg: CsvDataset, codes: list[str], task: str, table) -> dict:
     columns = cfg.columns if cfg.columns is not None or table.has_header else table.header
     return dict(label_column=cfg.label_columns()[0], encoding=cfg.encoding, encoding_errors=cfg.encoding_errors,
                 header=cfg.header, file_columns=columns, missing_values=list(cfg.missing_values),
+                delimiter=cfg.delimiter, decimal=cfg.decimal if cfg.decimal != "." else None,
                 label_values=codes if cfg.class_names is not None and task == "classification" else None,
                 label_separator=cfg.label_separator if task == "multilabel" else None)
 

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from aimodel.data.files import read_text_file
+from aimodel.data.files import decimal_point, read_text_file
 from aimodel.data.spec import InputSpec
 from aimodel.errors import AimodelError, DataError
 from aimodel.inference.collect import Item
@@ -138,6 +138,8 @@ class TabularPreparer(Preparer):
             return cell if cells is None else cells.category(cell)
         if cells is not None and cells.missing(cell):
             return float("nan")
+        if self.spec.decimal == "," and "," in cell:  # a JSON string; files were converted as they were read
+            cell = decimal_point(cell)
         try:
             value = float(cell)
         except ValueError:

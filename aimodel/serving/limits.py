@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from aimodel.data.files import decode_text
+from aimodel.data.files import decode_text, table_delimiter
 from aimodel.errors import DataError
 
 
@@ -123,7 +123,7 @@ def check_rows(data: bytes, name: str, spec, max_rows: int) -> None:
     """
     try:
         text = decode_text(data, PurePosixPath(name), *spec.text_encoding())
-        delimiter = "\t" if name.lower().endswith(".tsv") else ","
+        delimiter = table_delimiter(name, None, spec.csv_layout())
         rows = (r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if r)
         if sum(1 for _ in itertools.islice(rows, max_rows + 2)) > max_rows + 1:
             raise RequestError(413, f"{name}: more than {max_rows} rows, past this request's input limit "
