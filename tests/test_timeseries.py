@@ -120,7 +120,7 @@ def _rows(n: int = 60):
 
 @pytest.mark.parametrize("change, message", [
     (lambda r: r.__setitem__(7, "2023-01-08x,1,1"),
-     r"line 9, column 'date': '2023-01-08x' is not a time \(expected an ISO date"),
+     r"line 9, column 'date': '2023-01-08x' is not a time \(expected a date or time"),
     (lambda r: r.__delitem__(slice(30, 33)),
      r"a gap between 2023-01-30 \(line 31\) and 2023-02-03 \(line 32\): 3 step\(s\) of 1 day missing; set "
      r"dataset.fill: previous or interpolate"),
@@ -200,6 +200,45 @@ def test_time_axis_units_and_formats():
     assert numbers.unit == "number" and numbers.text(4.0) == "4"
     with pytest.raises(DataError, match=r"line 3, column 't': .* has a time zone"):
         parse_times(["2024-01-01 00:00", "2024-01-01T01:00Z", "2024-01-01 02:00"], lines, "f", "t")
+
+
+def test_time_axis_reads_year_months_day_first_and_slashed_dates():
+    from aimodel.data.timeaxis import parse_times
+
+    lines = [2, 3, 4]
+    months = parse_times(["1949-01", "1949-02", "1949-03"], lines, "f", "t")  # the airline passengers layout
+    assert months.unit == "month" and months.format == "month" and months.text(months.values[-1] + 1) == "1949-04"
+    dotted = parse_times(["30.12.2023", "31.12.2023", "01.01.2024 06:30"], lines, "f", "t")
+    assert dotted.text(dotted.values[-1]) == "2024-01-01 06:30:00" and dotted.dayfirst is None
+    us = parse_times(["12/30/2023", "12/31/2023", "1/1/2024"], lines, "f", "t")
+    assert us.dayfirst is False and us.text(us.values[0]) == "2023-12-30"
+    uk = parse_times(["30/12/2023", "31/12/2023", "1/1/2024"], lines, "f", "t")
+    assert uk.dayfirst is True and list(uk.values) == list(us.values)
+    given = parse_times(["1/2/2024", "2/2/2024"], lines[:2], "f", "t", dayfirst=True)  # dataset.dayfirst
+    assert [given.text(v) for v in given.values] == ["2024-02-01", "2024-02-02"]
+    with pytest.raises(DataError, match=r"column 't': dates such as '1/2/2024' read as day/month and as month/day; "
+                                        r"set dataset\.dayfirst: true \(31/12/2024\) or false \(12/31/2024\)"):
+        parse_times(["1/2/2024", "2/2/2024", "3/2/2024"], lines, "f", "t")
+    with pytest.raises(DataError, match=r"line 3, column 't': '31\.02\.2024' is not a time"):
+        parse_times(["30.01.2024", "31.02.2024"], lines[:2], "f", "t")
+
+
+def test_a_european_series_file_trains_and_predict_reads_it_alike(tmp_path):
+    from aimodel.data.series import SeriesFormat, read_series
+
+    def euro(path, days):
+        lines = [f"{START + dt.timedelta(days=i):%m/%d/%Y};{10 + np.sin(i):.3f};{np.cos(i / 5):.2f}".replace(".", ",")
+                 for i in range(days)]
+        path.write_text("date;load;temp\n" + "\n".join(lines) + "\n")
+        return path
+
+    b = load(tmp_path, euro(tmp_path / "e.csv", 120), delimiter=";", decimal=",")
+    assert (b.spec.delimiter, b.spec.decimal, b.spec.dayfirst) == (";", ",", False)  # 01/13/2023: month first
+    recent = read_series(euro(tmp_path / "recent.csv", 12), SeriesFormat.of(b.spec))  # days 1-12 only: ambiguous
+    assert recent.times.text(recent.times.values[-1]) == "2023-01-12"
+    assert np.allclose(recent.values[:2, 0], [10.0, 10 + np.sin(1)], atol=1e-3)
+    with pytest.raises(ConfigError, match=r"dataset\.decimal ',' needs another field separator"):
+        load(tmp_path, tmp_path / "e.csv", decimal=",")
 
 
 # --- baselines --------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import numpy as np
 from pydantic import Field, FilePath, field_validator, model_validator
 
 from aimodel.data.base import DATASETS, DatasetBase, Split, absolute_path, finish_bundle
-from aimodel.data.files import UndecodableText, read_csv, read_csv_bytes
+from aimodel.data.files import CsvLayout, UndecodableText, read_csv, read_csv_bytes, table_delimiter
 from aimodel.data.missing import DEFAULT_MISSING, MissingCells
 from aimodel.data.options import EncodingOptions
 from aimodel.data.spec import InputSpec
@@ -60,8 +60,9 @@ class TimeseriesDataset(EncodingOptions, DatasetBase):
 
     name: Literal["timeseries"] = "timeseries"
     path: FilePath = Field(..., description="The CSV file (a header row, one row per time step).")
-    time_column: str = Field(..., description="The column holding each row's time: ISO dates (2024-01-31), "
-                             "dates and times (2024-01-31 13:00) or numbers. Rows are sorted by it.")
+    time_column: str = Field(..., description="The column holding each row's time: dates (2024-01-31, "
+                             "31.01.2024, 01/31/2024), dates and times (2024-01-31 13:00), year-months (2024-01) "
+                             "or numbers. Rows are sorted by it.")
     target: str = Field(..., description="The numeric column to forecast; its past values are always inputs.")
     features: list[str] = Field([], description="Other numeric columns given to the model beside the target's "
                                 "past (known up to the forecast's start).")
@@ -74,7 +75,16 @@ class TimeseriesDataset(EncodingOptions, DatasetBase):
                        "straight line between the neighbours).")
     missing_values: list[str] = Field(list(DEFAULT_MISSING), description="Cells that mean \"missing\" (see "
                                       "dataset.fill).")
-    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
+    delimiter: Optional[str] = Field(
+        None, min_length=1, max_length=1, description="Field separator; default: a tab for .tsv files, else ','. "
+        "Saved with the model.")
+    decimal: Literal[".", ","] = Field(
+        ".", description="The decimal mark of the numbers: ',' reads 17,99 as 17.99 (needs another delimiter, "
+        "e.g. ';'). Saved with the model.")
+    dayfirst: Optional[bool] = Field(
+        None, description="How to read slashed dates: true 31/12/2024, false 12/31/2024; default: from the "
+        "column (a first part above 12 is a day, a second one a month). 31.12.2024 and 31-12-2024 are read day "
+        "first. Saved with the model.")
     anchor: Anchor = Field("last", description="What the model forecasts from. last (the default): each window "
                            "relative to its last target value: the model subtracts it from the target's inputs "
                            "and adds it back to its outputs, so it learns the change from persistence and a "
@@ -90,6 +100,8 @@ class TimeseriesDataset(EncodingOptions, DatasetBase):
 
     @model_validator(mode="after")
     def _columns(self):
+        if self.decimal == "," and table_delimiter(str(self.path), self.delimiter) == ",":
+            raise ValueError("dataset.decimal ',' needs another field separator: set dataset.delimiter (e.g. ';')")
         named = [self.time_column, self.target, *self.features]
         dupes = sorted({c for c in named if named.count(c) > 1})
         if dupes:
@@ -103,7 +115,8 @@ class TimeseriesDataset(EncodingOptions, DatasetBase):
 
     def reading(self) -> "SeriesFormat":
         return SeriesFormat(self.time_column, self.target, list(self.features), self.fill,
-                            list(self.missing_values), self.delimiter, self.encoding, self.encoding_errors)
+                            list(self.missing_values), self.delimiter, self.encoding, self.encoding_errors,
+                            self.decimal, self.dayfirst)
 
 
 @dataclass
@@ -118,6 +131,8 @@ class SeriesFormat:
     delimiter: Optional[str] = None
     encoding: str = "utf-8"
     encoding_errors: str = "strict"
+    decimal: str = "."
+    dayfirst: Optional[bool] = None
 
     @property
     def columns(self) -> list[str]:
@@ -128,7 +143,8 @@ class SeriesFormat:
     def of(cls, spec: InputSpec) -> "SeriesFormat":
         encoding, errors = spec.text_encoding()
         return cls(spec.time_column, spec.label_column, list(spec.features or []), spec.fill or "none",
-                   list(spec.missing_values or DEFAULT_MISSING), None, encoding, errors)
+                   list(spec.missing_values or DEFAULT_MISSING), spec.delimiter, encoding, errors,
+                   spec.decimal or ".", spec.dayfirst)
 
 
 @dataclass
@@ -154,8 +170,9 @@ def read_series(path: Path, fmt: SeriesFormat, step: Optional[float] = None, uni
             a duplicate).
     """
     try:
-        table = read_csv(path, fmt.delimiter, fmt.encoding, fmt.encoding_errors) if data is None else \
-            read_csv_bytes(data, str(path), fmt.delimiter, fmt.encoding, fmt.encoding_errors)
+        layout = CsvLayout(delimiter=fmt.delimiter, decimal=fmt.decimal)
+        table = read_csv(path, None, fmt.encoding, fmt.encoding_errors, layout) if data is None else \
+            read_csv_bytes(data, str(path), None, fmt.encoding, fmt.encoding_errors, layout)
     except UndecodableText as exc:
         raise DataError(f"{exc}; {UndecodableText.HINT}") from None
     cols = {}
@@ -168,7 +185,7 @@ def read_series(path: Path, fmt: SeriesFormat, step: Optional[float] = None, uni
                             f"{', '.join(table.header)}")
         i = table.header.index(name)
         cols[name] = [row[i].strip() for row in table.rows]
-    times = parse_times(cols[fmt.time_column], table.lines, path, fmt.time_column, unit)
+    times = parse_times(cols[fmt.time_column], table.lines, path, fmt.time_column, unit, fmt.dayfirst)
     order = np.argsort(times.values, kind="stable")
     if (np.diff(order) < 0).any():
         log.info("%s: rows sorted by %s", path, fmt.time_column)
@@ -336,7 +353,8 @@ def load_timeseries(cfg: TimeseriesDataset, seed: int, task: str = "regression")
                      window=cfg.window, horizon=cfg.horizon, season=cfg.season, fill=cfg.fill,
                      time_step=series.step, time_unit=series.times.unit, time_format=series.times.format,
                      encoding=cfg.encoding, encoding_errors=cfg.encoding_errors, header="true",
-                     missing_values=list(cfg.missing_values), anchor=cfg.anchor)
+                     missing_values=list(cfg.missing_values), anchor=cfg.anchor, delimiter=cfg.delimiter,
+                     decimal=cfg.decimal if cfg.decimal != "." else None, dayfirst=series.times.dayfirst)
     text = series.times.text
     notes = {"source": "timeseries", "files": [str(cfg.path)], "filled_steps": series.filled,
              "time_step": step_text(series.step, series.times.unit),

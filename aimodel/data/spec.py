@@ -99,6 +99,8 @@ class InputSpec:
     time_step: Optional[float] = None
     time_unit: Optional[str] = None
     time_format: Optional[str] = None
+    #: Forecasts: how slashed dates were read (True: 31/12/2024; False: 12/31/2024; None: there were none).
+    dayfirst: Optional[bool] = None
     #: Forecasts: ``last`` when the model works relative to each window's last target value
     #: (``dataset.anchor``; see :func:`aimodel.models.factory.build_model`). None (older runs) and ``none``: it does not.
     anchor: Optional[str] = None
@@ -190,8 +192,9 @@ _OPTIONAL = {
     "fill": (lambda v: v in ("none", "previous", "interpolate"), '"none", "previous" or "interpolate"'),
     "time_step": (lambda v: _number(v) and v > 0, "a positive number"),
     "time_unit": (lambda v: v in ("second", "month", "number"), '"second", "month" or "number"'),
-    "time_format": (lambda v: v in ("date", "datetime", "datetime_utc", "number"),
-                    '"date", "datetime", "datetime_utc" or "number"'),
+    "time_format": (lambda v: v in ("date", "datetime", "datetime_utc", "number", "month"),
+                    '"date", "datetime", "datetime_utc", "number" or "month"'),
+    "dayfirst": (lambda v: isinstance(v, bool), "true or false"),
     "anchor": (lambda v: v in ("none", "last"), '"none" or "last"'),
 }
 
