@@ -103,6 +103,23 @@ def test_predict_and_evaluate_a_headerless_file_with_missing_cells(run, tmp_path
     assert 0 <= report["baselines"]["logistic_regression"]["accuracy"] <= 1
 
 
+def test_predict_and_evaluate_read_a_spreadsheet_as_its_csv(run, tmp_path):
+    from tests.test_tables_missing import write_sheet
+
+    lines = rows(30, seed=6)
+    csv_file = write_rows(tmp_path / "new.csv", lines, header=",".join(COLUMNS))
+    cells = [[float(c) if c.replace(".", "").isdigit() else (None if c == "" else c) for c in line.split(",")]
+             for line in lines]
+    sheet = write_sheet(tmp_path / "new.xlsx", [COLUMNS] + cells)
+    from_csv, from_sheet = (json.loads(_invoke("predict", f, "--model", run, "--json").output)["predictions"]
+                            for f in (csv_file, sheet))
+    assert len(from_sheet) == 30 and [p.get("error") for p in from_sheet] == [None] * 30
+    assert [(p["label"], p["confidence"]) for p in from_sheet] == [(p["label"], p["confidence"]) for p in from_csv]
+    reports = [json.loads(_invoke("evaluate", run, "--data", f, "--json").output) for f in (csv_file, sheet)]
+    assert reports[0]["samples"] == reports[1]["samples"] == 30
+    assert reports[0]["accuracy"] == reports[1]["accuracy"] and reports[0]["per_class"] == reports[1]["per_class"]
+
+
 @pytest.mark.serve
 def test_serve_takes_missing_cells_as_csv_rows_and_json_nulls(run):
     from starlette.testclient import TestClient

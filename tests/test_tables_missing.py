@@ -143,6 +143,56 @@ def test_a_tsv_file_needs_no_delimiter(tmp_path):
     assert len(read_csv(write_rows(tmp_path / "p.tsv", ["120\t30\tno"]), layout=b.spec.csv_layout()).rows) == 1
 
 
+def write_sheet(path, rows, first_sheet=None):
+    """An .xlsx workbook (openpyxl) with ``rows`` (Python values) on a sheet named "data"."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    if first_sheet is not None:
+        book.active.title = first_sheet
+        book.active["A1"] = "notes"
+        sheet = book.create_sheet("data")
+    else:
+        sheet = book.active
+        sheet.title = "data"
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_spreadsheet_reads_as_its_csv_would(tmp_path):
+    import datetime as dt
+
+    rows = [["glucose", "bmi", "smoker", "seen", "outcome"]] + [
+        [100.5 + i, None if i % 4 == 1 else 20 + i, ["yes", "no"][i % 2], dt.datetime(2024, 1, 1 + i), i % 2]
+        for i in range(6)] + [[120 + i, 25, "no", dt.datetime(2024, 2, 1 + i), i % 2] for i in range(14)]
+    rows[3][0] = "#N/A"  # an Excel error value: missing
+    rows.insert(7, [None] * 5)  # a blank row, left out
+    table = read_csv(write_sheet(tmp_path / "t.xlsx", rows), layout=CsvLayout(header="auto"))
+    assert table.header == ["glucose", "bmi", "smoker", "seen", "outcome"] and table.lines[:7] == [2, 3, 4, 5, 6, 7, 9]
+    assert table.rows[0] == ["100.5", "20", "yes", "2024-01-01", "0"] and table.rows[1][1] == ""
+    assert table.rows[2][0] == ""
+    b = bundle(tmp_path, path=str(tmp_path / "t.xlsx"), label="outcome", features=["glucose", "bmi", "smoker"])
+    assert [c["type"] for c in b.spec.columns] == ["numeric", "numeric", "categorical"]
+
+
+def test_a_workbook_whose_first_sheet_is_not_the_table_names_its_sheets(tmp_path):
+    path = write_sheet(tmp_path / "w.xlsx", [["x", "y"], [1, "a"], [2, "b"]], first_sheet="README")
+    with pytest.raises(DataError, match=r"its first sheet 'README' holds 1 row\(s\); name the sheet with the table "
+                                        r"in dataset\.sheet \(sheets: README, data\)"):
+        read_csv(path, layout=CsvLayout(header="auto"))
+    assert read_csv(path, layout=CsvLayout(header="auto", sheet="data")).rows == [["1", "a"], ["2", "b"]]
+    with pytest.raises(DataError, match=r"no sheet 'Data' \(dataset\.sheet\); sheets: README, data"):
+        read_csv(path, layout=CsvLayout(sheet="Data"))
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(DataError, match=r"old\.xls: \.xls spreadsheets are not read; save it as \.xlsx or \.csv"):
+        read_csv(tmp_path / "old.xls")
+    (tmp_path / "fake.xlsx").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"fake\.xlsx: not a readable \.xlsx file"):
+        read_csv(tmp_path / "fake.xlsx")
+
+
 def test_columns_name_a_headerless_file_and_a_file_with_that_header_or_without_the_label(tmp_path):
     layout = CsvLayout(header="auto", columns=COLUMNS, label="outcome")
     plain = read_csv(write_rows(tmp_path / "a.csv", ["yes,1,no,0", "1,2,yes,1"]), layout=layout)

@@ -22,9 +22,11 @@ from aimodel.errors import DataError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
 TEXT_SUFFIXES = (".txt", ".text")
 TABLE_SUFFIXES = (".csv", ".tsv")
+#: Spreadsheets, read as tables (first sheet, or ``dataset.sheet``) by train, evaluate --data and predict.
+SHEET_SUFFIXES = (".xlsx", ".xlsm")
 SEQUENCE_SUFFIXES = (".npy",)
 #: what a folder is searched for, by data kind
-FOLDER_SUFFIXES = {"image": IMAGE_SUFFIXES, "text": TEXT_SUFFIXES, "tabular": TABLE_SUFFIXES,
+FOLDER_SUFFIXES = {"image": IMAGE_SUFFIXES, "text": TEXT_SUFFIXES, "tabular": TABLE_SUFFIXES + SHEET_SUFFIXES,
                    "sequence": SEQUENCE_SUFFIXES}
 
 
@@ -173,6 +175,7 @@ class CsvLayout:
         delimiter: the field separator (``dataset.delimiter``); None: a tab for ``.tsv`` files, else ``,``.
         decimal: ``","`` (``dataset.decimal``): numbers written ``17,99`` or ``1.234,5`` are read as
             ``17.99`` and ``1234.5`` (:func:`decimal_point`).
+        sheet: a spreadsheet's sheet (``dataset.sheet``); None: the first.
     """
 
     header: str = "true"
@@ -181,6 +184,7 @@ class CsvLayout:
     missing: Optional[list[str]] = None
     delimiter: Optional[str] = None
     decimal: str = "."
+    sheet: Optional[str] = None
 
 
 #: A number written with a decimal comma (``17,99``, ``-0,5``, ``1.234,5``, ``2,5e3``) or with ``.``
@@ -279,8 +283,71 @@ def read_csv(path: Path, delimiter: Optional[str] = None, encoding: str = "utf-8
             bytes that are not text in ``encoding``, or a file that is not CSV.
     """
     path = Path(path)
+    if path.suffix.lower() in (".xls", ".ods", ".numbers"):
+        raise DataError(f"{path}: {path.suffix} spreadsheets are not read; save it as .xlsx or .csv")
+    if path.suffix.lower() in SHEET_SUFFIXES:
+        rows, lines = _sheet_rows(path, layout.sheet if layout else None)
+        return _table(rows, lines, str(path), ",", layout or CsvLayout())
     text = decode_text(_read_bytes(path, "a CSV file"), path, encoding, errors)
     return _parse_csv(io.StringIO(text, newline=""), str(path), table_delimiter(path.name, delimiter, layout), layout)
+
+
+#: Excel's error values: a cell holding one is missing.
+_SHEET_ERRORS = {"#N/A", "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#GETTING_DATA"}
+
+
+def _sheet_text(value) -> str:
+    """A spreadsheet cell as a CSV would hold it: numbers as written, dates in ISO, errors and blanks empty."""
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else format(value, ".15g")
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    text = str(value)
+    return "" if text.strip() in _SHEET_ERRORS else text
+
+
+def _sheet_rows(path: Path, sheet: Optional[str]) -> tuple[list[list[str]], list[int]]:
+    """The non-empty rows of one sheet of an ``.xlsx`` file as strings (each with its row number), padded
+    to the widest row's last filled cell."""
+    import zipfile
+
+    try:
+        from openpyxl import load_workbook
+        from openpyxl.utils.exceptions import InvalidFileException
+    except ImportError:
+        raise DataError(f"{path}: reading spreadsheets needs openpyxl (pip install openpyxl), or save it as CSV") \
+            from None
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except OSError as exc:
+        raise _unreadable(path, exc, "a spreadsheet") from None
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .xlsx file ({exc})") from None
+    try:
+        names = book.sheetnames
+        if sheet is not None and sheet not in names:
+            raise DataError(f"{path}: no sheet '{sheet}' (dataset.sheet); sheets: {', '.join(names)}")
+        rows, lines = [], []
+        for number, row in enumerate(book[sheet or names[0]].iter_rows(values_only=True), start=1):
+            cells = [_sheet_text(v) for v in row]
+            if any(c.strip() for c in cells):
+                rows.append(cells)
+                lines.append(number)
+    finally:
+        book.close()
+    if sheet is None and len(names) > 1 and len(rows) < 2:
+        raise DataError(f"{path}: its first sheet '{names[0]}' holds {len(rows)} row(s); name the sheet with the "
+                        f"table in dataset.sheet (sheets: {', '.join(names)})")
+    width = max((max(i for i, c in enumerate(r) if c.strip()) + 1 for r in rows), default=0)
+    return [(r + [""] * width)[:width] for r in rows], lines
 
 
 def read_csv_bytes(data: bytes, name: str, delimiter: Optional[str] = None, encoding: str = "utf-8",
@@ -319,6 +386,11 @@ def _parse_csv(f, name: str, delimiter: str, layout: Optional[CsvLayout] = None)
                 lines.append(reader.line_num)
     except csv.Error as exc:
         raise DataError(f"{name}: not a readable CSV file ({exc})") from None
+    return _table(rows, lines, name, delimiter, layout)
+
+
+def _table(rows: list[list[str]], lines: list[int], name: str, delimiter: str, layout: CsvLayout) -> Table:
+    """The rows of a file as a :class:`Table`: header found, names given, field counts checked."""
     if not rows:
         raise DataError(f"{name}: empty file (expected a header row)")
     if layout.decimal == ",":

@@ -78,6 +78,8 @@ class InputSpec:
     #: CSV sources: ``dataset.delimiter`` (None: by the file's suffix) and ``dataset.decimal`` (None: ".").
     delimiter: Optional[str] = None
     decimal: Optional[str] = None
+    #: CSV sources read from a spreadsheet: ``dataset.sheet`` (None: the first sheet).
+    sheet: Optional[str] = None
     #: CSV sources: the cells that mean "missing" (``dataset.missing_values``). None (older runs): none.
     missing_values: Optional[list[str]] = None
     #: Tabular: how the model fills a missing numeric cell (``dataset.impute``: median, mean, zero).
@@ -120,7 +122,8 @@ class InputSpec:
 
         # Runs from before dataset.header: a header row was required.
         return CsvLayout(header=self.header or "true", columns=self.file_columns, label=self.label_column,
-                         missing=self.missing_values, delimiter=self.delimiter, decimal=self.decimal or ".")
+                         missing=self.missing_values, delimiter=self.delimiter, decimal=self.decimal or ".",
+                         sheet=self.sheet)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -175,6 +178,7 @@ _OPTIONAL = {
     "header": (lambda v: v in ("auto", "true", "false"), '"auto", "true" or "false"'),
     "delimiter": (lambda v: isinstance(v, str) and len(v) == 1, "one character"),
     "decimal": (lambda v: v in (".", ","), '"." or ","'),
+    "sheet": (lambda v: isinstance(v, str) and v != "", "a sheet name"),
     "file_columns": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of column names"),
     "missing_values": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of strings"),
     "impute": (lambda v: v in ("median", "mean", "zero"), '"median", "mean" or "zero"'),

@@ -21,7 +21,8 @@ from typing import ClassVar, Literal, Optional, Union
 from pydantic import Field, FilePath, field_validator, model_validator
 
 from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, holdout_split
-from aimodel.data.files import DECIMAL_COMMA, CsvLayout, UndecodableText, read_csv, table_delimiter
+from aimodel.data.files import (DECIMAL_COMMA, SHEET_SUFFIXES, CsvLayout, UndecodableText, read_csv,
+                                table_delimiter)
 from aimodel.data.missing import DEFAULT_MISSING, MissingCells
 from aimodel.data.npz import absolute_path
 from aimodel.data.spec import InputSpec
@@ -99,6 +100,8 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
     delimiter: Optional[str] = Field(
         None, min_length=1, max_length=1, description="Field separator; default: a tab for .tsv files, else ','. "
         "Saved with the model: evaluate --data, predict and serve read files with it.")
+    sheet: Optional[str] = Field(
+        None, description="A spreadsheet's (.xlsx) sheet, by name; default: the first. Saved with the model.")
     decimal: Literal[".", ","] = Field(
         ".", description="The decimal mark of the numbers: ',' reads 17,99 as 17.99 and 1.234,5 as 1234.5 (needs "
         "another delimiter, e.g. ';'). Saved with the model.")
@@ -117,6 +120,9 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
             raise ValueError("give either dataset.path (one file) or dataset.train_path (with optional test_path)")
         if self.test_path is not None and self.train_path is None:
             raise ValueError("dataset.test_path needs dataset.train_path (use train_path instead of path)")
+        if self.sheet is not None and not all(str(f).lower().endswith(SHEET_SUFFIXES) for f in
+                                              (self.path, self.train_path, self.test_path) if f is not None):
+            raise ValueError("dataset.sheet names a sheet of a spreadsheet: the files must be .xlsx")
         if self.decimal == "," and self.separator() == ",":
             raise ValueError("dataset.decimal ',' needs another field separator: set dataset.delimiter (e.g. ';')")
         if self.text_column is not None and (self.features or self.categorical):
@@ -152,7 +158,7 @@ class CsvDataset(ImageFileOptions, ImageOptions, EncodingOptions, TextOptions, D
 
     def layout(self) -> CsvLayout:
         return CsvLayout(header=self.header, columns=self.columns, label=self.label, missing=self.missing_values,
-                         delimiter=self.delimiter, decimal=self.decimal)
+                         delimiter=self.delimiter, decimal=self.decimal, sheet=self.sheet)
 
     def separator(self) -> str:
         """The training file's field separator (``delimiter``, or what its suffix implies)."""
@@ -332,7 +338,7 @@ def _csv_keys(cfg: CsvDataset, codes: list[str], task: str, table) -> dict:
     columns = cfg.columns if cfg.columns is not None or table.has_header else table.header
     return dict(label_column=cfg.label_columns()[0], encoding=cfg.encoding, encoding_errors=cfg.encoding_errors,
                 header=cfg.header, file_columns=columns, missing_values=list(cfg.missing_values),
-                delimiter=cfg.delimiter, decimal=cfg.decimal if cfg.decimal != "." else None,
+                delimiter=cfg.delimiter, decimal=cfg.decimal if cfg.decimal != "." else None, sheet=cfg.sheet,
                 label_values=codes if cfg.class_names is not None and task == "classification" else None,
                 label_separator=cfg.label_separator if task == "multilabel" else None)
 

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from aimodel.data.files import SHEET_SUFFIXES, TABLE_SUFFIXES
 from aimodel.data.spec import InputSpec
 from aimodel.errors import CheckpointError, DataError
 from aimodel.evaluation.files import read_class_folders, read_labelled_csv
@@ -66,7 +67,7 @@ def load_eval_data(ckpt: Checkpoint, spec: InputSpec, split: str = "test", data:
     if path.is_dir():
         x, y, inputs = read_class_folders(path, spec, input_dtypes or {})
         return EvalData(x, y, f"{path} (class folders)", path.name, inputs=inputs)
-    if path.suffix.lower() in (".csv", ".tsv") and path.is_file():
+    if path.suffix.lower() in TABLE_SUFFIXES + SHEET_SUFFIXES and path.is_file():
         x, y, inputs = read_labelled_csv(path, spec, input_dtypes or {}, label)
         return EvalData(x, y, str(path), path.stem, inputs=inputs)
     if not path.exists():

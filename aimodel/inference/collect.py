@@ -15,7 +15,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from aimodel.data.files import FOLDER_SUFFIXES, IMAGE_SUFFIXES, SEQUENCE_SUFFIXES, TABLE_SUFFIXES, TEXT_SUFFIXES, Table, read_csv
+from aimodel.data.files import (FOLDER_SUFFIXES, IMAGE_SUFFIXES, SEQUENCE_SUFFIXES, SHEET_SUFFIXES, TABLE_SUFFIXES,
+                                TEXT_SUFFIXES, Table, read_csv)
 from aimodel.data.spec import InputSpec
 from aimodel.errors import DataError
 
@@ -89,7 +90,7 @@ def _folder(folder: Path, kind: str) -> list[tuple[Optional[Path], Optional[str]
 def _file_items(path: Path, spec: InputSpec, column: Optional[str]) -> list[Item]:
     kind, suffix = spec.kind, path.suffix.lower()
     name = str(path)
-    if suffix in TABLE_SUFFIXES and path.is_file():
+    if suffix in TABLE_SUFFIXES + SHEET_SUFFIXES and path.is_file():
         if kind not in ("tabular", "text"):
             return [Item(name, error=f"{path}: a table; this model takes {WHAT[kind]}")]
         return _csv_items(path, spec, column)
