@@ -241,6 +241,20 @@ def test_a_european_series_file_trains_and_predict_reads_it_alike(tmp_path):
         load(tmp_path, tmp_path / "e.csv", decimal=",")
 
 
+def test_a_series_in_a_spreadsheet_reads_as_its_csv(tmp_path):
+    from aimodel.data.series import SeriesFormat, read_series
+    from tests.test_tables_missing import write_sheet
+
+    csv_file = write_series(tmp_path / "s.csv", n=40)
+    lines = csv_file.read_text().splitlines()
+    rows = [lines[0].split(",")] + [[dt.date.fromisoformat(d), float(a), float(b)]
+                                    for d, a, b in (line.split(",") for line in lines[1:])]
+    fmt = SeriesFormat("date", "load", ["temp"])
+    from_csv, from_sheet = read_series(csv_file, fmt), read_series(write_sheet(tmp_path / "s.xlsx", rows), fmt)
+    assert np.array_equal(from_sheet.values, from_csv.values)
+    assert np.array_equal(from_sheet.times.values, from_csv.times.values) and from_sheet.times.format == "date"
+
+
 # --- baselines --------------------------------------------------------------------------------------------------
 
 

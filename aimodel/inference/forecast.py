@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from aimodel.data.files import SHEET_SUFFIXES, TABLE_SUFFIXES
 from aimodel.data.spec import InputSpec
 from aimodel.errors import AimodelError, DataError
 
@@ -98,8 +99,10 @@ def last_window(path: Path, spec: InputSpec, data: Optional[bytes] = None):
 
     if data is None and not path.is_file():
         raise DataError(f"{path}: file not found")
-    if path.suffix.lower() not in (".csv", ".tsv") and (data is None or path.suffix):
-        raise DataError(f"{path}: a forecasting model takes CSV files of the series (time column "
+    readable = TABLE_SUFFIXES + (SHEET_SUFFIXES if data is None else ())  # serve: CSV uploads only
+    if path.suffix.lower() not in readable and (data is None or path.suffix):
+        kinds = "CSV (or .xlsx)" if data is None else "CSV"
+        raise DataError(f"{path}: a forecasting model takes {kinds} files of the series (time column "
                         f"'{spec.time_column}', target '{spec.label_column}')")
     series = read_series(path, SeriesFormat.of(spec), step=spec.time_step, unit=spec.time_unit, data=data)
     if len(series.values) < spec.window:
