@@ -8,6 +8,7 @@ import pytest
 from aimodel.config import load_config
 from aimodel.data import load_data
 from aimodel.data.files import CsvLayout, decimal_point, read_csv, read_csv_bytes
+from aimodel.data.missing import parse_number
 from aimodel.errors import ConfigError, DataError
 from aimodel.inference.collect import Item
 from aimodel.inference.prepare import make_preparer
@@ -40,9 +41,10 @@ def write_rows(path, lines, header=None):
     return path
 
 
-def bundle(tmp_path, **dataset):
-    cfg = load_config(write_config(tmp_path / "c.yaml", dict(TINY, seed=3, dataset={"name": "csv", **dataset})))
-    return load_data(cfg.dataset, cfg.seed)
+def bundle(tmp_path, task="classification", **dataset):
+    cfg = load_config(write_config(tmp_path / "c.yaml", dict(TINY, seed=3, task=task,
+                                                             dataset={"name": "csv", **dataset})))
+    return load_data(cfg.dataset, cfg.seed, cfg.task)
 
 
 # --- reading: header detection, dataset.columns, CSV quirks -------------------------------------------
@@ -100,6 +102,33 @@ def test_a_repeated_name_in_a_detected_header_says_how_to_read_it_as_data(tmp_pa
                                         ("west", "west"), ("1,2,3", "1,2,3"), ("12,5 kg", "12,5 kg")])
 def test_decimal_point_reads_a_decimal_comma_and_leaves_other_cells(cell, read):
     assert decimal_point(cell) == read
+
+
+@pytest.mark.parametrize("cell, value", [("$1,234.50", 1234.5), ("-€5", -5.0), ("$-3", -3.0), ("1,200", 1200.0),
+                                         ("12,345,678.9", 12345678.9), ("12.5%", 12.5), ("30 £", 30.0),
+                                         ("1.5e3", 1500.0), (" 7 ", 7.0)])
+def test_formatted_numbers_read_as_numbers(cell, value):
+    assert parse_number(cell) == value
+
+
+@pytest.mark.parametrize("cell", ["1,23", "1,2345", "$", "-$-3", "$5%", "(5)", "abc", "5 kg"])
+def test_other_cells_are_not_numbers(cell):
+    with pytest.raises(ValueError):
+        parse_number(cell)
+
+
+def test_a_price_column_with_dollars_and_thousands_is_numeric_in_training_and_predict(tmp_path):
+    lines = [f'"${1000 + 250 * i:,}.00",{30 + i % 7}%,{["red", "blue"][i % 2]},"{90_000 + 1_500 * i:,}"'
+             for i in range(40)]
+    b = bundle(tmp_path, path=str(write_rows(tmp_path / "p.csv", lines, header="price,share,color,value")),
+               label="value", task="regression")
+    assert [c["type"] for c in b.spec.columns] == ["numeric", "numeric", "categorical"]
+    every = np.concatenate([b.train.x["price"], b.test.x["price"]])
+    assert sorted(every.tolist())[:2] == [1000.0, 1250.0]
+    assert sorted(np.concatenate([b.train.y, b.test.y]).ravel().tolist())[:2] == [90000.0, 91500.0]
+    preparer = make_preparer(b.spec, {})
+    assert preparer.prepare(Item("row", value={"price": "$2,000", "share": "31%", "color": "red"})) == \
+        {"price": 2000.0, "share": 31.0, "color": "red"}
 
 
 def euro_lines(n: int = 60) -> list[str]:

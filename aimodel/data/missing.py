@@ -8,6 +8,7 @@ Categorical columns turn a missing cell into its own category, :data:`MISSING_CA
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Optional
 
 import numpy as np
@@ -17,6 +18,38 @@ DEFAULT_MISSING = ["", "NA", "N/A", "NaN", "null", "?"]
 #: What a missing cell of a categorical column becomes (one category of its own).
 MISSING_CATEGORY = "(missing)"
 IMPUTE = ("median", "mean", "zero")
+
+
+#: A number as spreadsheets format it: a currency sign before or after, ',' grouping thousands (in groups
+#: of three), a trailing '%' (12% reads as 12): $1,234.50 · -€5 · 1,200 · 12.5% · 30 $.
+_FORMATTED = re.compile(r"(?P<s1>[-+]?)\s*(?P<cur>[$€£¥₹]?)\s*(?P<s2>[-+]?)"
+                        r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)\s*(?P<end>%|[$€£¥₹])?")
+
+
+def parse_number(cell: str) -> float:
+    """A numeric cell's value: what ``float`` reads, or a formatted number (:data:`_FORMATTED`).
+
+    Raises:
+        ValueError: when the cell is neither.
+    """
+    try:
+        return float(cell)
+    except ValueError:
+        pass
+    m = _FORMATTED.fullmatch(cell.strip())
+    if m is None or (m["s1"] and m["s2"]) or (m["cur"] and m["end"]):
+        raise ValueError(cell)
+    value = float(m["num"].replace(",", ""))
+    return -value if "-" in m["s1"] + m["s2"] else value
+
+
+def is_number(cell: str) -> bool:
+    """Whether :func:`parse_number` reads ``cell``."""
+    try:
+        parse_number(cell)
+    except ValueError:
+        return False
+    return True
 
 
 class MissingCells:
@@ -38,7 +71,7 @@ class MissingCells:
         """A numeric cell: its value, NaN when missing; raises ValueError when it is neither."""
         if self.missing(cell):
             return float("nan")
-        value = float(cell)
+        value = parse_number(cell)
         if np.isinf(value):
             raise ValueError(cell)
         return value

@@ -23,7 +23,7 @@ from pydantic import Field, FilePath, field_validator, model_validator
 from aimodel.data.base import DATASETS, DatasetBase, Split, finish_bundle, holdout_split
 from aimodel.data.files import (DECIMAL_COMMA, SHEET_SUFFIXES, CsvLayout, UndecodableText, read_csv,
                                 table_delimiter)
-from aimodel.data.missing import DEFAULT_MISSING, MissingCells
+from aimodel.data.missing import DEFAULT_MISSING, MissingCells, is_number
 from aimodel.data.npz import absolute_path
 from aimodel.data.spec import InputSpec
 from aimodel.data.options import EncodingOptions, ImageFileOptions, ImageOptions, TextOptions
@@ -285,7 +285,7 @@ def _kinds(path: Path, header, rows, features: list[str], cfg: CsvDataset, cells
         values = [v for v in _column(path, header, rows, col, "dataset.features") if not cells.missing(v)]
         if not values:
             raise DataError(f"{path}: column '{col}' is missing in every row (leave it out with dataset.features)")
-        numeric = col not in cfg.categorical and all(_is_number(v) for v in values)
+        numeric = col not in cfg.categorical and all(is_number(v) for v in values)
         if not numeric and col not in cfg.categorical and cfg.separator() != ",":
             _refuse_decimal_commas(path, col, values)
         if col in cfg.zero_means_missing and not numeric:

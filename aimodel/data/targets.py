@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from aimodel.data.missing import parse_number
 from aimodel.errors import DataError
 
 
@@ -21,7 +22,7 @@ def number_targets(path: Path, columns: dict[str, list[str]], lines: list[int]) 
     for j, (name, cells) in enumerate(columns.items()):
         for i, cell in enumerate(cells):
             try:
-                value = float(cell)
+                value = parse_number(cell)
             except ValueError:
                 value = float("nan")
             if not np.isfinite(value):

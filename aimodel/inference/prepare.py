@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from aimodel.data.files import decimal_point, read_text_file
+from aimodel.data.missing import parse_number
 from aimodel.data.spec import InputSpec
 from aimodel.errors import AimodelError, DataError
 from aimodel.inference.collect import Item
@@ -141,7 +142,7 @@ class TabularPreparer(Preparer):
         if self.spec.decimal == "," and "," in cell:  # a JSON string; files were converted as they were read
             cell = decimal_point(cell)
         try:
-            value = float(cell)
+            value = parse_number(cell)
         except ValueError:
             shown = repr(cell) if cell.strip() else "empty"
             raise DataError(f"{item.name}: column '{col}' must be a number, got {shown}") from None
