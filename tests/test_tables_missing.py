@@ -76,6 +76,15 @@ def test_header_auto_compares_the_first_line_with_the_rows_below(tmp_path, lines
     assert len(table.rows) == len(lines) - header
 
 
+@pytest.mark.parametrize("lines", [["a,b,label,", "1,2,x,", "3,4,y,"], ["a,b,label", "1,2,x,", "3,4,y,"],
+                                   ["1,2,x,,", "3,4,y,,"]])
+def test_a_delimiter_ending_every_line_adds_no_column(tmp_path, lines):
+    table = read_csv(write_rows(tmp_path / "t.csv", lines), layout=CsvLayout(header="auto"))
+    assert len(table.header) == 3 and all(len(r) == 3 for r in table.rows)
+    kept = read_csv(write_rows(tmp_path / "k.csv", ["a,b,label,notes", "1,2,x,", "3,4,y,"]))
+    assert kept.header == ["a", "b", "label", "notes"]  # a named column stays (an error names it if used)
+
+
 def test_a_headerless_training_file_keeps_its_column_names_for_one_row_files(tmp_path):
     b = bundle(tmp_path, path=str(write_rows(tmp_path / "d.csv", rows())), label="column_4")
     assert b.spec.file_columns == ["column_1", "column_2", "column_3", "column_4"]

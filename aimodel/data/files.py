@@ -389,10 +389,21 @@ def _parse_csv(f, name: str, delimiter: str, layout: Optional[CsvLayout] = None)
     return _table(rows, lines, name, delimiter, layout)
 
 
+def _without_trailing_delimiters(rows: list[list[str]]) -> list[list[str]]:
+    """``rows`` without a last column that is empty in every row: a delimiter ending every line, as some
+    spreadsheet exports write (also when only the data lines have it, one field more than the header)."""
+    while rows and all(len(r) > 1 and not r[-1].strip() for r in rows):
+        rows = [r[:-1] for r in rows]
+    if len(rows) > 1 and all(len(r) == len(rows[0]) + 1 and not r[-1].strip() for r in rows[1:]):
+        rows = [rows[0]] + [r[:-1] for r in rows[1:]]
+    return rows
+
+
 def _table(rows: list[list[str]], lines: list[int], name: str, delimiter: str, layout: CsvLayout) -> Table:
     """The rows of a file as a :class:`Table`: header found, names given, field counts checked."""
     if not rows:
         raise DataError(f"{name}: empty file (expected a header row)")
+    rows = _without_trailing_delimiters(rows)
     if layout.decimal == ",":
         rows = [[decimal_point(cell) for cell in row] for row in rows]
     fields = [h.strip() for h in rows[0]]
