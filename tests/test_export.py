@@ -472,12 +472,10 @@ def test_an_unwritable_out_folder_fails_before_any_model_loads(trained_run, tmp_
 def test_a_full_disk_while_converting_is_a_storage_error_naming_the_path(trained_run, tmp_path, monkeypatch):
     import errno
 
-    import keras
-
-    def full(self, *args, **kwargs):
+    def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(keras.Model, "export", full)
+    monkeypatch.setattr("aimodel.export.convert.write_saved_model", full)  # the SavedModel a conversion reads
     out = tmp_path / "out"
     result = _invoke("export", _own_run(trained_run, tmp_path), "--out", out)
     _one_line_error(result, f"{out}/.export-", "model.tflite: cannot write: no space left on the device",

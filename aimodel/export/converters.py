@@ -34,6 +34,8 @@ class Workspace:
     float_sizes: dict[str, int] = field(default_factory=dict)
     #: the float32 ONNX file every ONNX quantization starts from, once converted
     float_onnx: Optional[Path] = None
+    #: the SavedModels every TFLite conversion starts from, by (graph, batch), each written once
+    tflite_sources: dict = field(default_factory=dict)
 
 
 @CONVERTERS.register("tflite")
@@ -41,10 +43,10 @@ def convert_tflite(ws: Workspace, target: Target, graph, path: Path, calib: Opti
     from aimodel.export.convert import to_tflite
     from aimodel.export.verify import size_bytes
 
-    notes = to_tflite(graph, target.quantization, path, calib)
+    notes = to_tflite(graph, target.quantization, path, calib, ws.tflite_sources, ws.work)
     if "tflite" not in ws.float_sizes and target.quantization != "none":
         ws.say("converting a float32 .tflite file for the size comparison")
-        to_tflite(graph, "none", ws.work / "float.tflite")
+        to_tflite(graph, "none", ws.work / "float.tflite", None, ws.tflite_sources, ws.work)
         ws.float_sizes["tflite"] = size_bytes(ws.work / "float.tflite")
     return notes
 
