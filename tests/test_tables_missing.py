@@ -69,6 +69,7 @@ def test_header_auto_numbers_are_data_and_names_are_a_header(tmp_path):
     (["0,1,2,target", "0.5,1.5,2.5,yes", "1.5,2.5,3.5,no"], True),  # numbers as names above a label
     (["review,label", "great film,pos", "dull,neg"], True),
     (["a,b", "1,2"], True), (["1,2", "3,4"], False),
+    (['"$1,200",red', '"$2,500",blue', '"$900",red'], False), (['price,color', '"$1,200",red'], True),
 ])
 def test_header_auto_compares_the_first_line_with_the_rows_below(tmp_path, lines, header):
     table = read_csv(write_rows(tmp_path / "t.csv", lines), layout=CsvLayout(header="auto"))

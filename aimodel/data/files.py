@@ -10,12 +10,12 @@ import codecs
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Union
 
 from aimodel.compat import is_text_codec
-from aimodel.data.missing import MissingCells
+from aimodel.data.missing import MissingCells, is_number
 from aimodel.errors import DataError
 
 #: Every format Pillow decodes that aimodel reads as an image (training folders and predict alike).
@@ -205,14 +205,6 @@ def generated_names(n: int) -> list[str]:
     return [f"column_{i}" for i in range(1, n + 1)]
 
 
-def _number(value: str) -> bool:
-    try:
-        float(value)
-        return True
-    except ValueError:
-        return False
-
-
 #: How many rows after the first one ``header: auto`` compares it with.
 SNIFF_ROWS = 200
 
@@ -228,16 +220,16 @@ def looks_like_header(first: list[str], rows: list[list[str]], missing: Optional
     cells = MissingCells(missing)
     sample = [r for r in rows[:SNIFF_ROWS] if len(r) == len(first)]
     below = [[r[j].strip() for r in sample] for j in range(len(first))]
-    word = [bool(f) and not cells.missing(f) and not _number(f) for f in first]
+    word = [bool(f) and not cells.missing(f) and not is_number(f) for f in first]
     for is_word, column in zip(word, below):
         values = [c for c in column if not cells.missing(c)]
-        if is_word and values and all(_number(c) for c in values):
+        if is_word and values and all(is_number(c) for c in values):
             return True
     if sample and any(f and cells.missing(f) for f in first):
         return False
     if any(is_word and f in column for is_word, f, column in zip(word, first, below)):
         return False
-    return any(word) if sample else not all(f and _number(f) for f in first)
+    return any(word) if sample else not all(f and is_number(f) for f in first)
 
 
 def _first_is_header(fields: list[str], rows: list[list[str]], layout: CsvLayout) -> bool:
@@ -285,9 +277,9 @@ def read_csv(path: Path, delimiter: Optional[str] = None, encoding: str = "utf-8
     path = Path(path)
     if path.suffix.lower() in (".xls", ".ods", ".numbers"):
         raise DataError(f"{path}: {path.suffix} spreadsheets are not read; save it as .xlsx or .csv")
-    if path.suffix.lower() in SHEET_SUFFIXES:
+    if path.suffix.lower() in SHEET_SUFFIXES:  # cells hold numbers, not text to read with a decimal comma
         rows, lines = _sheet_rows(path, layout.sheet if layout else None)
-        return _table(rows, lines, str(path), ",", layout or CsvLayout())
+        return _table(rows, lines, str(path), ",", replace(layout or CsvLayout(), decimal="."))
     text = decode_text(_read_bytes(path, "a CSV file"), path, encoding, errors)
     return _parse_csv(io.StringIO(text, newline=""), str(path), table_delimiter(path.name, delimiter, layout), layout)
 
