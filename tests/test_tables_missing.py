@@ -127,6 +127,22 @@ def test_other_cells_are_not_numbers(cell):
         parse_number(cell)
 
 
+def test_outside_comma_separated_files_a_lone_comma_group_is_not_a_thousands_separator():
+    assert parse_number("17,990") == 17990.0  # quoted in a comma-separated file: thousands
+    with pytest.raises(ValueError):  # in a ';' file it may be 17.99: the decimal-comma error names the fix
+        parse_number("17,990", commas=False)
+    assert [parse_number(c, commas=False) for c in ("$17,990", "1,234,567", "1,234.5")] == [17990.0, 1234567.0, 1234.5]
+
+
+def test_a_semicolon_file_with_three_decimals_after_the_comma_is_not_read_as_thousands(tmp_path):
+    lines = [f"{17 + i * 0.25:.3f};{['ja', 'nein'][i % 2]};{i % 2}".replace(".", ",") for i in range(40)]
+    path = write_rows(tmp_path / "e.csv", lines, header="radius;smoker;outcome")
+    with pytest.raises(DataError, match=r"column 'radius' holds numbers with a decimal comma \(17,000\)"):
+        bundle(tmp_path, path=str(path), label="outcome", delimiter=";")
+    b = bundle(tmp_path, path=str(path), label="outcome", delimiter=";", decimal=",")
+    assert max(np.concatenate([b.train.x["radius"], b.test.x["radius"]])) == pytest.approx(17 + 39 * 0.25)
+
+
 def test_a_price_column_with_dollars_and_thousands_is_numeric_in_training_and_predict(tmp_path):
     lines = [f'"${1000 + 250 * i:,}.00",{30 + i % 7}%,{["red", "blue"][i % 2]},"{90_000 + 1_500 * i:,}"'
              for i in range(40)]

@@ -26,8 +26,13 @@ _FORMATTED = re.compile(r"(?P<s1>[-+]?)\s*(?P<cur>[$€£¥₹]?)\s*(?P<s2>[-+]?
                         r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)\s*(?P<end>%|[$€£¥₹])?")
 
 
-def parse_number(cell: str) -> float:
+def parse_number(cell: str, commas: bool = True) -> float:
     """A numeric cell's value: what ``float`` reads, or a formatted number (:data:`_FORMATTED`).
+
+    Args:
+        commas: whether a lone group such as ``17,990`` groups thousands: yes in a comma-separated file
+            (where the cell had to be quoted); elsewhere it may be a decimal comma, and only a currency
+            sign, a second group or a decimal point (``$17,990``, ``1,234,567``, ``1,234.5``) make it a number.
 
     Raises:
         ValueError: when the cell is neither.
@@ -39,14 +44,17 @@ def parse_number(cell: str) -> float:
     m = _FORMATTED.fullmatch(cell.strip())
     if m is None or (m["s1"] and m["s2"]) or (m["cur"] and m["end"]):
         raise ValueError(cell)
+    currency = m["cur"] or m["end"] not in (None, "%")
+    if not commas and m["num"].count(",") == 1 and "." not in m["num"] and not currency:
+        raise ValueError(cell)
     value = float(m["num"].replace(",", ""))
     return -value if "-" in m["s1"] + m["s2"] else value
 
 
-def is_number(cell: str) -> bool:
+def is_number(cell: str, commas: bool = True) -> bool:
     """Whether :func:`parse_number` reads ``cell``."""
     try:
-        parse_number(cell)
+        parse_number(cell, commas)
     except ValueError:
         return False
     return True
@@ -55,9 +63,11 @@ def is_number(cell: str) -> bool:
 class MissingCells:
     """Tells missing cells from values: ``cells.missing("?")``; built from ``dataset.missing_values``."""
 
-    def __init__(self, values: Optional[Iterable[str]]):
+    def __init__(self, values: Optional[Iterable[str]], commas: bool = True):
         self.values = list(DEFAULT_MISSING if values is None else values)
         self._folded = {v.strip().casefold() for v in self.values}
+        #: see :func:`parse_number`: False outside comma-separated files
+        self.commas = commas
 
     def missing(self, cell: str) -> bool:
         return cell.strip().casefold() in self._folded
@@ -71,7 +81,7 @@ class MissingCells:
         """A numeric cell: its value, NaN when missing; raises ValueError when it is neither."""
         if self.missing(cell):
             return float("nan")
-        value = parse_number(cell)
+        value = parse_number(cell, self.commas)
         if np.isinf(value):
             raise ValueError(cell)
         return value

@@ -212,7 +212,7 @@ def _check_duplicates(path, fmt: SeriesFormat, times: TimeAxis, lines: list[int]
 
 def _numbers(path, fmt: SeriesFormat, cols: dict, order, lines: list[int]) -> np.ndarray:
     """float32 ``(n, F)`` of the input columns in time order; missing cells NaN, other non-numbers an error."""
-    cells = MissingCells(fmt.missing_values)
+    cells = MissingCells(fmt.missing_values, table_delimiter(str(path), fmt.delimiter) == ",")
     out = np.empty((len(order), len(fmt.columns)), np.float32)
     for j, name in enumerate(fmt.columns):
         column = cols[name]

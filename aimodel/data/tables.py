@@ -248,7 +248,7 @@ def _targets(path: Path, labels: list[list[str]], lines: list[int], cfg: CsvData
     from aimodel.data import targets
 
     if task == "regression":
-        return targets.number_targets(path, dict(zip(cfg.label_columns(), labels)), lines)
+        return targets.number_targets(path, dict(zip(cfg.label_columns(), labels)), lines, cfg.separator() == ",")
     if task == "multilabel":
         sets = targets.label_sets(path, cfg.label, labels[0], cfg.label_separator)
         return targets.multi_hot(sets, names, path)
@@ -285,7 +285,7 @@ def _kinds(path: Path, header, rows, features: list[str], cfg: CsvDataset, cells
         values = [v for v in _column(path, header, rows, col, "dataset.features") if not cells.missing(v)]
         if not values:
             raise DataError(f"{path}: column '{col}' is missing in every row (leave it out with dataset.features)")
-        numeric = col not in cfg.categorical and all(is_number(v) for v in values)
+        numeric = col not in cfg.categorical and all(is_number(v, cells.commas) for v in values)
         if not numeric and col not in cfg.categorical and cfg.separator() != ",":
             _refuse_decimal_commas(path, col, values)
         if col in cfg.zero_means_missing and not numeric:
@@ -351,7 +351,7 @@ def _load_images(cfg: CsvDataset, seed: int, task: str):
     from aimodel.data.imagecsv import image_files, scan_image_column
     from aimodel.data.imagefiles import choose_cache, sample_shape
 
-    cells = MissingCells(cfg.missing_values)
+    cells = MissingCells(cfg.missing_values, cfg.separator() == ",")
     parts, tables, dropped = [], [], 0
     for file in [cfg.path or cfg.train_path] + ([cfg.test_path] if cfg.test_path is not None else []):
         table = _read(file, cfg)
@@ -396,7 +396,7 @@ def load_csv(cfg: CsvDataset, seed: int, task: str = "classification"):
 
     if cfg.image_column is not None:
         return _load_images(cfg, seed, task)
-    cells = MissingCells(cfg.missing_values)
+    cells = MissingCells(cfg.missing_values, cfg.separator() == ",")
     train_file = cfg.path or cfg.train_path
     train_table = _read(train_file, cfg)
     header = train_table.header

@@ -16,13 +16,14 @@ from aimodel.data.missing import parse_number
 from aimodel.errors import DataError
 
 
-def number_targets(path: Path, columns: dict[str, list[str]], lines: list[int]) -> np.ndarray:
-    """float32 ``(N, T)``: the target columns' values; a cell that is not a number is an error naming its row."""
+def number_targets(path: Path, columns: dict[str, list[str]], lines: list[int], commas: bool = True) -> np.ndarray:
+    """float32 ``(N, T)``: the target columns' values; a cell that is not a number is an error naming its row.
+    ``commas``: see :func:`aimodel.data.missing.parse_number`."""
     out = np.empty((len(lines), len(columns)), np.float32)
     for j, (name, cells) in enumerate(columns.items()):
         for i, cell in enumerate(cells):
             try:
-                value = parse_number(cell)
+                value = parse_number(cell, commas)
             except ValueError:
                 value = float("nan")
             if not np.isfinite(value):

@@ -16,7 +16,7 @@ import numpy as np
 
 from aimodel.data.spec import InputSpec
 from aimodel.errors import DataError
-from aimodel.data.files import FOLDER_SUFFIXES, read_csv
+from aimodel.data.files import FOLDER_SUFFIXES, read_csv, table_delimiter
 from aimodel.evaluation.labels import align_labels
 from aimodel.inference.collect import Item, column_names, text_column
 from aimodel.inference.prepare import make_preparer
@@ -81,8 +81,9 @@ def _answers(path: Path, rows: list, columns: list[str], spec: InputSpec) -> np.
 
     task = task_of(spec).name
     if task == "regression":
+        commas = table_delimiter(path.name, None, spec.csv_layout()) == ","
         return targets.number_targets(path, {c: [row[c] for _, row in rows] for c in columns},
-                                      [line for line, _ in rows])
+                                      [line for line, _ in rows], commas)
     label = columns[0]
     if task == "multilabel":
         separator = spec.label_separator or ";"

@@ -142,7 +142,7 @@ class TabularPreparer(Preparer):
         if self.spec.decimal == "," and "," in cell:  # a JSON string; files were converted as they were read
             cell = decimal_point(cell)
         try:
-            value = parse_number(cell)
+            value = parse_number(cell, (self.spec.delimiter or ",") == ",")
         except ValueError:
             shown = repr(cell) if cell.strip() else "empty"
             raise DataError(f"{item.name}: column '{col}' must be a number, got {shown}") from None
