@@ -267,14 +267,16 @@ def test_workers_with_different_configs_refuse_to_train(tmp_path):
 @pytest.mark.timing
 def test_a_missing_worker_is_a_timely_error(tmp_path):
     cfg = write_config(tmp_path, worker_timeout=3)
-    workers = ",".join(f"127.0.0.1:{p}" for p in free_ports(2))
+    ports = free_ports(4)
+    lonely_chief, lonely_worker = (",".join(f"127.0.0.1:{p}" for p in pair) for pair in (ports[:2], ports[2:]))
     t0 = time.monotonic()
-    ((code, out),) = finish([start(["train", str(cfg), "--workers", workers, "--rank", "0"], tmp_path)], timeout=90)
+    # a chief whose worker never comes, and (beside it, on other ports) a worker whose chief never comes
+    (code, out), (code1, out1) = finish([start(["train", str(cfg), "--workers", lonely_chief, "--rank", "0"], tmp_path),
+                                         start(["train", str(cfg), "--workers", lonely_worker, "--rank", "1"], tmp_path)],
+                                        timeout=90)
     assert code == 1 and "not every worker joined within 3 s: rank(s) [1]" in out and "Traceback" not in out, out
     assert time.monotonic() - t0 < 60
-    # and a worker whose chief never comes
-    ((code, out),) = finish([start(["train", str(cfg), "--workers", workers, "--rank", "1"], tmp_path)], timeout=90)
-    assert code == 1 and "the chief (127.0.0.1:" in out and "did not answer within 3 s" in out, out
+    assert code1 == 1 and "the chief (127.0.0.1:" in out1 and "did not answer within 3 s" in out1, out1
     assert not (tmp_path / "runs").exists()
 
 
