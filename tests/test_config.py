@@ -88,6 +88,15 @@ def test_missing_required_keys(tmp_path):
     assert "model: required key is missing" in str(err.value)
 
 
+def test_a_sections_own_rule_is_its_message_without_the_whole_section(tmp_path):
+    path = _cfg(tmp_path, "name: x\ndataset:\n  name: csv\n  label: y\nmodel:\n  architecture: mlp\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    line = next(ln for ln in str(err.value).splitlines() if "dataset" in ln)
+    assert line.endswith("dataset: give either dataset.path (one file) or dataset.train_path (with optional "
+                         "test_path)"), line  # not "..., got a mapping"
+
+
 def test_missing_discriminator_lists_choices(tmp_path):
     path = _cfg(tmp_path, "dataset:\n  validation_split: 0.1\nmodel:\n  architecture: cnn\n")
     with pytest.raises(ConfigError, match=r"dataset\.name: required key is missing; expected one of: digits, mnist, npz"):
