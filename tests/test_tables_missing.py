@@ -109,9 +109,14 @@ def test_a_repeated_name_in_a_detected_header_says_how_to_read_it_as_data(tmp_pa
 
 @pytest.mark.parametrize("cell, read", [("17,99", "17.99"), ("-0,5", "-0.5"), ("1.234,5", "1234.5"),
                                         ("1.234", "1234"), ("2,5e3", "2.5e3"), (",5", ".5"), ("1.5", "1.5"),
-                                        ("west", "west"), ("1,2,3", "1,2,3"), ("12,5 kg", "12,5 kg")])
+                                        ("west", "west"), ("1,2,3", "1,2,3"), ("12,5 kg", "12,5 kg"),
+                                        ("€ 1.234,50", "€ 1234.50"), ("12,5 %", "12.5 %"), ("-3,5 €", "-3.5 €")])
 def test_decimal_point_reads_a_decimal_comma_and_leaves_other_cells(cell, read):
     assert decimal_point(cell) == read
+
+
+def test_a_decimal_comma_with_a_currency_sign_or_percent_reads_as_its_number():
+    assert [parse_number(decimal_point(c)) for c in ("€ 1.234,50", "12,5 %", "-3,5 €")] == [1234.5, 12.5, -3.5]
 
 
 @pytest.mark.parametrize("cell, value", [("$1,234.50", 1234.5), ("-€5", -5.0), ("$-3", -3.0), ("1,200", 1200.0),

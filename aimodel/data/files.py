@@ -188,15 +188,18 @@ class CsvLayout:
 
 
 #: A number written with a decimal comma (``17,99``, ``-0,5``, ``1.234,5``, ``2,5e3``) or with ``.``
-#: grouping thousands (``1.234``).
-DECIMAL_COMMA = re.compile(r"[-+]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+(?:[eE][-+]?\d+)?|[-+]?\d{1,3}(?:\.\d{3})+")
+#: grouping thousands (``1.234``), with an optional currency sign or ``%`` around it (``€ 1.234,50``, ``12,5 %``).
+DECIMAL_COMMA = re.compile(r"(?P<pre>[-+]?\s*[$€£¥₹]?\s*)"
+                           r"(?P<num>[-+]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+(?:[eE][-+]?\d+)?|[-+]?\d{1,3}(?:\.\d{3})+)"
+                           r"(?P<post>\s*(?:%|[$€£¥₹])?)")
 
 
 def decimal_point(cell: str) -> str:
-    """A cell written with a decimal comma as Python reads numbers (``1.234,5`` -> ``1234.5``); others as they are."""
-    text = cell.strip()
-    if DECIMAL_COMMA.fullmatch(text):
-        return text.replace(".", "").replace(",", ".")
+    """A cell written with a decimal comma as Python reads numbers (``1.234,5`` -> ``1234.5``, ``€ 12,50`` ->
+    ``€ 12.50``, read by :func:`aimodel.data.missing.parse_number`); others as they are."""
+    m = DECIMAL_COMMA.fullmatch(cell.strip())
+    if m:
+        return m["pre"] + m["num"].replace(".", "").replace(",", ".") + m["post"]
     return cell
 
 
